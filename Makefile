@@ -1,0 +1,60 @@
+# Two commands on a fresh machine: `make up` runs the platform, `make test` runs the tests.
+# Both create/refresh the virtualenv in .venv and install what they need.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SP := $(BIN)/streamplane
+NODES ?= 1
+
+.PHONY: up down status test test-unit test-integration lint format venv fetch bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+fetch: $(STAMP)
+	$(SP) local fetch
+
+## Start the local platform (the Kafka cluster; NODES=3 for three nodes).
+up: fetch
+	$(SP) up --nodes $(NODES)
+	$(SP) status
+
+down: $(STAMP)
+	$(SP) down
+
+status: $(STAMP)
+	$(SP) status
+
+lint: $(STAMP)
+	$(BIN)/ruff check streamplane tests benchmarks
+	$(BIN)/ruff format --check streamplane tests benchmarks
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format streamplane tests benchmarks
+	$(BIN)/ruff check --fix streamplane tests benchmarks
+
+## Lint, then the unit tier (no broker), then the integration tier (real clusters).
+test: lint fetch
+	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/integration
+
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+test-integration: fetch
+	$(BIN)/pytest tests/integration
+
+bench: fetch
+	$(BIN)/python benchmarks/bench_up.py
+	$(BIN)/python benchmarks/bench_throughput.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

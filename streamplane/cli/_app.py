@@ -1,0 +1,33 @@
+"""Root typer app and the error boundary shared by every command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from streamplane.cli import local as local_commands
+from streamplane.errors import StreamplaneError
+
+app = typer.Typer(
+    name="streamplane",
+    help="Streamplane: run, govern and operate Apache Kafka from one declarative model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+local_commands.register(app)
+
+err_console = Console(stderr=True)
+
+
+def main() -> None:
+    """Entry point: StreamplaneError becomes a readable message and exit code 1."""
+    try:
+        app()
+    except StreamplaneError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        tail = getattr(exc, "log_tail", "")
+        if tail:
+            err_console.print(tail, highlight=False, markup=False, soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,175 @@
+"""``streamplane up|down|status`` and ``streamplane local fetch|kill-node|start-node``."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streamplane.errors import AlreadyRunningError
+from streamplane.local import (
+    DEFAULT_DATA_DIR,
+    LocalCluster,
+    cached_runtime,
+    fetch_runtime,
+    open_cluster,
+    pinned_kafka_version,
+)
+from streamplane.local._cluster import DEFAULT_START_TIMEOUT_S, DEFAULT_STOP_TIMEOUT_S
+
+console = Console()
+
+DataDirOpt = Annotated[
+    Path,
+    typer.Option("--data-dir", help="Where the cluster keeps its data, logs and credentials."),
+]
+
+local_app = typer.Typer(help="The embedded local Kafka runtime: jars and node faults.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(up)
+    app.command()(down)
+    app.command()(status)
+    app.add_typer(local_app, name="local")
+
+
+def _open(data_dir: Path) -> LocalCluster:
+    if cached_runtime() is not None:
+        return open_cluster(data_dir)
+    with console.status(f"Fetching Kafka {pinned_kafka_version()} jars with Maven…") as spinner:
+        count = 0
+
+        def progress(artifact: str) -> None:
+            nonlocal count
+            count += 1
+            spinner.update(f"Fetching Kafka jars with Maven… {count} files ({artifact})")
+
+        return open_cluster(data_dir, on_fetch_progress=progress)
+
+
+def up(
+    nodes: Annotated[int, typer.Option("--nodes", min=1, max=3, help="1 or 3 nodes.")] = 1,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    port_offset: Annotated[
+        int | None,
+        typer.Option(help="Add to every port (a second local cluster uses 10000)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = (
+        DEFAULT_START_TIMEOUT_S
+    ),
+) -> None:
+    """Start the local cluster (formatting it on first start) and wait until it is ready."""
+    if nodes == 2:
+        raise typer.BadParameter("use 1 or 3 nodes: a 2-voter quorum cannot survive a failure")
+    cluster = _open(data_dir)
+    started = time.monotonic()
+    try:
+        with console.status(f"Starting {nodes} node(s)…"):
+            state = cluster.up(nodes=nodes, port_offset=port_offset, timeout_s=timeout)
+    except AlreadyRunningError as exc:
+        console.print(f"[yellow]{exc}[/]", highlight=False)
+        return
+    console.print(
+        f"[green]ready[/] {state.nodes} node(s) in {time.monotonic() - started:.1f}s  "
+        f"bootstrap [bold]{state.bootstrap_servers}[/]  "
+        f"admin config [bold]{cluster.dir.admin_properties}[/]",
+        highlight=False,
+    )
+
+
+def down(
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    timeout: Annotated[float, typer.Option(help="Seconds before SIGKILL.")] = DEFAULT_STOP_TIMEOUT_S,
+) -> None:
+    """Stop every node (SIGTERM, then SIGKILL after the timeout). Data is kept."""
+    cluster = _open(data_dir)
+    running = cluster.running_nodes()
+    if not running:
+        console.print(f"no node of {cluster.dir.root} is running")
+        return
+    killed = cluster.down(timeout_s=timeout)
+    note = f" (nodes {killed} did not stop in {timeout:.0f}s and were killed)" if killed else ""
+    console.print(f"stopped {len(running)} node(s){note}; data kept in {cluster.dir.root}")
+
+
+def status(
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Nodes, ports, pids, the controller leader, and whether each node is ready."""
+    cluster = _open(data_dir)
+    info = cluster.status()
+    if as_json:
+        print(json.dumps({**asdict(info), "ready": info.ready}, indent=2))
+    else:
+        table = Table(title=f"cluster {info.cluster_id} (Kafka {info.kafka_version})")
+        for column in ("node", "client", "controller", "rack", "pid", "role", "state"):
+            table.add_column(column)
+        for node in info.nodes:
+            role = "leader" if node.node_id == info.controller_leader else "voter"
+            state = (
+                "[green]ready[/]"
+                if node.ready
+                else ("[red]stopped[/]" if node.pid is None else f"[yellow]starting[/] {node.error or ''}")
+            )
+            table.add_row(
+                str(node.node_id), str(node.client_port), str(node.controller_port),
+                node.rack, str(node.pid or "-"), role, state,
+            )  # fmt: skip
+        console.print(table)
+        console.print(f"bootstrap {info.bootstrap_servers}  data {info.data_dir}")
+    if not info.ready:
+        raise typer.Exit(1)
+
+
+@local_app.command("fetch")
+def fetch() -> None:
+    """Resolve the pinned Kafka jars into the cache (a no-op when complete)."""
+    cached = cached_runtime()
+    if cached is not None:
+        console.print(f"Kafka {cached.version} already cached in {cached.lib_dir}")
+        return
+    with console.status("Resolving Kafka jars with Maven…") as spinner:
+        count = 0
+
+        def progress(artifact: str) -> None:
+            nonlocal count
+            count += 1
+            spinner.update(f"Resolving Kafka jars with Maven… {count} files ({artifact})")
+
+        runtime = fetch_runtime(on_progress=progress)
+    jars = len(list(runtime.lib_dir.glob("*.jar")))
+    console.print(f"Kafka {runtime.version}: {jars} jars in {runtime.lib_dir}")
+
+
+@local_app.command("kill-node")
+def kill_node(
+    node: Annotated[int, typer.Argument(help="Node id (1..N).")],
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    graceful: Annotated[bool, typer.Option(help="SIGTERM instead of SIGKILL.")] = False,
+) -> None:
+    """Kill one node (SIGKILL by default) to test failure handling."""
+    cluster = _open(data_dir)
+    pid = cluster.kill_node(node, graceful=graceful)
+    console.print(f"node {node} (pid {pid}) {'stopped' if graceful else 'killed'}")
+
+
+@local_app.command("start-node")
+def start_node(
+    node: Annotated[int, typer.Argument(help="Node id (1..N).")],
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = (
+        DEFAULT_START_TIMEOUT_S
+    ),
+) -> None:
+    """Start one stopped node again and wait until it is ready."""
+    cluster = _open(data_dir)
+    cluster.start_node(node, timeout_s=timeout)
+    console.print(f"node {node} ready")

@@ -1,0 +1,73 @@
+"""How to reach and authenticate to a cluster, rendered for each client library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Bootstrap servers plus SASL credentials; the one place client dicts are built."""
+
+    bootstrap_servers: str
+    security_protocol: str = "SASL_PLAINTEXT"
+    sasl_mechanism: str | None = "SCRAM-SHA-512"
+    username: str | None = None
+    password: str | None = None
+
+    def with_bootstrap(self, bootstrap_servers: str) -> ConnectionSettings:
+        return replace(self, bootstrap_servers=bootstrap_servers)
+
+    def with_credentials(self, username: str, password: str) -> ConnectionSettings:
+        return replace(self, username=username, password=password)
+
+    def librdkafka(self, **extra: Any) -> dict[str, Any]:
+        """Config dict for confluent-kafka (librdkafka property names)."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.username is not None:
+            conf["sasl.username"] = self.username
+        if self.password is not None:
+            conf["sasl.password"] = self.password
+        conf.update(extra)
+        return conf
+
+    def kafka_python(self) -> dict[str, Any]:
+        """Keyword arguments for kafka-python clients (used for admin calls librdkafka lacks)."""
+        conf: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            conf["sasl_mechanism"] = self.sasl_mechanism
+            conf["sasl_plain_username"] = self.username
+            conf["sasl_plain_password"] = self.password
+        return conf
+
+    def properties_text(self) -> str:
+        """librdkafka-style properties, accepted by confluent-kafka and by ``kcat -F``."""
+        return "".join(f"{key}={value}\n" for key, value in self.librdkafka().items())
+
+    @classmethod
+    def from_properties_file(cls, path: Path) -> ConnectionSettings:
+        """Read a file written by :meth:`properties_text`."""
+        values: dict[str, str] = {}
+        for raw in path.read_text().splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+        return cls(
+            bootstrap_servers=values["bootstrap.servers"],
+            security_protocol=values.get("security.protocol", "PLAINTEXT"),
+            sasl_mechanism=values.get("sasl.mechanism"),
+            username=values.get("sasl.username"),
+            password=values.get("sasl.password"),
+        )

@@ -1,0 +1,49 @@
+"""The embedded runtime: real Apache Kafka (KRaft) from Maven Central jars, no Docker.
+
+``fetch_runtime`` resolves the pinned jars once; ``LocalCluster`` formats, starts,
+supervises and stops N combined broker+controller nodes under one data directory.
+"""
+
+from __future__ import annotations
+
+from streamplane.local._cluster import ClusterStatus, LocalCluster, NodeStatus, open_cluster
+from streamplane.local._fetch import (
+    KafkaRuntime,
+    cached_runtime,
+    fetch_runtime,
+    pinned_kafka_version,
+)
+from streamplane.local._java import MIN_JAVA_MAJOR, JavaRuntime, find_java
+from streamplane.local._layout import (
+    ADMIN_USER,
+    DEFAULT_DATA_DIR,
+    ClusterState,
+    Credentials,
+    DataDir,
+    NodeAddress,
+    node_address,
+)
+from streamplane.local._process import JvmOptions, tagged_node_processes
+
+__all__ = [
+    "ADMIN_USER",
+    "DEFAULT_DATA_DIR",
+    "MIN_JAVA_MAJOR",
+    "ClusterState",
+    "ClusterStatus",
+    "Credentials",
+    "DataDir",
+    "JavaRuntime",
+    "JvmOptions",
+    "KafkaRuntime",
+    "LocalCluster",
+    "NodeAddress",
+    "NodeStatus",
+    "cached_runtime",
+    "fetch_runtime",
+    "find_java",
+    "node_address",
+    "open_cluster",
+    "pinned_kafka_version",
+    "tagged_node_processes",
+]

@@ -1,0 +1,479 @@
+"""The embedded default: N combined broker+controller Kafka nodes on loopback."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from streamplane.errors import AlreadyRunningError, DataDirError, NodeStartError
+from streamplane.kafka import ConnectionSettings, describe_quorum
+from streamplane.local._config import render_server_properties
+from streamplane.local._fetch import KafkaRuntime, fetch_runtime, package_file
+from streamplane.local._java import JavaRuntime, find_java
+from streamplane.local._layout import (
+    ADMIN_USER,
+    ClusterState,
+    Credentials,
+    DEFAULT_DATA_DIR,
+    DataDir,
+    NodeAddress,
+    new_cluster_id,
+    node_address,
+)
+from streamplane.local._ports import ensure_ports_free
+from streamplane.local._process import (
+    NODE_TAG,
+    JvmOptions,
+    launch,
+    running_process,
+    stop_processes,
+    tail,
+    write_pid_file,
+)
+from streamplane.local._readiness import probe_node
+
+log = logging.getLogger(__name__)
+
+DEFAULT_START_TIMEOUT_S = 90.0
+DEFAULT_STOP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    node_id: int
+    client_port: int
+    controller_port: int
+    rack: str
+    pid: int | None
+    ready: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    data_dir: str
+    cluster_id: str
+    kafka_version: str
+    bootstrap_servers: str
+    controller_leader: int | None
+    nodes: list[NodeStatus]
+
+    @property
+    def ready(self) -> bool:
+        return all(n.ready for n in self.nodes)
+
+
+class LocalCluster:
+    """A local cluster rooted at one data directory.
+
+    Methods converge rather than assume: ``up`` formats only what is unformatted,
+    starts only nodes that are not running, and stops what it started if any node
+    fails to come up, so a failed ``up`` leaves nothing half-running.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        java: JavaRuntime,
+        runtime: KafkaRuntime,
+        jvm: JvmOptions | None = None,
+    ) -> None:
+        self.dir = DataDir(data_dir)
+        self.java = java
+        self.runtime = runtime
+        self.jvm = jvm or JvmOptions()
+
+    # ----------------------------------------------------------------- state
+    def state(self) -> ClusterState | None:
+        return self.dir.read_state()
+
+    def credentials(self) -> Credentials:
+        creds = self.dir.read_credentials()
+        if creds is None:
+            raise DataDirError(f"{self.dir.credentials_file} is missing; run `streamplane up` first.")
+        return creds
+
+    def admin_settings(self) -> ConnectionSettings:
+        state = self._require_state()
+        return ConnectionSettings(
+            bootstrap_servers=state.bootstrap_servers,
+            username=ADMIN_USER,
+            password=self.credentials().admin_password,
+        )
+
+    def running_nodes(self) -> dict[int, psutil.Process]:
+        state = self.state()
+        if state is None:
+            return {}
+        found = {}
+        for node_id in state.node_ids():
+            proc = running_process(self.dir.node_pid_file(node_id))
+            if proc is not None:
+                found[node_id] = proc
+        return found
+
+    # -------------------------------------------------------------------- up
+    def up(
+        self,
+        *,
+        nodes: int = 1,
+        port_offset: int | None = None,
+        timeout_s: float = DEFAULT_START_TIMEOUT_S,
+    ) -> ClusterState:
+        """Format on first start, start every node that is not running, wait until ready."""
+        running = self.running_nodes()
+        existing = self.state()
+        if existing is None:
+            # Check ports before formatting, so a taken port leaves no new data behind.
+            self._ensure_ports_free(
+                [node_address(n, port_offset=port_offset or 0) for n in range(1, nodes + 1)]
+            )
+        state = self._prepare(nodes=nodes, port_offset=port_offset)
+        if len(running) == state.nodes:
+            pids = ", ".join(str(p.pid) for p in running.values())
+            raise AlreadyRunningError(
+                f"a {state.nodes}-node cluster is already running from {self.dir.root} "
+                f"(pids {pids}; bootstrap {state.bootstrap_servers}). Nothing was started: "
+                "`streamplane status` shows it, `streamplane down` stops it."
+            )
+        to_start = [n for n in state.node_ids() if n not in running]
+        self._start_nodes(state, to_start, timeout_s=timeout_s)
+        return state
+
+    def _prepare(self, *, nodes: int, port_offset: int | None) -> ClusterState:
+        state = self.state()
+        if state is None:
+            state = self._initialise(nodes=nodes, port_offset=port_offset or 0)
+        elif state.nodes != nodes:
+            raise DataDirError(
+                f"{self.dir.root} holds a {state.nodes}-node cluster, not {nodes}. "
+                f"Start it with --nodes {state.nodes}, or use another --data-dir "
+                f"(or `streamplane down` and delete {self.dir.root} to start over)."
+            )
+        elif port_offset is not None and port_offset != state.port_offset:
+            raise DataDirError(
+                f"{self.dir.root} holds a cluster on port offset {state.port_offset}, not "
+                f"{port_offset}; its nodes advertise those ports. Omit --port-offset or use "
+                "another --data-dir."
+            )
+        self._check_formatted_for(state)
+        self._write_node_files(state)
+        return state
+
+    def _initialise(self, *, nodes: int, port_offset: int) -> ClusterState:
+        leftovers = [
+            self.dir.node_data(n) / "meta.properties"
+            for n in range(1, 10)
+            if (self.dir.node_data(n) / "meta.properties").exists()
+        ]
+        if leftovers:
+            raise DataDirError(
+                f"{leftovers[0]} holds Kafka data but {self.dir.state_file} is missing, so the "
+                "cluster it belongs to and its credentials are unknown. Restore the file, or "
+                f"move {self.dir.root} away to start a new cluster."
+            )
+        creds = self.dir.read_credentials() or Credentials.generate()
+        self.dir.write_credentials(creds)
+        state = ClusterState(
+            cluster_id=new_cluster_id(),
+            nodes=nodes,
+            port_offset=port_offset,
+            kafka_version=self.runtime.version,
+        )
+        self._write_node_files(state, creds=creds)
+        with ThreadPoolExecutor(max_workers=nodes) as pool:
+            results = list(pool.map(lambda n: self._format(state, creds, n), state.node_ids()))
+        failed = [r for r in results if r]
+        if failed:
+            for node_id in state.node_ids():
+                meta = self.dir.node_data(node_id) / "meta.properties"
+                meta.unlink(missing_ok=True)
+            raise NodeStartError(
+                "formatting KRaft storage failed; nothing was started:\n" + failed[0], node_id=0
+            )
+        # Written last: state without formatted storage would be a lie.
+        self.dir.write_state(state)
+        log.info("formatted cluster %s with %d node(s)", state.cluster_id, nodes)
+        return state
+
+    def _format(self, state: ClusterState, creds: Credentials, node_id: int) -> str:
+        cmd = [
+            *self._java_base(tools=True),
+            "kafka.tools.StorageTool",
+            "format",
+            "--cluster-id", state.cluster_id,
+            "--config", str(self.dir.node_config(node_id)),
+            "--add-scram", f"SCRAM-SHA-512=[name={ADMIN_USER},password={creds.admin_password}]",
+        ]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        if proc.returncode != 0:
+            return f"node {node_id}: {(proc.stderr or proc.stdout).strip()[-2000:]}"
+        return ""
+
+    def _check_formatted_for(self, state: ClusterState) -> None:
+        for node_id in state.node_ids():
+            meta_file = self.dir.node_data(node_id) / "meta.properties"
+            if not meta_file.exists():
+                raise DataDirError(
+                    f"{meta_file} is missing: node {node_id}'s storage is not formatted although "
+                    f"{self.dir.state_file} says it belongs to cluster {state.cluster_id}. Move "
+                    f"{self.dir.root} away to start a new cluster."
+                )
+            meta = _read_properties(meta_file)
+            if meta.get("cluster.id") != state.cluster_id:
+                raise DataDirError(
+                    f"{meta_file} was formatted for cluster {meta.get('cluster.id')}, but "
+                    f"{self.dir.root} belongs to cluster {state.cluster_id}. Kafka would refuse to "
+                    f"start it. Put back node {node_id}'s own data, or use another --data-dir."
+                )
+            if meta.get("node.id") != str(node_id):
+                raise DataDirError(
+                    f"{meta_file} belongs to node {meta.get('node.id')}, not node {node_id}. Put "
+                    "each node's data back in its own directory, or use another --data-dir."
+                )
+
+    def _write_node_files(self, state: ClusterState, *, creds: Credentials | None = None) -> None:
+        creds = creds or self.credentials()
+        for node_id in state.node_ids():
+            self.dir.node_data(node_id).mkdir(parents=True, exist_ok=True)
+            self.dir.node_logs(node_id).mkdir(parents=True, exist_ok=True)
+            self.dir.node_config(node_id).write_text(
+                render_server_properties(node_id, state=state, creds=creds, data_dir=self.dir)
+            )
+            self.dir.node_config(node_id).chmod(0o600)
+        settings = ConnectionSettings(
+            bootstrap_servers=state.bootstrap_servers,
+            username=ADMIN_USER,
+            password=creds.admin_password,
+        )
+        self.dir.admin_properties.write_text(settings.properties_text())
+        self.dir.admin_properties.chmod(0o600)
+
+    def _java_base(self, *, tools: bool = False) -> list[str]:
+        log4j = package_file("templates/tools-log4j2.yaml" if tools else "templates/log4j2.yaml")
+        return [str(self.java.executable), f"-Dlog4j2.configurationFile={log4j}"] + (
+            ["-Xmx256m", "-XX:TieredStopAtLevel=1"] if tools else []
+        ) + ["-cp", self.runtime.classpath]  # fmt: skip
+
+    # ----------------------------------------------------------- start nodes
+    def _launch_node(self, state: ClusterState, node_id: int) -> psutil.Process:
+        node_dir = self.dir.node_dir(node_id)
+        cmd = [
+            str(self.java.executable),
+            *self.jvm.args(),
+            f"-Dlog4j2.configurationFile={package_file('templates/log4j2.yaml')}",
+            f"-Dkafka.logs.dir={self.dir.node_logs(node_id)}",
+            f"{NODE_TAG}{node_dir}",
+            "-cp", self.runtime.classpath,
+            "kafka.Kafka", str(self.dir.node_config(node_id)),
+        ]  # fmt: skip
+        proc = launch(cmd, console=self.dir.node_console(node_id), cwd=node_dir)
+        write_pid_file(self.dir.node_pid_file(node_id), proc)
+        return proc
+
+    def _start_nodes(self, state: ClusterState, node_ids: list[int], *, timeout_s: float) -> None:
+        addresses = {a.node_id: a for a in state.addresses()}
+        self._ensure_ports_free([addresses[n] for n in node_ids])
+        started = {n: self._launch_node(state, n) for n in node_ids}
+        try:
+            self._wait_ready(state, started, addresses, timeout_s=timeout_s)
+        except BaseException:
+            # Nothing half-running: stop what this call started, keep what was running.
+            stop_processes(started.values(), timeout_s=10)
+            for n in node_ids:
+                self.dir.node_pid_file(n).unlink(missing_ok=True)
+            raise
+
+    @staticmethod
+    def _ensure_ports_free(addresses: list[NodeAddress]) -> None:
+        ensure_ports_free(
+            {
+                port: f"node {a.node_id} {kind} listener"
+                for a in addresses
+                for port, kind in ((a.client_port, "client"), (a.controller_port, "controller"))
+            }
+        )
+
+    def _wait_ready(
+        self,
+        state: ClusterState,
+        started: dict[int, psutil.Process],
+        addresses: dict[int, NodeAddress],
+        *,
+        timeout_s: float,
+    ) -> None:
+        settings = self.admin_settings()
+        deadline = time.monotonic() + timeout_s
+        pending = set(started)
+        last_error: dict[int, str] = {}
+        while pending:
+            for node_id in sorted(pending):
+                proc = started[node_id]
+                if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+                    code = _exit_code(proc)
+                    raise NodeStartError(
+                        f"node {node_id} exited during start-up (exit code {code}); "
+                        f"its log is {self.dir.node_logs(node_id) / 'server.log'}",
+                        node_id=node_id,
+                        log_tail=self.node_log_tail(node_id),
+                    )
+                probe = probe_node(
+                    settings.with_bootstrap(addresses[node_id].bootstrap), timeout_s=1.0
+                )
+                if probe.answered and node_id in probe.brokers:
+                    pending.discard(node_id)
+                elif probe.error:
+                    last_error[node_id] = probe.error
+            if not pending:
+                return
+            if time.monotonic() >= deadline:
+                slow = min(pending)
+                raise NodeStartError(
+                    f"node {slow} was not ready after {timeout_s:.0f}s "
+                    f"(last answer: {last_error.get(slow, 'registered but not yet unfenced')}); "
+                    f"its log is {self.dir.node_logs(slow) / 'server.log'}",
+                    node_id=slow,
+                    log_tail=self.node_log_tail(slow),
+                )
+            time.sleep(0.25)
+
+    def node_log_tail(self, node_id: int, lines: int = 30) -> str:
+        """The end of a node's server log and, if the JVM itself complained, its console."""
+        parts = []
+        console = tail(self.dir.node_console(node_id), lines)
+        if console.strip():
+            parts.append(f"--- {self.dir.node_console(node_id)}\n{console}")
+        server = tail(self.dir.node_logs(node_id) / "server.log", lines)
+        if server.strip():
+            parts.append(f"--- {self.dir.node_logs(node_id) / 'server.log'}\n{server}")
+        return "\n".join(parts)
+
+    # ------------------------------------------------------ faults and stop
+    def start_node(self, node_id: int, *, timeout_s: float = DEFAULT_START_TIMEOUT_S) -> None:
+        state = self._require_state()
+        self._require_node(state, node_id)
+        if node_id in self.running_nodes():
+            raise AlreadyRunningError(f"node {node_id} is already running.")
+        self._check_formatted_for(state)
+        self._write_node_files(state)
+        self._start_nodes(state, [node_id], timeout_s=timeout_s)
+
+    def kill_node(self, node_id: int, *, graceful: bool = False) -> int:
+        """SIGKILL (or SIGTERM with ``graceful``) one node; returns its pid."""
+        state = self._require_state()
+        self._require_node(state, node_id)
+        proc = self.running_nodes().get(node_id)
+        if proc is None:
+            raise NodeStartError(f"node {node_id} is not running.", node_id=node_id)
+        pid = proc.pid
+        if graceful:
+            stop_processes([proc], timeout_s=DEFAULT_STOP_TIMEOUT_S)
+        else:
+            proc.kill()
+            psutil.wait_procs([proc], timeout=10)
+        self.dir.node_pid_file(node_id).unlink(missing_ok=True)
+        return pid
+
+    def down(self, *, timeout_s: float = DEFAULT_STOP_TIMEOUT_S) -> list[int]:
+        """Stop every node; returns the ids of nodes that had to be SIGKILLed."""
+        running = self.running_nodes()
+        killed_pids = set(stop_processes(running.values(), timeout_s=timeout_s))
+        state = self.state()
+        for node_id in state.node_ids() if state else []:
+            self.dir.node_pid_file(node_id).unlink(missing_ok=True)
+        return [n for n, p in running.items() if p.pid in killed_pids]
+
+    # ---------------------------------------------------------------- status
+    def status(self) -> ClusterStatus:
+        state = self._require_state()
+        running = self.running_nodes()
+        settings = self.admin_settings()
+        nodes = []
+        for address in state.addresses():
+            proc = running.get(address.node_id)
+            probe = (
+                probe_node(settings.with_bootstrap(address.bootstrap), timeout_s=2.0)
+                if proc
+                else None
+            )
+            nodes.append(
+                NodeStatus(
+                    node_id=address.node_id,
+                    client_port=address.client_port,
+                    controller_port=address.controller_port,
+                    rack=f"rack-{address.node_id}",
+                    pid=proc.pid if proc else None,
+                    ready=bool(probe and probe.answered and address.node_id in probe.brokers),
+                    error=None if proc is None or probe is None else probe.error,
+                )
+            )
+        leader = None
+        ready_nodes = [n for n in nodes if n.ready]
+        if ready_nodes:
+            bootstrap = ",".join(f"127.0.0.1:{n.client_port}" for n in ready_nodes)
+            try:
+                leader = describe_quorum(settings.with_bootstrap(bootstrap), timeout_s=5).leader_id
+            except Exception as exc:  # noqa: BLE001 - status must render even without a quorum
+                log.debug("describe quorum failed: %s", exc)
+        return ClusterStatus(
+            data_dir=str(self.dir.root),
+            cluster_id=state.cluster_id,
+            kafka_version=state.kafka_version,
+            bootstrap_servers=state.bootstrap_servers,
+            controller_leader=leader,
+            nodes=nodes,
+        )
+
+    def _require_state(self) -> ClusterState:
+        state = self.state()
+        if state is None:
+            raise DataDirError(
+                f"no local cluster in {self.dir.root}; start one with `streamplane up`."
+            )
+        return state
+
+    @staticmethod
+    def _require_node(state: ClusterState, node_id: int) -> None:
+        if node_id not in state.node_ids():
+            raise DataDirError(
+                f"node {node_id} does not exist; this cluster has nodes 1..{state.nodes}."
+            )
+
+
+def _read_properties(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def _exit_code(proc: psutil.Process) -> int | str:
+    try:
+        code = proc.wait(timeout=1)
+    except psutil.Error:
+        return "unknown"
+    return code if code is not None else "unknown"
+
+
+
+def open_cluster(
+    data_dir: Path = DEFAULT_DATA_DIR,
+    *,
+    jvm: JvmOptions | None = None,
+    on_fetch_progress: Callable[[str], None] | None = None,
+) -> LocalCluster:
+    """A LocalCluster with Java checked and the jars fetched (a no-op when cached)."""
+    java = find_java()
+    return LocalCluster(
+        data_dir, java=java, runtime=fetch_runtime(on_progress=on_fetch_progress), jvm=jvm
+    )

@@ -1,0 +1,129 @@
+"""Resolve the pinned Kafka jars with Maven into a per-version cache.
+
+Maven is the tool that understands Kafka's POMs (scopes, exclusions, version
+mediation); re-implementing resolution in Python would drift from what the
+tarball ships, so we drive ``mvn dependency:copy-dependencies`` and cache the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from streamplane.errors import FetchError
+
+_POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
+_DOWNLOADED_RE = re.compile(r"Downloaded from \S+: \S+/([^/\s]+\.(?:jar|pom))")
+_MARKER = "complete.txt"
+
+
+@dataclass(frozen=True)
+class KafkaRuntime:
+    """A complete, cached set of Kafka jars."""
+
+    version: str
+    lib_dir: Path
+
+    @property
+    def classpath(self) -> str:
+        # The JVM expands "dir/*" itself; no need to list ninety jars.
+        return str(self.lib_dir / "*")
+
+
+def package_file(name: str) -> Path:
+    """Path of a file shipped inside ``streamplane.local`` (pom.xml, templates)."""
+    return Path(str(resources.files("streamplane.local").joinpath(name)))
+
+
+def pinned_kafka_version(pom: Path | None = None) -> str:
+    """The ``kafka.version`` property of the shipped pom.xml."""
+    root = ET.parse(pom or package_file("pom.xml")).getroot()
+    node = root.find("m:properties/m:kafka.version", _POM_NS)
+    if node is None or not (node.text or "").strip():
+        raise FetchError(f"{pom or 'pom.xml'} has no <kafka.version> property")
+    return (node.text or "").strip()
+
+
+def cache_root() -> Path:
+    """``$STREAMPLANE_CACHE`` or ``~/.cache/streamplane``."""
+    env = os.environ.get("STREAMPLANE_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "streamplane"
+
+
+def _pom_digest(pom: Path) -> str:
+    return hashlib.sha256(pom.read_bytes()).hexdigest()
+
+
+def cached_runtime() -> KafkaRuntime | None:
+    """The cached runtime if it is complete for the shipped pom.xml, else None."""
+    pom = package_file("pom.xml")
+    version = pinned_kafka_version(pom)
+    home = cache_root() / f"kafka-{version}"
+    marker = home / _MARKER
+    if not marker.exists():
+        return None
+    lines = marker.read_text().splitlines()
+    if not lines or lines[0] != _pom_digest(pom):
+        return None
+    lib = home / "lib"
+    if not all((lib / jar).exists() for jar in lines[1:]):
+        return None
+    return KafkaRuntime(version=version, lib_dir=lib)
+
+
+def fetch_runtime(*, on_progress: Callable[[str], None] | None = None) -> KafkaRuntime:
+    """Resolve the jars once; a no-op returning the cache when it is already complete."""
+    cached = cached_runtime()
+    if cached is not None:
+        return cached
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise FetchError(
+            "Maven (`mvn`) is not on PATH; it resolves the Kafka jars from Maven Central. "
+            "Install it (Debian: apt-get install maven) and run `streamplane local fetch`."
+        )
+    pom = package_file("pom.xml")
+    version = pinned_kafka_version(pom)
+    home = cache_root() / f"kafka-{version}"
+    staging = home / "lib.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    home.mkdir(parents=True, exist_ok=True)
+    # Maven may write a target/ beside the POM; the shipped one may be read-only.
+    work_pom = home / "pom.xml"
+    shutil.copyfile(pom, work_pom)
+    cmd = [
+        mvn, "-B", "-f", str(work_pom), "dependency:copy-dependencies",
+        f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
+    ]  # fmt: skip
+    output: list[str] = []
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=home
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            match = _DOWNLOADED_RE.search(line)
+            if match and on_progress is not None:
+                on_progress(match.group(1))
+    if proc.returncode != 0:
+        errors = [ln.strip() for ln in output if "[ERROR]" in ln][:5] or output[-10:]
+        raise FetchError(
+            f"Maven could not resolve Kafka {version} (exit {proc.returncode}):\n"
+            + "\n".join(errors)
+            + "\nCheck access to Maven Central, then run `streamplane local fetch` again."
+        )
+    lib = home / "lib"
+    shutil.rmtree(lib, ignore_errors=True)
+    staging.rename(lib)
+    jars = sorted(p.name for p in lib.glob("*.jar"))
+    # Written last: a fetch killed midway leaves no marker and is redone next time.
+    (home / _MARKER).write_text("\n".join([_pom_digest(pom), *jars]) + "\n")
+    return KafkaRuntime(version=version, lib_dir=lib)

@@ -1,0 +1,155 @@
+"""Where a local cluster keeps its state, and which ports its nodes use.
+
+Everything lives under one data directory (``.streamplane/`` by default) so that
+``down``/``up`` reuses it and deleting it is a full reset.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from streamplane.errors import DataDirError
+
+DEFAULT_DATA_DIR = Path(".streamplane")
+CLIENT_PORT_BASE = 9090
+CONTROLLER_PORT_BASE = 9091
+ADMIN_USER = "admin"
+
+
+@dataclass(frozen=True)
+class NodeAddress:
+    """Node N listens for clients on 9090+2N and for its controller on 9091+2N (+ offset)."""
+
+    node_id: int
+    client_port: int
+    controller_port: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.client_port}"
+
+
+def node_address(node_id: int, *, port_offset: int = 0) -> NodeAddress:
+    return NodeAddress(
+        node_id=node_id,
+        client_port=CLIENT_PORT_BASE + 2 * node_id + port_offset,
+        controller_port=CONTROLLER_PORT_BASE + 2 * node_id + port_offset,
+    )
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """What was decided at first ``up``, persisted in ``cluster.json``."""
+
+    cluster_id: str
+    nodes: int
+    port_offset: int
+    kafka_version: str
+
+    def addresses(self) -> list[NodeAddress]:
+        return [node_address(n, port_offset=self.port_offset) for n in self.node_ids()]
+
+    def node_ids(self) -> list[int]:
+        return list(range(1, self.nodes + 1))
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(a.bootstrap for a in self.addresses())
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Generated secrets: the ``admin`` super user and the controller listener."""
+
+    admin_password: str
+    controller_password: str
+
+    @classmethod
+    def generate(cls) -> Credentials:
+        # token_urlsafe never yields ',' or '"', which Kafka's --add-scram and JAAS parsing reject.
+        return cls(secrets.token_urlsafe(24), secrets.token_urlsafe(24))
+
+
+def new_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, url-safe base64 without padding (as Uuid.toString)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # Kafka's own generator avoids a leading '-', which CLIs would read as an option.
+        if not text.startswith("-"):
+            return text
+
+
+class DataDir:
+    """Paths inside one local cluster's data directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "cluster.json"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.root / "credentials"
+
+    @property
+    def admin_properties(self) -> Path:
+        return self.root / "admin.properties"
+
+    def node_dir(self, node_id: int) -> Path:
+        return self.root / f"node{node_id}"
+
+    def node_data(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "data"
+
+    def node_logs(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "logs"
+
+    def node_config(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "server.properties"
+
+    def node_pid_file(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "node.pid"
+
+    def node_console(self, node_id: int) -> Path:
+        return self.node_logs(node_id) / "console.out"
+
+    def read_state(self) -> ClusterState | None:
+        if not self.state_file.exists():
+            return None
+        try:
+            return ClusterState(**json.loads(self.state_file.read_text()))
+        except (ValueError, TypeError) as exc:
+            raise DataDirError(
+                f"{self.state_file} is not a Streamplane cluster state file ({exc}); "
+                f"move {self.root} away or pass another --data-dir."
+            ) from exc
+
+    def write_state(self, state: ClusterState) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.state_file, json.dumps(asdict(state), indent=2) + "\n")
+
+    def read_credentials(self) -> Credentials | None:
+        if not self.credentials_file.exists():
+            return None
+        return Credentials(**json.loads(self.credentials_file.read_text()))
+
+    def write_credentials(self, creds: Credentials) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.credentials_file, json.dumps(asdict(creds)) + "\n", mode=0o600)
+
+
+def _write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Write via rename so a crash never leaves a half-written state or secret file."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
