@@ -86,7 +86,9 @@ def up(
 
 def down(
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
-    timeout: Annotated[float, typer.Option(help="Seconds before SIGKILL.")] = DEFAULT_STOP_TIMEOUT_S,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds before SIGKILL.")
+    ] = DEFAULT_STOP_TIMEOUT_S,
 ) -> None:
     """Stop every node (SIGTERM, then SIGKILL after the timeout). Data is kept."""
     cluster = _open(data_dir)
@@ -117,7 +119,11 @@ def status(
             state = (
                 "[green]ready[/]"
                 if node.ready
-                else ("[red]stopped[/]" if node.pid is None else f"[yellow]starting[/] {node.error or ''}")
+                else (
+                    "[red]stopped[/]"
+                    if node.pid is None
+                    else f"[yellow]starting[/] {node.error or ''}"
+                )
             )
             table.add_row(
                 str(node.node_id), str(node.client_port), str(node.controller_port),

@@ -19,9 +19,9 @@ from streamplane.local._fetch import KafkaRuntime, fetch_runtime, package_file
 from streamplane.local._java import JavaRuntime, find_java
 from streamplane.local._layout import (
     ADMIN_USER,
+    DEFAULT_DATA_DIR,
     ClusterState,
     Credentials,
-    DEFAULT_DATA_DIR,
     DataDir,
     NodeAddress,
     new_cluster_id,
@@ -98,7 +98,9 @@ class LocalCluster:
     def credentials(self) -> Credentials:
         creds = self.dir.read_credentials()
         if creds is None:
-            raise DataDirError(f"{self.dir.credentials_file} is missing; run `streamplane up` first.")
+            raise DataDirError(
+                f"{self.dir.credentials_file} is missing; run `streamplane up` first."
+            )
         return creds
 
     def admin_settings(self) -> ConnectionSettings:
@@ -463,7 +465,6 @@ def _exit_code(proc: psutil.Process) -> int | str:
     except psutil.Error:
         return "unknown"
     return code if code is not None else "unknown"
-
 
 
 def open_cluster(

@@ -69,13 +69,14 @@ def find_java() -> JavaRuntime:
     if proc.returncode != 0 or match is None:
         raise JavaRuntimeError(
             f"{executable} -version did not report a version "
-            f"(exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:200]}); {_INSTALL_HINT}."
+            f"(exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:200]}); "
+            f"{_INSTALL_HINT}."
         )
     version = match.group("v")
     major = parse_java_major(version)
     if major < MIN_JAVA_MAJOR:
         raise JavaRuntimeError(
-            f"Java {version} at {executable} is too old: Kafka needs Java {MIN_JAVA_MAJOR} or newer; "
-            f"{_INSTALL_HINT}."
+            f"Java {version} at {executable} is too old: Kafka needs Java {MIN_JAVA_MAJOR} or "
+            f"newer; {_INSTALL_HINT}."
         )
     return JavaRuntime(executable=executable, major=major, version=version)

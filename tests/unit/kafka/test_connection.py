@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamplane.kafka import ConnectionSettings
+
+
+def test_properties_file_round_trips_in_librdkafka_names(tmp_path: Path) -> None:
+    settings = ConnectionSettings("127.0.0.1:9092", username="admin", password="s3cret-_x")
+    path = tmp_path / "admin.properties"
+    path.write_text(settings.properties_text())
+    assert path.read_text().splitlines() == [
+        "bootstrap.servers=127.0.0.1:9092",
+        "security.protocol=SASL_PLAINTEXT",
+        "sasl.mechanism=SCRAM-SHA-512",
+        "sasl.username=admin",
+        "sasl.password=s3cret-_x",
+    ]
+    assert ConnectionSettings.from_properties_file(path) == settings
+
+
+def test_kafka_python_settings_carry_the_same_credentials() -> None:
+    settings = ConnectionSettings("a:1,b:2", username="u", password="p")
+    conf = settings.kafka_python()
+    assert conf["bootstrap_servers"] == ["a:1", "b:2"]
+    assert (conf["sasl_mechanism"], conf["sasl_plain_username"], conf["sasl_plain_password"]) == (
+        "SCRAM-SHA-512", "u", "p",
+    )  # fmt: skip
