@@ -50,6 +50,24 @@ class ConnectionSettings:
             conf["sasl_plain_password"] = self.password
         return conf
 
+    def java_client(self) -> dict[str, str]:
+        """Properties for Kafka's Java clients and tools (``--command-config``, MirrorMaker 2)."""
+        conf = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            module = (
+                "org.apache.kafka.common.security.plain.PlainLoginModule"
+                if self.sasl_mechanism == "PLAIN"
+                else "org.apache.kafka.common.security.scram.ScramLoginModule"
+            )
+            conf["sasl.mechanism"] = self.sasl_mechanism
+            conf["sasl.jaas.config"] = (
+                f'{module} required username="{self.username}" password="{self.password}";'
+            )
+        return conf
+
     def properties_text(self) -> str:
         """librdkafka-style properties, accepted by confluent-kafka and by ``kcat -F``."""
         return "".join(f"{key}={value}\n" for key, value in self.librdkafka().items())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import psutil
 
@@ -43,8 +44,31 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+def ephemeral_port_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux default 32768-60999)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def ensure_ports_free(ports: dict[int, str]) -> None:
-    """Raise PortInUseError for the first taken port; ``ports`` maps port -> what needs it."""
+    """Raise PortInUseError for the first taken port; ``ports`` maps port -> what needs it.
+
+    Ports inside the ephemeral range are refused too: any outgoing connection (even
+    one node's connection to another) may be given that port as its local end, and
+    the node that later binds it dies with "Address already in use" at random.
+    """
+    low, high = ephemeral_port_range()
+    risky = sorted(p for p in ports if low <= p <= high)
+    if risky:
+        raise PortInUseError(
+            f"port {risky[0]} ({ports[risky[0]]}) lies in the kernel's ephemeral port range "
+            f"{low}-{high}, where outgoing connections can take it at any moment. Choose a "
+            f"--port-offset that keeps every port below {low} (or above {high}).",
+            port=risky[0],
+        )
     for port, purpose in ports.items():
         if not port_is_free(port):
             pid, who = _listener_of(port)

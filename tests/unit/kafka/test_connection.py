@@ -26,3 +26,12 @@ def test_kafka_python_settings_carry_the_same_credentials() -> None:
     assert (conf["sasl_mechanism"], conf["sasl_plain_username"], conf["sasl_plain_password"]) == (
         "SCRAM-SHA-512", "u", "p",
     )  # fmt: skip
+
+
+def test_java_client_properties_carry_a_scram_jaas_line() -> None:
+    conf = ConnectionSettings("h:1", username="u", password="p").java_client()
+    assert conf["sasl.jaas.config"] == (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="u" password="p";'
+    )
+    assert conf["security.protocol"] == "SASL_PLAINTEXT"

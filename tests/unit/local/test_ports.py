@@ -6,14 +6,22 @@ import socket
 import pytest
 
 from streamplane.errors import PortInUseError
-from streamplane.local._ports import ensure_ports_free, port_is_free
+from streamplane.local._ports import ensure_ports_free, ephemeral_port_range, port_is_free
+
+
+def _free_low_port() -> int:
+    """A free port below the ephemeral range (which ensure_ports_free refuses on purpose)."""
+    for port in range(25000, 26000):
+        if port_is_free(port):
+            return port
+    raise AssertionError("no free port in 25000-26000")
 
 
 def test_taken_port_names_the_port_its_purpose_and_the_process() -> None:
+    port = _free_low_port()
     with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", 0))
+        squatter.bind(("127.0.0.1", port))
         squatter.listen()
-        port = squatter.getsockname()[1]
         assert not port_is_free(port)
         with pytest.raises(PortInUseError) as info:
             ensure_ports_free({port: "node 1 client listener"})
@@ -25,7 +33,10 @@ def test_taken_port_names_the_port_its_purpose_and_the_process() -> None:
 
 
 def test_free_port_passes() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ensure_ports_free({port: "anything"})
+    ensure_ports_free({_free_low_port(): "anything"})
+
+
+def test_port_in_the_ephemeral_range_is_refused_before_it_can_collide() -> None:
+    low, high = ephemeral_port_range()
+    with pytest.raises(PortInUseError, match=rf"ephemeral port range {low}-{high}.*--port-offset"):
+        ensure_ports_free({low + 5: "node 1 client listener"})

@@ -1,0 +1,51 @@
+"""Shared by the benchmark scripts: scratch clusters, timing, and the report format.
+
+Every script prints its figure beside a baseline measured in the same run, so a
+ratio survives a noisy machine even when the absolute numbers do not.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from streamplane.local import JvmOptions, LocalCluster, open_cluster
+
+#: Benchmarks run beside a developer's `make up` cluster and the test clusters; ports
+#: stay below the kernel's ephemeral range (see streamplane.local._ports).
+PORT_OFFSET = 22000
+
+
+@contextmanager
+def scratch_cluster(
+    name: str, *, nodes: int, port_offset: int = PORT_OFFSET, jvm: JvmOptions | None = None
+) -> Iterator[LocalCluster]:
+    """A started cluster in a temporary directory, stopped and deleted afterwards."""
+    root = Path(tempfile.mkdtemp(prefix=f"sp-bench-{name}-"))
+    cluster = open_cluster(root / "data", jvm=jvm)
+    try:
+        cluster.up(nodes=nodes, port_offset=port_offset)
+        yield cluster
+    finally:
+        cluster.down(timeout_s=20)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def report(rows: list[tuple[str, str, str]], *, title: str) -> None:
+    """Print a figure/baseline table (plain text: it goes into the README as is)."""
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{title}")
+    print(f"{'figure'.ljust(width)}  {'streamplane':>16}  {'baseline':>16}")
+    for label, ours, base in rows:
+        print(f"{label.ljust(width)}  {ours:>16}  {base:>16}")
