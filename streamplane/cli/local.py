@@ -15,6 +15,7 @@ from rich.table import Table
 from streamplane.errors import AlreadyRunningError
 from streamplane.local import (
     DEFAULT_DATA_DIR,
+    KafkaRuntime,
     LocalCluster,
     cached_runtime,
     fetch_runtime,
@@ -40,9 +41,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(local_app, name="local")
 
 
-def _open(data_dir: Path) -> LocalCluster:
-    if cached_runtime() is not None:
-        return open_cluster(data_dir)
+def _fetch_with_progress() -> KafkaRuntime:
+    """Resolve the Kafka jars, showing which artifact Maven is downloading."""
+    cached = cached_runtime()
+    if cached is not None:
+        return cached
     with console.status(f"Fetching Kafka {pinned_kafka_version()} jars with Maven…") as spinner:
         count = 0
 
@@ -51,7 +54,12 @@ def _open(data_dir: Path) -> LocalCluster:
             count += 1
             spinner.update(f"Fetching Kafka jars with Maven… {count} files ({artifact})")
 
-        return open_cluster(data_dir, on_fetch_progress=progress)
+        return fetch_runtime(on_progress=progress)
+
+
+def _open(data_dir: Path) -> LocalCluster:
+    _fetch_with_progress()
+    return open_cluster(data_dir)
 
 
 def up(
@@ -142,15 +150,7 @@ def fetch() -> None:
     if cached is not None:
         console.print(f"Kafka {cached.version} already cached in {cached.lib_dir}")
         return
-    with console.status("Resolving Kafka jars with Maven…") as spinner:
-        count = 0
-
-        def progress(artifact: str) -> None:
-            nonlocal count
-            count += 1
-            spinner.update(f"Resolving Kafka jars with Maven… {count} files ({artifact})")
-
-        runtime = fetch_runtime(on_progress=progress)
+    runtime = _fetch_with_progress()
     jars = len(list(runtime.lib_dir.glob("*.jar")))
     console.print(f"Kafka {runtime.version}: {jars} jars in {runtime.lib_dir}")
 
