@@ -1,6 +1,8 @@
 """The one exception tree of Streamplane.
 
     StreamplaneError            root: catch this to handle anything the platform raises
+    ├── SpecError               the spec is invalid; carries every issue with file:line:column
+    ├── PlanError               a plan cannot be made or applied (refused change, stale saved plan)
     └── ClusterError            the local runtime or a live cluster cannot do what was asked
         ├── JavaRuntimeError    no usable Java (missing, or older than Kafka needs)
         ├── FetchError          the Kafka jars could not be resolved
@@ -14,9 +16,42 @@ Every message says what was wrong, where, and what to do; the CLI prints it as i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class StreamplaneError(Exception):
     """Root of every error Streamplane raises on purpose."""
+
+
+@dataclass(frozen=True)
+class SpecIssue:
+    """One problem in the spec, located precisely enough for an editor to jump to it."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.file}:{self.line}:{self.column}: {self.message}"
+        return f"{text}\n    hint: {self.hint}" if self.hint else text
+
+
+class SpecError(StreamplaneError):
+    """The spec is invalid. All issues are collected; nothing is applied."""
+
+    def __init__(self, issues: list[SpecIssue]) -> None:
+        self.issues = sorted(issues, key=lambda i: (i.file, i.line, i.column))
+        count = len(self.issues)
+        super().__init__(
+            f"the spec has {count} error{'s' if count != 1 else ''}; nothing was applied:\n"
+            + "\n".join(str(i) for i in self.issues)
+        )
+
+
+class PlanError(StreamplaneError):
+    """A plan cannot be computed or applied as asked."""
 
 
 class ClusterError(StreamplaneError):

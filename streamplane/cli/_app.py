@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
+from streamplane.cli import gitops as gitops_commands
 from streamplane.cli import local as local_commands
 from streamplane.errors import StreamplaneError
 
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 local_commands.register(app)
+gitops_commands.register(app)
 
 err_console = Console(stderr=True)
 

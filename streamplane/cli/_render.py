@@ -1,0 +1,54 @@
+"""Plans and drift for people: Terraform-style, grouped by tenant."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.console import Console
+
+from streamplane.reconcile import Action, Plan
+
+_SIGN = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
+
+
+def render_plan(plan: Plan, console: Console, *, show_kept: bool = True) -> None:
+    groups: dict[str, list[Action]] = defaultdict(list)
+    for action in plan.actions:
+        groups[action.tenant or "(platform)"].append(action)
+    for tenant in sorted(groups):
+        console.print(f"\n[bold]tenant {tenant}[/]")
+        for action in groups[tenant]:
+            sign, colour = _SIGN[action.op]
+            console.print(f"  [{colour}]{sign} {action.kind} {action.resource}[/]", highlight=False)
+            for change in action.changes:
+                if action.op == "create":
+                    console.print(f"      {change.key} = {change.after}", highlight=False)
+                elif change.after is None:
+                    console.print(
+                        f"      {change.key}: {change.before} → (default)", highlight=False
+                    )
+                else:
+                    console.print(
+                        f"      {change.key}: {change.before} → {change.after}", highlight=False
+                    )
+            if action.reason:
+                console.print(f"      [dim]# {action.reason}[/]", highlight=False)
+    if plan.refusals:
+        console.print("\n[bold red]refused[/]")
+        for refusal in plan.refusals:
+            console.print(f"  [red]! {refusal.resource}[/]: {refusal.problem}", highlight=False)
+            console.print(f"      safe alternative: {refusal.alternative}", highlight=False)
+    if show_kept and plan.kept:
+        console.print("\n[bold]kept[/] (on the cluster, not in the spec)")
+        for kept in plan.kept:
+            console.print(f"  · {kept.kind} {kept.resource}: {kept.why}", highlight=False)
+    counts = {
+        op: sum(1 for a in plan.actions if a.op == op) for op in ("create", "update", "delete")
+    }
+    summary = ", ".join(f"{n} to {op}" for op, n in counts.items())
+    if plan.empty and not plan.refusals:
+        console.print(f"\n[green]No changes.[/] Cluster {plan.cluster} matches the spec.")
+    else:
+        console.print(
+            f"\nPlan for cluster {plan.cluster}: {summary}, {len(plan.refusals)} refused."
+        )

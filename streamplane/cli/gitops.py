@@ -1,0 +1,167 @@
+"""``streamplane plan|apply|drift|access|lint`` and ``streamplane spec schema``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+
+from streamplane.cli._render import render_plan
+from streamplane.errors import PlanError
+from streamplane.local import DEFAULT_DATA_DIR
+from streamplane.model import json_schema, load_spec
+from streamplane.reconcile import Plan, apply_plan, compute_plan, connect, stale_changes
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+SpecArg = Annotated[Path, typer.Argument(help="Spec directory (or file).")]
+ClusterOpt = Annotated[
+    str | None, typer.Option(help="Cluster of the spec (default: the local one).")
+]
+DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="Local cluster data directory.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+AllowDeleteOpt = Annotated[
+    bool,
+    typer.Option(help="Delete what the spec no longer has (topics only after the grace period)."),
+]
+
+spec_app = typer.Typer(help="The platform spec itself.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(plan)
+    app.command()(apply)
+    app.command()(drift)
+    app.add_typer(spec_app, name="spec")
+
+
+@spec_app.command("schema")
+def schema(out: Annotated[Path | None, typer.Option(help="Write to this file.")] = None) -> None:
+    """JSON Schema of the spec, for editor completion and validation."""
+    text = json_schema()
+    if out is None:
+        print(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+        console.print(f"wrote {out}")
+
+
+def plan(
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    as_json: JsonOpt = False,
+    out: Annotated[Path | None, typer.Option(help="Save the plan for `apply PLAN.json`.")] = None,
+    allow_delete: AllowDeleteOpt = False,
+    detailed_exitcode: Annotated[bool, typer.Option(help="Exit 3 when there are changes.")] = False,
+) -> None:
+    """Show what apply would change on the live cluster."""
+    loaded = load_spec(spec)
+    target = connect(loaded, cluster=cluster, data_dir=data_dir)
+    result = compute_plan(loaded, target, allow_delete=allow_delete).plan
+    result.spec_root = str(spec.resolve())
+    if out is not None:
+        out.write_text(json.dumps(result.to_json(), indent=1) + "\n")
+    if as_json:
+        print(json.dumps({k: v for k, v in result.to_json().items() if k != "observed"}, indent=2))
+    else:
+        render_plan(result, console)
+        if out is not None:
+            console.print(f"saved to {out}: `streamplane apply {out}` applies exactly this plan")
+    if result.refusals:
+        raise typer.Exit(1)
+    if detailed_exitcode and not result.empty:
+        raise typer.Exit(3)
+
+
+def apply(
+    source: Annotated[Path, typer.Argument(help="Spec directory, or a plan saved with --out.")],
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    auto_approve: Annotated[bool, typer.Option(help="Do not ask for confirmation.")] = False,
+    allow_delete: AllowDeleteOpt = False,
+) -> None:
+    """Apply the spec (or a saved plan) to the live cluster."""
+    if source.is_file() and source.suffix == ".json":
+        saved = Plan.from_json(json.loads(source.read_text()))
+        loaded = load_spec(Path(saved.spec_root))
+        target = connect(loaded, cluster=saved.cluster, data_dir=data_dir)
+        moved = stale_changes(saved, target)
+        if moved:
+            shown = "\n  ".join(moved[:20]) + (
+                f"\n  ... and {len(moved) - 20} more" if len(moved) > 20 else ""
+            )
+            raise PlanError(
+                f"the cluster changed since {source} was planned; nothing was applied. "
+                f"What moved:\n  "
+                f"{shown}\nPlan again and review the new plan."
+            )
+        result = saved
+    else:
+        loaded = load_spec(source)
+        target = connect(loaded, cluster=cluster, data_dir=data_dir)
+        result = compute_plan(loaded, target, allow_delete=allow_delete).plan
+    render_plan(result, console, show_kept=False)
+    if result.refusals:
+        raise PlanError(
+            "the plan has refused changes (above); fix the spec first. Nothing was applied."
+        )
+    if result.empty:
+        return
+    if not auto_approve:
+        if not sys.stdin.isatty():
+            raise PlanError("not a terminal: pass --auto-approve to apply without confirmation")
+        if not typer.confirm(f"Apply {len(result.actions)} change(s) to cluster {result.cluster}?"):
+            raise typer.Exit(1)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("applying", total=len(result.actions))
+
+        def progress(step: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, description=step)
+
+        apply_plan(result, loaded, target, progress=progress)
+    console.print(f"[green]Applied[/] {len(result.actions)} change(s) to cluster {result.cluster}.")
+
+
+def drift(
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """What the cluster has that the spec does not, and what differs. Exit 3 on drift."""
+    loaded = load_spec(spec)
+    target = connect(loaded, cluster=cluster, data_dir=data_dir)
+    result = compute_plan(loaded, target).plan
+    drifted = bool(result.actions or result.kept or result.refusals)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "cluster": result.cluster,
+                    "drift": drifted,
+                    "unmanaged": [vars(k) for k in result.kept],
+                    "differs": [a for a in result.to_json()["actions"]],
+                    "refused": result.to_json()["refusals"],
+                },
+                indent=2,
+            )
+        )
+    else:
+        render_plan(result, console)
+        console.print("[yellow]drift detected[/]" if drifted else "[green]no drift[/]")
+    if drifted:
+        raise typer.Exit(3)

@@ -1,0 +1,276 @@
+"""The platform spec as pydantic models: one source of truth for the whole estate.
+
+Every model forbids unknown keys, so a typo is an error with a location rather
+than a silently ignored setting. Cross-references (a tenant's clusters, an
+application's topics) are checked in ``_validate.py`` once the whole spec is known.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from streamplane.model._topic_configs import parse_bytes, parse_duration_ms
+
+NAME_RE = r"^[a-z][a-z0-9-]{0,39}$"
+
+
+class Classification(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    PII = "pii"
+
+
+class Visibility(StrEnum):
+    PRIVATE = "private"
+    PUBLIC = "public"
+
+
+def _duration(value: object) -> int:
+    return parse_duration_ms(value)
+
+
+def _bytes(value: object) -> int:
+    return parse_bytes(value)
+
+
+DurationMs = Annotated[int, BeforeValidator(_duration)]
+ByteSize = Annotated[int, BeforeValidator(_bytes)]
+Name = Annotated[str, Field(pattern=NAME_RE)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Secret(_Model):
+    """Where a secret comes from: never the spec itself."""
+
+    env: str | None = Field(None, description="Environment variable holding the secret.")
+    file: str | None = Field(None, description="File holding the secret (relative to the spec).")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Secret:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of `env` or `file`")
+        return self
+
+
+class ClusterAuth(_Model):
+    security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL"] = "SASL_SSL"
+    mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    username: str
+    password: Secret
+
+
+class Cluster(_Model):
+    name: Name
+    local: bool = Field(False, description="The cluster `streamplane up` runs from this directory.")
+    bootstrap_servers: str | None = None
+    auth: ClusterAuth | None = None
+    environment: Literal["dev", "test", "staging", "prod"] = "dev"
+    racks: list[str] = []
+    brokers: int = Field(1, ge=1, description="Broker count, for partition-limit checks.")
+    data_classes: list[Classification] = Field(
+        default_factory=lambda: [
+            Classification.PUBLIC,
+            Classification.INTERNAL,
+            Classification.CONFIDENTIAL,
+        ],
+        description="Classifications this cluster may hold (only some may hold PII).",
+    )
+    tiered_storage: bool = False
+    max_partitions_per_broker: int = Field(4000, ge=1)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Cluster:
+        if not self.local and (self.bootstrap_servers is None or self.auth is None):
+            raise ValueError("a cluster that is not `local: true` needs bootstrap_servers and auth")
+        return self
+
+
+class Quota(_Model):
+    producer_byte_rate: ByteSize | None = Field(None, description="Bytes/s per broker.")
+    consumer_byte_rate: ByteSize | None = None
+    request_percentage: float | None = Field(None, gt=0)
+    controller_mutation_rate: float | None = Field(None, gt=0)
+
+    def values(self) -> dict[str, float]:
+        return {
+            k: float(v) for k, v in self.model_dump().items() if v is not None and k in _QUOTA_KEYS
+        }
+
+
+_QUOTA_KEYS = (
+    "producer_byte_rate",
+    "consumer_byte_rate",
+    "request_percentage",
+    "controller_mutation_rate",
+)
+
+
+class SchemaRef(_Model):
+    file: str
+    compatibility: (
+        Literal[
+            "NONE",
+            "BACKWARD",
+            "BACKWARD_TRANSITIVE",
+            "FORWARD",
+            "FORWARD_TRANSITIVE",
+            "FULL",
+            "FULL_TRANSITIVE",
+        ]
+        | None
+    ) = None
+
+    @property
+    def format(self) -> str:
+        suffix = self.file.rsplit(".", 1)[-1].lower()
+        return {"avsc": "AVRO", "proto": "PROTOBUF", "json": "JSON"}.get(suffix, "UNKNOWN")
+
+
+def _schema_ref(value: object) -> object:
+    return {"file": value} if isinstance(value, str) else value
+
+
+SchemaField = Annotated[SchemaRef | None, BeforeValidator(_schema_ref)]
+
+
+class Topic(_Model):
+    name: str = Field(description="Local name; the full name is <tenant prefix><domain>.<name>.")
+    partitions: int = Field(3, ge=1, le=10000)
+    replication_factor: int | None = Field(None, ge=1, description="Default: the cluster default.")
+    configs: dict[str, Any] = {}
+    retention: DurationMs | None = Field(None, description="Sets retention.ms; e.g. 7d, -1.")
+    cleanup_policy: Literal["delete", "compact", "compact,delete"] | None = None
+    compression: Literal["zstd", "lz4", "snappy", "gzip", "producer", "uncompressed"] | None = None
+    classification: Classification | None = None
+    owner: str | None = None
+    key_schema: SchemaField = None
+    value_schema: SchemaField = None
+    visibility: Visibility = Visibility.PRIVATE
+    core: bool = Field(False, description="A core pipeline topic: stricter policy.")
+    protected: bool = Field(False, description="Never deleted by apply.")
+
+    def kafka_configs(self) -> dict[str, object]:
+        """The topic-level configs this entry asks for, shortcuts folded in."""
+        merged: dict[str, object] = dict(self.configs)
+        if self.retention is not None:
+            merged["retention.ms"] = self.retention
+        if self.cleanup_policy is not None:
+            merged["cleanup.policy"] = self.cleanup_policy
+        if self.compression is not None:
+            merged["compression.type"] = self.compression
+        return merged
+
+
+class Application(_Model):
+    name: Name
+    principal: str | None = Field(None, description="SCRAM user name; default: the app name.")
+    password: Secret | None = None
+    client_ids: list[str] = []
+    consumer_group: str | None = Field(None, description="Default: <tenant prefix><app name>.")
+    produces: list[str] = Field([], description="Full topic names this application writes.")
+    consumes: list[str] = Field([], description="Full topic names this application reads.")
+    transactional: bool = False
+    quotas: Quota | None = None
+    profile: str | None = None
+
+
+class Domain(_Model):
+    name: Name
+    owner: str | None = None
+    topics: list[Topic] = []
+    applications: list[Application] = []
+
+
+class Tenant(_Model):
+    name: Name
+    prefix: str | None = Field(None, description="Namespace of topics, groups, transactional ids.")
+    owners: list[str] = Field(min_length=1)
+    clusters: list[str] = Field(min_length=1)
+    quotas: Quota | None = Field(None, description="Default quotas of each application.")
+    domains: list[Domain] = []
+
+    @property
+    def namespace(self) -> str:
+        return self.prefix if self.prefix is not None else f"{self.name}."
+
+
+class AclException(_Model):
+    """A hand-written ACL: allowed only as an explicit, justified exception."""
+
+    principal: str = Field(pattern=r"^User:.+")
+    resource_type: Literal["topic", "group", "cluster", "transactional_id"]
+    resource_name: str
+    pattern: Literal["literal", "prefixed"] = "literal"
+    operation: Literal[
+        "read",
+        "write",
+        "create",
+        "delete",
+        "alter",
+        "describe",
+        "cluster_action",
+        "describe_configs",
+        "alter_configs",
+        "idempotent_write",
+        "all",
+    ]
+    permission: Literal["allow", "deny"] = "allow"
+    host: str = "*"
+    reason: str = Field(min_length=10, description="Why this cannot be derived from the model.")
+    cluster: str | None = None
+
+
+class QuotaEntry(Quota):
+    user: str | None = None
+    client_id: str | None = None
+
+    @model_validator(mode="after")
+    def _entity(self) -> QuotaEntry:
+        if self.user is None and self.client_id is None:
+            raise ValueError("a quota needs a `user`, a `client_id`, or both")
+        return self
+
+
+class RuleSetting(_Model):
+    severity: Literal["error", "warning", "info", "off"] | None = None
+    exemptions: list[Exemption] = []
+
+
+class Exemption(_Model):
+    resource: str = Field(description="Glob over the resource name, e.g. payments.card.*")
+    reason: str = Field(min_length=10)
+
+
+class PolicySettings(_Model):
+    rules: dict[str, RuleSetting] = {}
+    custom: list[str] = Field([], description="Extra rules as 'module:function'.")
+    core_compression: str = "zstd"
+    max_retention_without_tiered: DurationMs = Field(30 * 86400 * 1000)
+
+
+class DeletionSettings(_Model):
+    grace_period: DurationMs = Field(7 * 86400 * 1000, description="No traffic for this long.")
+    protected: list[str] = Field([], description="Globs of topic names never deleted.")
+
+
+class Platform(_Model):
+    clusters: list[Cluster] = []
+    tenants: list[Tenant] = []
+    acl_exceptions: list[AclException] = []
+    quotas: list[QuotaEntry] = []
+    policy: PolicySettings = PolicySettings()
+    deletion: DeletionSettings = DeletionSettings()
+
+
+RuleSetting.model_rebuild()
+
+PUBLIC_EVENT_RE = re.compile(r"^[a-z][a-z0-9-]*\.v[1-9][0-9]*$")
+PRIVATE_TOPIC_RE = re.compile(r"^[a-z][a-z0-9-]*$")

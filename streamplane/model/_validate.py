@@ -1,0 +1,239 @@
+"""Checks that need the whole spec: references, uniqueness, names, topic configs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from streamplane.errors import SpecIssue
+from streamplane.model._spec import Spec, full_topic_name
+from streamplane.model._topic_configs import check_topic_config
+from streamplane.model._types import PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE, Visibility
+from streamplane.model._yaml import Path_
+
+#: Kafka's own limit on topic name length, and its legal characters.
+MAX_TOPIC_NAME = 249
+_LEGAL = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def validate(spec: Spec) -> list[SpecIssue]:
+    issues: list[SpecIssue] = []
+    src = spec.source
+    platform = spec.platform
+
+    def dupes(items: list[tuple[str, Path_]], what: str) -> None:
+        seen: dict[str, Path_] = {}
+        for name, path in items:
+            if name in seen:
+                first = src.locate(seen[name])
+                issues.append(
+                    src.issue(
+                        path,
+                        f'duplicate {what} "{name}"',
+                        f"first defined at {first.file}:{first.line}",
+                    )
+                )
+            else:
+                seen[name] = path
+
+    cluster_names = {c.name for c in platform.clusters}
+    dupes([(c.name, ("clusters", i, "name")) for i, c in enumerate(platform.clusters)], "cluster")
+    dupes([(t.name, ("tenants", i, "name")) for i, t in enumerate(platform.tenants)], "tenant")
+    if sum(1 for c in platform.clusters if c.local) > 1:
+        issues.append(
+            src.issue(
+                ("clusters",),
+                "more than one cluster is `local: true`",
+                "the local cluster is the one `streamplane up` runs; keep one",
+            )
+        )
+
+    topics: list[tuple[str, Path_]] = []
+    apps: list[tuple[str, Path_]] = []
+    principals: list[tuple[str, Path_]] = []
+    namespaces: dict[str, list[str]] = defaultdict(list)
+    for ti, tenant in enumerate(platform.tenants):
+        tpath: Path_ = ("tenants", ti)
+        namespaces[tenant.namespace].append(tenant.name)
+        for ci, cluster in enumerate(tenant.clusters):
+            if cluster not in cluster_names:
+                issues.append(
+                    src.issue(
+                        (*tpath, "clusters", ci),
+                        f'unknown cluster "{cluster}"',
+                        _known("clusters", cluster_names),
+                    )
+                )
+        if not tenant.namespace or not set(tenant.namespace) <= _LEGAL:
+            issues.append(
+                src.issue(
+                    (*tpath, "prefix"),
+                    f'invalid prefix "{tenant.namespace}"',
+                    "use letters, digits, '.', '_' or '-', e.g. \"payments.\"",
+                )
+            )
+        dupes(
+            [(d.name, (*tpath, "domains", i, "name")) for i, d in enumerate(tenant.domains)],
+            f"domain in tenant {tenant.name}",
+        )
+        for di, domain in enumerate(tenant.domains):
+            dpath: Path_ = (*tpath, "domains", di)
+            for pi, topic in enumerate(domain.topics):
+                ppath: Path_ = (*dpath, "topics", pi)
+                full = full_topic_name(tenant, domain, topic)
+                topics.append((full, (*ppath, "name")))
+                issues.extend(_check_topic_name(spec, topic.name, topic.visibility, full, ppath))
+                for key, value in topic.kafka_configs().items():
+                    error, hint = check_topic_config(key, value)
+                    if error:
+                        where = (*ppath, "configs", key) if key in topic.configs else ppath
+                        issues.append(src.issue(where, error, hint, key=key in topic.configs))
+            for ai, app in enumerate(domain.applications):
+                apath: Path_ = (*dpath, "applications", ai)
+                apps.append((app.name, (*apath, "name")))
+                principals.append((app.principal or app.name, (*apath, "name")))
+    dupes(topics, "topic")
+    dupes(apps, "application")
+    dupes(principals, "principal")
+    for namespace, owners in namespaces.items():
+        if len(owners) > 1:
+            issues.append(
+                src.issue(
+                    ("tenants",),
+                    f'tenants {", ".join(owners)} share the prefix "{namespace}"',
+                    "each tenant needs a namespace of its own",
+                )
+            )
+    for name in spec.applications:
+        issues.extend(_check_application(spec, name))
+    for qi, quota in enumerate(platform.quotas):
+        if quota.user is not None and quota.user not in {
+            a.principal for a in spec.applications.values()
+        }:
+            issues.append(
+                src.issue(
+                    ("quotas", qi, "user"),
+                    f'quota for unknown principal "{quota.user}"',
+                    "quotas name the principal of an application in the spec",
+                )
+            )
+    for ei, exc in enumerate(platform.acl_exceptions):
+        if exc.cluster is not None and exc.cluster not in cluster_names:
+            issues.append(
+                src.issue(
+                    ("acl_exceptions", ei, "cluster"),
+                    f'unknown cluster "{exc.cluster}"',
+                    _known("clusters", cluster_names),
+                )
+            )
+    return issues
+
+
+def _check_topic_name(
+    spec: Spec, name: str, visibility: Visibility, full: str, path: Path_
+) -> list[SpecIssue]:
+    src = spec.source
+    issues = []
+    if visibility is Visibility.PUBLIC and not PUBLIC_EVENT_RE.match(name):
+        issues.append(
+            src.issue(
+                (*path, "name"),
+                f'public event "{full}" is not versioned',
+                "public integration events are named <tenant>.<domain>.<event>.v<N>, "
+                f'e.g. "{name.split(".")[0]}.v1"',
+            )
+        )
+    elif visibility is Visibility.PRIVATE and not PRIVATE_TOPIC_RE.match(name):
+        issues.append(
+            src.issue(
+                (*path, "name"),
+                f'topic name "{name}" breaks the naming convention',
+                "private topic names are lower-case words joined by '-', e.g. "
+                '"card-authorizations"; versioned names are for public events',
+            )
+        )
+    if len(full) > MAX_TOPIC_NAME:
+        issues.append(
+            src.issue(
+                (*path, "name"),
+                f'topic name "{full}" is longer than Kafka allows',
+                f"at most {MAX_TOPIC_NAME} characters",
+            )
+        )
+    return issues
+
+
+def _check_application(spec: Spec, name: str) -> list[SpecIssue]:
+    entry = spec.applications[name]
+    src = spec.source
+    issues = []
+    tenant, domain, app = entry.tenant, entry.domain, entry.app
+    for verb in ("produces", "consumes"):
+        for i, topic in enumerate(getattr(app, verb)):
+            path: Path_ = (*entry.path, verb, i)
+            target = spec.topics.get(topic)
+            if target is None:
+                issues.append(
+                    src.issue(
+                        path,
+                        f'application "{name}" {verb} unknown topic "{topic}"',
+                        _closest(topic, spec.topics),
+                    )
+                )
+                continue
+            same_domain = target.tenant.name == tenant.name and target.domain.name == domain.name
+            if verb == "produces" and not same_domain:
+                issues.append(
+                    src.issue(
+                        path,
+                        f'application "{name}" of {tenant.name}.{domain.name} '
+                        f'cannot produce to "{topic}", owned by '
+                        f"{target.tenant.name}.{target.domain.name}",
+                        "only applications of the owning domain write a topic; "
+                        "publish your own event instead",
+                    )
+                )
+            if (
+                verb == "consumes"
+                and not same_domain
+                and target.topic.visibility is not Visibility.PUBLIC
+            ):
+                issues.append(
+                    src.issue(
+                        path,
+                        f'application "{name}" of {tenant.name}.{domain.name} '
+                        f'cannot consume private topic "{topic}" of '
+                        f"{target.tenant.name}.{target.domain.name}",
+                        "other domains may consume only public events "
+                        "(visibility: public, named <event>.v<N>)",
+                    )
+                )
+    if not entry.consumer_group.startswith(tenant.namespace):
+        issues.append(
+            src.issue(
+                (*entry.path, "consumer_group"),
+                f'consumer group "{entry.consumer_group}" is outside tenant '
+                f'namespace "{tenant.namespace}"',
+                f'name it "{tenant.namespace}{app.name}" (or leave it out)',
+            )
+        )
+    for ci, client_id in enumerate(app.client_ids):
+        if not client_id.startswith(tenant.namespace):
+            issues.append(
+                src.issue(
+                    (*entry.path, "client_ids", ci),
+                    f'client id "{client_id}" is outside tenant namespace "{tenant.namespace}"',
+                    f'prefix it: "{tenant.namespace}{client_id}"',
+                )
+            )
+    return issues
+
+
+def _known(what: str, names: set[str]) -> str:
+    return f"known {what}: {', '.join(sorted(names))}" if names else f"no {what} are defined"
+
+
+def _closest(name: str, names: object) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(name, list(names), n=1)  # type: ignore[call-overload]
+    return f'did you mean "{match[0]}"?' if match else "topics are referenced by their full name"

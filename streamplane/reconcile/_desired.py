@@ -1,0 +1,80 @@
+"""Derive one cluster's desired state from the spec: topics, least-privilege ACLs, quotas."""
+
+from __future__ import annotations
+
+from streamplane.kafka import QuotaEntity
+from streamplane.model import ApplicationEntry, Spec
+from streamplane.model._topic_configs import TOPIC_CONFIGS
+from streamplane.reconcile._resources import AclEntry, DesiredState, DesiredTopic
+
+
+def desired_state(spec: Spec, cluster: str) -> DesiredState:
+    state = DesiredState(cluster=cluster)
+    for entry in spec.topics_on(cluster):
+        configs = {
+            key: TOPIC_CONFIGS[key].normalise(value)
+            for key, value in entry.topic.kafka_configs().items()
+        }
+        state.topics[entry.full_name] = DesiredTopic(
+            name=entry.full_name,
+            partitions=entry.topic.partitions,
+            replication_factor=entry.topic.replication_factor,
+            configs=configs,
+            tenant=entry.tenant.name,
+            protected=entry.topic.protected,
+        )
+    for app in spec.applications_on(cluster):
+        state.principals[app.principal] = app.tenant.name
+        for acl, why in application_acls(app):
+            state.acls.setdefault(acl, why)
+        quota = app.app.quotas or app.tenant.quotas
+        if quota is not None and quota.values():
+            state.quotas[QuotaEntity(user=app.principal)] = quota.values()
+    for i, exc in enumerate(spec.platform.acl_exceptions):
+        if exc.cluster not in (None, cluster):
+            continue
+        acl = AclEntry(
+            principal=exc.principal,
+            resource_type=exc.resource_type.upper(),
+            resource_name=exc.resource_name,
+            pattern_type=exc.pattern.upper(),
+            operation=exc.operation.upper(),
+            permission=exc.permission.upper(),
+            host=exc.host,
+        )
+        state.acls.setdefault(acl, f"acl_exceptions[{i}]: {exc.reason}")
+    for quota_entry in spec.platform.quotas:
+        values = quota_entry.values()
+        if values:
+            entity = QuotaEntity(user=quota_entry.user, client_id=quota_entry.client_id)
+            state.quotas[entity] = values
+    return state
+
+
+def application_acls(entry: ApplicationEntry) -> list[tuple[AclEntry, str]]:
+    """Least privilege for one application, each ACL with the reason it exists."""
+    principal = f"User:{entry.principal}"
+    app = entry.app
+    here = f"application {app.name}"
+    acls: list[tuple[AclEntry, str]] = []
+
+    def grant(rtype: str, name: str, op: str, why: str, pattern: str = "LITERAL") -> None:
+        acls.append((AclEntry(principal, rtype, name, pattern, op), f"{here} {why}"))
+
+    for topic in app.produces:
+        grant("TOPIC", topic, "WRITE", f"produces {topic}")
+        grant("TOPIC", topic, "DESCRIBE", f"produces {topic}")
+    for topic in app.consumes:
+        grant("TOPIC", topic, "READ", f"consumes {topic}")
+        grant("TOPIC", topic, "DESCRIBE", f"consumes {topic}")
+    if app.consumes:
+        grant("GROUP", entry.consumer_group, "READ", "joins its consumer group")
+    if app.produces:
+        # Kafka >= 3.0 lets WRITE imply idempotent produce (KIP-679); older brokers and
+        # clients still check IDEMPOTENT_WRITE on the cluster.
+        grant("CLUSTER", "kafka-cluster", "IDEMPOTENT_WRITE", "produces idempotently")
+    if app.transactional:
+        txn = f"{entry.tenant.namespace}{app.name}"
+        grant("TRANSACTIONAL_ID", txn, "WRITE", "uses transactions", "PREFIXED")
+        grant("TRANSACTIONAL_ID", txn, "DESCRIBE", "uses transactions", "PREFIXED")
+    return acls

@@ -1,0 +1,217 @@
+"""Plan and apply against a live cluster: connect, read, diff, execute in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamplane.errors import PlanError
+from streamplane.kafka import ConnectionSettings, alter_client_quotas
+from streamplane.kafka._admin import AclTuple, ClusterAdmin, check_login
+from streamplane.model import Spec
+from streamplane.reconcile._actual import read_activity, read_actual
+from streamplane.reconcile._desired import desired_state
+from streamplane.reconcile._plan import (
+    DeletionPolicy,
+    Plan,
+    acl_from_payload,
+    is_platform_topic,
+    make_plan,
+    observed_digests,
+    quota_entity,
+)
+from streamplane.reconcile._resources import ActualState, DesiredState
+from streamplane.reconcile._secrets import SecretStore
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A cluster of the spec, resolved to credentials we can connect with."""
+
+    cluster: str
+    settings: ConnectionSettings
+    secrets: SecretStore
+
+
+def connect(
+    spec: Spec, *, cluster: str | None = None, data_dir: Path = Path(".streamplane")
+) -> Target:
+    try:
+        entry = spec.cluster(cluster)
+    except KeyError as exc:
+        names = ", ".join(c.name for c in spec.platform.clusters) or "none"
+        raise PlanError(f"no cluster {exc.args[0]!r} in the spec (clusters: {names})") from None
+    if entry.local:
+        props = data_dir / "admin.properties"
+        if not props.exists():
+            raise PlanError(
+                f"cluster {entry.name} is the local cluster, but {props} does not exist; "
+                "start it with `streamplane up` (or pass --data-dir)"
+            )
+        settings = ConnectionSettings.from_properties_file(props)
+        return Target(
+            entry.name, settings, SecretStore(spec, local_secrets_dir=data_dir / "secrets")
+        )
+    assert entry.auth is not None and entry.bootstrap_servers is not None
+    store = SecretStore(spec, local_secrets_dir=None)
+    password = store.resolve(entry.auth.password, what=f"cluster {entry.name}")
+    settings = ConnectionSettings(
+        bootstrap_servers=entry.bootstrap_servers,
+        security_protocol=entry.auth.security_protocol,
+        sasl_mechanism=entry.auth.mechanism,
+        username=entry.auth.username,
+        password=password,
+    )
+    return Target(entry.name, settings, store)
+
+
+@dataclass
+class Planned:
+    plan: Plan
+    desired: DesiredState
+    actual: ActualState
+
+
+def compute_plan(spec: Spec, target: Target, *, allow_delete: bool = False) -> Planned:
+    desired = desired_state(spec, target.cluster)
+    actual = read_actual(target.settings)
+    tenant_of = {}
+    for name in set(actual.topics) - set(desired.topics):
+        tenant = spec.tenant_of_topic(name)
+        if tenant is not None and not is_platform_topic(name):
+            tenant_of[name] = tenant.name
+    activity = read_activity(target.settings, sorted(tenant_of)) if allow_delete else {}
+    deletion = DeletionPolicy(
+        allow=allow_delete,
+        grace_period_ms=spec.platform.deletion.grace_period,
+        protected=tuple(spec.platform.deletion.protected)
+        + tuple(t.full_name for t in spec.topics.values() if t.topic.protected),
+    )
+    plan = make_plan(
+        desired,
+        actual,
+        deletion=deletion,
+        activity=activity,
+        credentials=_credential_status(spec, target, actual),
+        tenant_of=tenant_of,
+    )
+    return Planned(plan, desired, actual)
+
+
+def _credential_status(spec: Spec, target: Target, actual: ActualState) -> dict[str, str]:
+    """principal -> create | rotate | ok, proving existing secrets by logging in with them."""
+    status: dict[str, str] = {}
+    to_check: dict[str, str] = {}
+    for app in spec.applications_on(target.cluster):
+        password = target.secrets.password(app, create=False)
+        if password is None:
+            continue
+        if app.principal not in actual.scram_users:
+            status[app.principal] = "create"
+        elif password == "":
+            status[app.principal] = "rotate"
+        else:
+            to_check[app.principal] = password
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = pool.map(
+            lambda item: (
+                item[0],
+                check_login(target.settings.with_credentials(*item), timeout_s=10),
+            ),
+            to_check.items(),
+        )
+        for principal, works in results:
+            status[principal] = "ok" if works else "rotate"
+    return status
+
+
+def stale_changes(plan: Plan, target: Target) -> list[str]:
+    """What moved on the cluster since ``plan`` was computed (empty: still valid)."""
+    now = observed_digests(read_actual(target.settings))
+    moved = []
+    for key in sorted(set(now) | set(plan.observed)):
+        before, after = plan.observed.get(key), now.get(key)
+        if before == after:
+            continue
+        what = "appeared" if before is None else "disappeared" if after is None else "changed"
+        moved.append(f"{key} {what}")
+    return moved
+
+
+def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | None = None) -> None:
+    """Execute a plan in dependency order, one batched call per step.
+
+    Every step is idempotent (existing topics, ACLs and credentials are upserts or
+    ignored), so an apply killed midway converges when planned and applied again.
+    """
+    if plan.cluster != target.cluster:
+        raise PlanError(f"the plan is for cluster {plan.cluster}, not {target.cluster}")
+    admin = ClusterAdmin(target.settings)
+    by = {
+        (a.op, a.kind): [x for x in plan.actions if (x.op, x.kind) == (a.op, a.kind)]
+        for a in plan.actions
+    }
+    total = len(plan.actions)
+    done = 0
+
+    def step(name: str, count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None and count:
+            progress(name, done, total)
+
+    creates = by.get(("create", "topic"), [])
+    admin.create_topics(
+        [
+            (
+                a.resource,
+                a.payload["partitions"],
+                a.payload["replication_factor"],
+                a.payload["configs"],
+            )
+            for a in creates
+        ]
+    )
+    step("create topics", len(creates))
+    parts = by.get(("update", "partitions"), [])
+    admin.add_partitions({a.resource: a.payload["total"] for a in parts})
+    step("add partitions", len(parts))
+    configs = by.get(("update", "config"), [])
+    admin.alter_topic_configs(
+        {a.resource: {**a.payload["set"], **dict.fromkeys(a.payload["delete"])} for a in configs}
+    )
+    step("alter configs", len(configs))
+    creds = by.get(("create", "credential"), []) + by.get(("update", "credential"), [])
+    apps = {a.principal: a for a in spec.applications_on(target.cluster)}
+    passwords = {}
+    for action in creds:
+        secret = target.secrets.password(apps[action.resource], create=True)
+        if secret:
+            passwords[action.resource] = secret
+    admin.upsert_scram(passwords)
+    step("credentials", len(creds))
+    acls = by.get(("create", "acl"), [])
+    admin.create_acls([AclTuple(**vars(acl_from_payload(a.payload))) for a in acls])
+    step("create ACLs", len(acls))
+    quotas = (
+        by.get(("create", "quota"), [])
+        + by.get(("update", "quota"), [])
+        + by.get(("delete", "quota"), [])
+    )
+    alter_client_quotas(
+        target.settings, {quota_entity(a.payload): a.payload["values"] for a in quotas}
+    )
+    step("quotas", len(quotas))
+    gone_acls = by.get(("delete", "acl"), [])
+    admin.delete_acls([AclTuple(**vars(acl_from_payload(a.payload))) for a in gone_acls])
+    step("delete ACLs", len(gone_acls))
+    gone_users = by.get(("delete", "credential"), [])
+    admin.delete_scram([a.resource for a in gone_users])
+    step("delete credentials", len(gone_users))
+    gone_topics = by.get(("delete", "topic"), [])
+    admin.delete_topics([a.resource for a in gone_topics])
+    step("delete topics", len(gone_topics))
