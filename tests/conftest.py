@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,13 +13,15 @@ import pytest
 
 from streamplane.local import tagged_node_processes
 
-#: Every test cluster lives under this root, so a run can find (and stop) the node
-#: JVMs of an earlier run that was killed before its fixtures could tear down.
-TEST_ROOT = Path("/tmp/streamplane-tests")
+#: Every test cluster lives under a directory of its run, below this root, so a run
+#: can find (and stop) the node JVMs of an earlier run that was killed before its
+#: fixtures could tear down, without touching a run that is still going.
+RUNS_ROOT = Path("/tmp/streamplane-tests")
+TEST_ROOT = RUNS_ROOT / f"run-{os.getpid()}"
 
 
-def _stop_strays() -> list[int]:
-    strays = tagged_node_processes(TEST_ROOT)
+def _stop_nodes_under(root: Path) -> list[int]:
+    strays = tagged_node_processes(root)
     for proc in strays:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
@@ -27,14 +30,19 @@ def _stop_strays() -> list[int]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    _stop_strays()
-    shutil.rmtree(TEST_ROOT, ignore_errors=True)
-    TEST_ROOT.mkdir(parents=True, exist_ok=True)
+    RUNS_ROOT.mkdir(parents=True, exist_ok=True)
+    for run in RUNS_ROOT.glob("run-*"):
+        pid = int(run.name.removeprefix("run-"))
+        if pid != os.getpid() and psutil.pid_exists(pid):
+            continue  # another test run is alive: its clusters are its own
+        _stop_nodes_under(run)
+        shutil.rmtree(run, ignore_errors=True)
+    TEST_ROOT.mkdir(parents=True)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Fixtures have torn down by now: any node still alive is a leak, and a failure.
-    leaked = _stop_strays()
+    leaked = _stop_nodes_under(TEST_ROOT)
     if leaked:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:

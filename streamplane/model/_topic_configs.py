@@ -426,6 +426,11 @@ class TopicConfigKey:
                 "remove the stray comma or empty entry",
             )
         if self.choices:  # an enum list: cleanup.policy
+            # A 4.4 broker accepts a repeated policy and keeps its first occurrence only
+            # ("delete,compact,delete" is reported as "delete,compact"); do the same, so
+            # the normalised value is the one describe_configs returns. (Replica lists
+            # keep their repeats, as the broker does.)
+            items = list(dict.fromkeys(items))
             for item in items:
                 if item not in self.choices:
                     raise _Invalid(
@@ -433,11 +438,6 @@ class TopicConfigKey:
                         f"got {_show(item)}",
                         self._choose(item),
                     )
-            if len(set(items)) != len(items):
-                raise _Invalid(
-                    f"{self.name} must not repeat a value, got {_show(value)}",
-                    "list each value once",
-                )
             return items
         # a replica list: "*" alone, or partition:broker pairs of non-negative integers
         if items == ["*"] or all(_REPLICA.fullmatch(item) for item in items):
@@ -454,7 +454,7 @@ def _choices(choices: tuple[str, ...]) -> str:
 
 
 def _human_bytes(number: int) -> str | None:
-    """ "1 MiB" for 1048576; None when no binary unit divides the number."""
+    """The binary-unit form ("1 MiB" for 1048576); None when no such unit divides it."""
     for unit, size in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if number and number % size == 0:
             return f"{number // size} {unit}"

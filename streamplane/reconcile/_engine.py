@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -215,3 +216,36 @@ def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | N
     gone_topics = by.get(("delete", "topic"), [])
     admin.delete_topics([a.resource for a in gone_topics])
     step("delete topics", len(gone_topics))
+    _await_visible(plan, target)
+
+
+def _await_visible(plan: Plan, target: Target, *, timeout_s: float = 30.0) -> None:
+    """Read-your-writes: return only once the cluster's metadata shows what was applied.
+
+    Admin writes are acknowledged when the controller commits them; brokers serve
+    them from their metadata cache a moment later. Without this wait a plan made
+    right after apply could still show the credentials or ACLs as missing.
+    """
+    created_topics = {a.resource for a in plan.actions if a.kind == "topic" and a.op == "create"}
+    deleted_topics = {a.resource for a in plan.actions if a.kind == "topic" and a.op == "delete"}
+    users = {a.resource for a in plan.actions if a.kind == "credential" and a.op != "delete"}
+    acls = {
+        acl_from_payload(a.payload) for a in plan.actions if a.kind == "acl" and a.op == "create"
+    }
+    deadline = time.monotonic() + timeout_s
+    while True:
+        actual = read_actual(target.settings)
+        missing = (
+            len(created_topics - set(actual.topics))
+            + len(deleted_topics & set(actual.topics))
+            + len(users - actual.scram_users)
+            + len(acls - actual.acls)
+        )
+        if missing == 0:
+            return
+        if time.monotonic() > deadline:
+            raise PlanError(
+                f"applied, but {missing} change(s) are still not visible after {timeout_s:.0f}s; "
+                "run `streamplane plan` to see the cluster's view"
+            )
+        time.sleep(0.2)
