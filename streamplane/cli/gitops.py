@@ -10,12 +10,22 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
 
+from streamplane import policy
 from streamplane.cli._render import render_plan
 from streamplane.errors import PlanError
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import json_schema, load_spec
-from streamplane.reconcile import Plan, apply_plan, compute_plan, connect, stale_changes
+from streamplane.reconcile import (
+    Plan,
+    apply_plan,
+    compute_plan,
+    connect,
+    desired_state,
+    stale_changes,
+)
+from streamplane.reconcile._actual import read_actual
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -38,6 +48,8 @@ def register(app: typer.Typer) -> None:
     app.command()(plan)
     app.command()(apply)
     app.command()(drift)
+    app.command()(lint)
+    app.command()(access)
     app.add_typer(spec_app, name="spec")
 
 
@@ -165,3 +177,83 @@ def drift(
         console.print("[yellow]drift detected[/]" if drifted else "[green]no drift[/]")
     if drifted:
         raise typer.Exit(3)
+
+
+def lint(spec: SpecArg, as_json: JsonOpt = False) -> None:
+    """Governance rules over the spec; exit 1 when any finding is an error."""
+    findings = policy.lint(load_spec(spec))
+    if as_json:
+        print(json.dumps([{**vars(f), "severity": str(f.severity)} for f in findings], indent=2))
+    else:
+        colours = {"error": "red", "warning": "yellow", "info": "blue"}
+        for finding in findings:
+            colour = colours[str(finding.severity)]
+            console.print(
+                f"{finding.file}:{finding.line}:{finding.column}: [{colour}]{finding.severity}[/] "
+                f"[{finding.rule}] {finding.resource}: {finding.message}",
+                highlight=False,
+                markup=True,
+            )
+            console.print(f"    hint: {finding.hint}", highlight=False, markup=False)
+        errors = sum(1 for f in findings if str(f.severity) == "error")
+        console.print(f"{len(findings)} finding(s), {errors} error(s)")
+    if policy.has_errors(findings):
+        raise typer.Exit(1)
+
+
+def access(
+    principal: Annotated[str, typer.Argument(help="Principal (User:name or name).")],
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    live: Annotated[bool, typer.Option(help="Also compare with the cluster's ACLs.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A principal's effective access, and the spec entry that grants each right."""
+    loaded = load_spec(spec)
+    name = principal if principal.startswith("User:") else f"User:{principal}"
+    try:
+        cluster_name = loaded.cluster(cluster).name
+    except KeyError as exc:
+        raise PlanError(f"no cluster {exc.args[0]!r} in the spec") from None
+    desired = desired_state(loaded, cluster_name)
+    grants = sorted((acl, why) for acl, why in desired.acls.items() if acl.principal == name)
+    live_acls = None
+    if live:
+        target = connect(loaded, cluster=cluster_name, data_dir=data_dir)
+        live_acls = {acl for acl in read_actual(target.settings).acls if acl.principal == name}
+    rows = [
+        {
+            "operation": acl.operation, "permission": acl.permission,
+            "resource": f"{acl.resource_type}:{acl.resource_name}",
+            "pattern": acl.pattern_type, "granted_by": why,
+            "on_cluster": None if live_acls is None else acl in live_acls,
+        }
+        for acl, why in grants
+    ]  # fmt: skip
+    extra = sorted(a.describe() for a in (live_acls or set()) - set(desired.acls))
+    if as_json:
+        print(json.dumps({"principal": name, "grants": rows, "not_in_spec": extra}, indent=2))
+        return
+    if not rows and not extra:
+        console.print(f"{name} has no access in the spec (every request is denied).")
+        return
+    table = Table(title=f"access of {name} on cluster {cluster_name}")
+    for column in ("permission", "operation", "resource", "granted by") + (
+        ("on cluster",) if live else ()
+    ):
+        table.add_column(column)
+    for row in rows:
+        pattern = "" if row["pattern"] == "LITERAL" else " (prefix)"
+        cells: list[str] = [
+            str(row["permission"]),
+            str(row["operation"]),
+            f"{row['resource']}{pattern}",
+            str(row["granted_by"]),
+        ]
+        if live:
+            cells.append("yes" if row["on_cluster"] else "[red]missing[/]")
+        table.add_row(*cells)
+    console.print(table)
+    for item in extra:
+        console.print(f"[yellow]on the cluster but not in the spec:[/] {item}", highlight=False)

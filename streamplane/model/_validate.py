@@ -6,9 +6,15 @@ from collections import defaultdict
 
 from streamplane.errors import SpecIssue
 from streamplane.model._spec import Spec, full_topic_name
-from streamplane.model._topic_configs import check_topic_config
+from streamplane.model._topic_configs import check_topic_configs
 from streamplane.model._types import PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE, Visibility
 from streamplane.model._yaml import Path_
+
+_SHORTCUTS = {
+    "retention": "retention.ms",
+    "cleanup_policy": "cleanup.policy",
+    "compression": "compression.type",
+}
 
 #: Kafka's own limit on topic name length, and its legal characters.
 MAX_TOPIC_NAME = 249
@@ -82,11 +88,19 @@ def validate(spec: Spec) -> list[SpecIssue]:
                 full = full_topic_name(tenant, domain, topic)
                 topics.append((full, (*ppath, "name")))
                 issues.extend(_check_topic_name(spec, topic.name, topic.visibility, full, ppath))
-                for key, value in topic.kafka_configs().items():
-                    error, hint = check_topic_config(key, value)
-                    if error:
-                        where = (*ppath, "configs", key) if key in topic.configs else ppath
-                        issues.append(src.issue(where, error, hint, key=key in topic.configs))
+                for field, key in _SHORTCUTS.items():
+                    if getattr(topic, field) is not None and key in topic.configs:
+                        issues.append(
+                            src.issue(
+                                (*ppath, "configs", key),
+                                f"{key} is set twice: by `{field}` and in `configs`",
+                                f"keep one; `{field}` is the short form of {key}",
+                                key=True,
+                            )
+                        )
+                for key, error, hint in check_topic_configs(topic.kafka_configs()):
+                    where = (*ppath, "configs", key) if key in topic.configs else ppath
+                    issues.append(src.issue(where, error, hint, key=key in topic.configs))
             for ai, app in enumerate(domain.applications):
                 apath: Path_ = (*dpath, "applications", ai)
                 apps.append((app.name, (*apath, "name")))
