@@ -8,6 +8,7 @@ only module (with ``_quotas``) that talks the admin protocol.
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -38,7 +39,20 @@ from streamplane.kafka._connection import ConnectionSettings
 
 T = TypeVar("T")
 BATCH = 1000
-SCRAM_ITERATIONS = 8192
+SCRAM_MIN_ITERATIONS = 8192
+
+
+def scram_iterations(user: str, password: str) -> int:
+    """The iteration count a credential is stored with: 8192 + a digest of the secret.
+
+    Kafka never returns a credential's salt or hash, only its iteration count. Folding
+    a digest of the secret into that count lets a plan tell whether the secret in the
+    spec's source is the one on the cluster without logging in as every principal
+    (thousands of logins would dominate a plan). A rotated secret maps to the same
+    count with probability 1/8192; Kafka allows up to 16384 iterations.
+    """
+    digest = hashlib.sha256(f"{user}\0{password}".encode()).digest()
+    return SCRAM_MIN_ITERATIONS + int.from_bytes(digest[:4], "big") % 8192
 
 
 @dataclass(frozen=True)
@@ -151,14 +165,20 @@ class ClusterAdmin:
             raise ClusterError(f"cannot read ACLs: {exc.args[0].str()}") from exc
         return [_to_tuple(b) for b in bindings]
 
-    def scram_users(self) -> set[str]:
+    def scram_users(self) -> dict[str, int]:
+        """SCRAM-SHA-512 users and the iteration count each credential was stored with."""
         try:
             future = self.client.describe_user_scram_credentials(request_timeout=self.timeout_s)
             assert isinstance(future, concurrent.futures.Future)  # users=None: a single future
             described = future.result()
         except KafkaException as exc:
             raise ClusterError(f"cannot read SCRAM users: {exc.args[0].str()}") from exc
-        return set(described)
+        users = {}
+        for user, description in described.items():
+            for info in description.scram_credential_infos:
+                if info.mechanism == ScramMechanism.SCRAM_SHA_512:
+                    users[user] = int(info.iterations)
+        return users
 
     # ----------------------------------------------------------------- writes
     def create_topics(self, topics: Sequence[tuple[str, int, int | None, dict[str, str]]]) -> None:
@@ -223,7 +243,7 @@ class ClusterAdmin:
         items = [
             UserScramCredentialUpsertion(
                 user,
-                ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS),
+                ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, scram_iterations(user, pw)),
                 pw.encode(),
             )
             for user, pw in sorted(credentials.items())
@@ -304,13 +324,3 @@ def _to_binding(acl: AclTuple) -> AclBinding:
 def _to_filter(acl: AclTuple) -> AclBindingFilter:
     """An exact filter: deletes this one binding and nothing else."""
     return AclBindingFilter(*_binding_args(acl))
-
-
-def check_login(settings: ConnectionSettings, *, timeout_s: float = 10.0) -> bool:
-    """Does this principal's password work? (SCRAM hashes cannot be compared offline.)"""
-    client = AdminClient(settings.librdkafka(**{"log_level": 0}))
-    try:
-        client.list_topics(timeout=timeout_s)
-    except KafkaException:
-        return False
-    return True

@@ -18,13 +18,15 @@ from streamplane.reconcile._resources import AclEntry, ActualState, TopicState
 def read_actual(settings: ConnectionSettings) -> ActualState:
     admin = ClusterAdmin(settings)
     topics, defaults = admin.describe_topics()
+    users = admin.scram_users()
     state = ActualState(
         topics={
             t.name: TopicState(t.name, t.partitions, t.replication_factor, dict(t.overrides))
             for t in topics
         },
         acls={AclEntry(**vars(a)) for a in admin.describe_acls()},
-        scram_users=admin.scram_users(),
+        scram_users=set(users),
+        scram_iterations=users,
         quotas=describe_client_quotas(settings),
         topic_defaults={k.name: k.default for k in TOPIC_CONFIGS.values() if k.default is not None},
     )

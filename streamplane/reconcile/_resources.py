@@ -66,6 +66,8 @@ class ActualState:
     topics: dict[str, TopicState] = field(default_factory=dict)
     acls: set[AclEntry] = field(default_factory=set)
     scram_users: set[str] = field(default_factory=set)
+    #: SCRAM-SHA-512 iteration count per user (it fingerprints the secret; see scram_iterations)
+    scram_iterations: dict[str, int] = field(default_factory=dict)
     quotas: dict[QuotaEntity, dict[str, float]] = field(default_factory=dict)
     #: The value a topic gets when it has no override (broker or Kafka default).
     topic_defaults: dict[str, str] = field(default_factory=dict)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streamplane.errors import PlanError
@@ -323,3 +323,42 @@ def test_producer_quota_throttles_to_within_25_percent(
     assert 0.75 * quota <= rate <= 1.25 * quota, (
         f"measured {rate / 1024:.0f} KiB/s for a 512 KiB/s quota"
     )
+
+
+def test_credentials_come_from_the_named_source_and_rotate_when_it_changes(
+    scratch: LocalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = _tenant()
+    env = f"PW_{tenant.upper()}"
+    domain = f"""\
+    - name: d
+      topics:
+        - name: t
+      applications:
+        - name: {tenant}-app
+          password: {{env: {env}}}
+          produces: [{tenant}.d.t]
+    """
+    spec = load_spec(tenant_spec(tmp_path / "s", tenant, domain))
+    target = connect(spec, data_dir=scratch.dir.root)
+    monkeypatch.setenv(env, "first-secret-value")
+    apply_spec(spec, target)
+    assert compute_plan(spec, target).plan.actions == []
+    monkeypatch.setenv(env, "second-secret-value")
+    rotation = compute_plan(spec, target).plan.actions
+    assert [(a.op, a.kind, a.resource) for a in rotation] == [
+        ("update", "credential", f"{tenant}-app")
+    ]
+    assert "second-secret-value" not in json.dumps(compute_plan(spec, target).plan.to_json())
+    apply_spec(spec, target)
+    settings = scratch.admin_settings()
+    ok = AdminClient(settings.with_credentials(f"{tenant}-app", "second-secret-value").librdkafka())
+    assert f"{tenant}.d.t" in ok.list_topics(timeout=10).topics
+    stale = AdminClient(
+        settings.with_credentials(f"{tenant}-app", "first-secret-value").librdkafka(log_level=0)
+    )
+    with pytest.raises(KafkaException):
+        stale.list_topics(timeout=5)
+    monkeypatch.delenv(env)
+    with pytest.raises(PlanError, match=f"environment variable {env} is not set"):
+        compute_plan(spec, target)
