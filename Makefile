@@ -21,9 +21,15 @@ venv: $(STAMP)
 fetch: $(STAMP)
 	$(SP) local fetch
 
-## Start the local platform (the Kafka cluster; NODES=3 for three nodes).
+SPEC ?= examples/platform
+
+## Start the local platform (the Kafka cluster; NODES=3 for three nodes) and apply the
+## example spec to it: topics, least-privilege ACLs, credentials, quotas.
 up: fetch
 	$(SP) up --nodes $(NODES)
+	$(SP) spec schema --out .streamplane/spec.schema.json
+	$(SP) lint $(SPEC)
+	$(SP) apply $(SPEC) --auto-approve
 	$(SP) status
 
 down: $(STAMP)
@@ -55,6 +61,8 @@ test-integration: fetch
 bench: fetch
 	$(BIN)/python benchmarks/bench_up.py
 	$(BIN)/python benchmarks/bench_throughput.py
+	$(BIN)/python benchmarks/bench_lint.py
+	$(BIN)/python benchmarks/bench_gitops.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -46,15 +46,21 @@ def _validate_repairing(
     list positions; then the cross-checks are skipped (returns None).
     """
     doc = copy.deepcopy(doc)
+    dropped: set[Path_] = set()
     for _ in range(8):
         try:
             return Platform.model_validate(doc)
         except ValidationError as exc:
-            issues.extend(_issues_from(exc, doc, source))
+            # A value already reported and dropped comes back as "missing": not news.
+            issues.extend(
+                issue for issue, path in _issues_from(exc, doc, source)
+                if path not in dropped
+            )  # fmt: skip
             for error in exc.errors():
                 path = _document_path(error["loc"], doc)
                 if error["type"] == "missing" or not _drop(doc, path):
                     return None
+                dropped.add(path)
     return None
 
 
@@ -90,8 +96,11 @@ def json_schema() -> str:
     return json.dumps(schema, indent=2)
 
 
-def _issues_from(exc: ValidationError, doc: dict[str, Any], source: SourceMap) -> list[SpecIssue]:
-    issues = []
+def _issues_from(
+    exc: ValidationError, doc: dict[str, Any], source: SourceMap
+) -> list[tuple[SpecIssue, Path_]]:
+    """One SpecIssue per pydantic error, with the document path it is about."""
+    issues: list[tuple[SpecIssue, Path_]] = []
     for error in exc.errors():
         path = _document_path(error["loc"], doc)
         kind = error["type"]
@@ -100,11 +109,12 @@ def _issues_from(exc: ValidationError, doc: dict[str, Any], source: SourceMap) -
             allowed = _allowed_keys(path[:-1])
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f'did you mean "{close[0]}"?' if close else f"allowed keys: {', '.join(allowed)}"
-            issues.append(source.issue(path, f'unknown key "{key}"', hint, key=True))
+            issues.append((source.issue(path, f'unknown key "{key}"', hint, key=True), path))
         elif kind == "missing":
-            issues.append(
-                source.issue(path[:-1], f'missing required key "{path[-1]}"', f'add "{path[-1]}:"')
+            missing = source.issue(
+                path[:-1], f'missing required key "{path[-1]}"', f'add "{path[-1]}:"'
             )
+            issues.append((missing, path))
         else:
             where = str(path[-1]) if path else "spec"
             if isinstance(path[-1:] and path[-1], int) and len(path) > 1:
@@ -112,7 +122,9 @@ def _issues_from(exc: ValidationError, doc: dict[str, Any], source: SourceMap) -
             message = error["msg"].removeprefix("Value error, ")
             got = error.get("input")
             shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
-            issues.append(source.issue(path, f"{where}: {message}{shown}", _type_hint(kind)))
+            issues.append(
+                (source.issue(path, f"{where}: {message}{shown}", _type_hint(kind)), path)
+            )
     return issues
 
 
