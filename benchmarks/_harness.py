@@ -7,6 +7,7 @@ ratio survives a noisy machine even when the absolute numbers do not.
 from __future__ import annotations
 
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -17,6 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streamplane.local import JvmOptions, LocalCluster, open_cluster
+
+# SIGTERM (e.g. a CI timeout) should still run the `finally` that stops the cluster.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 #: Benchmarks run beside a developer's `make up` cluster and the test clusters; ports
 #: stay below the kernel's ephemeral range (see streamplane.local._ports).

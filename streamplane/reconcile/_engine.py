@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from streamplane.model import Spec
 from streamplane.reconcile._actual import read_activity, read_actual
 from streamplane.reconcile._desired import desired_state
 from streamplane.reconcile._plan import (
+    Action,
     DeletionPolicy,
     Plan,
     acl_from_payload,
@@ -106,6 +108,10 @@ def _credential_status(spec: Spec, target: Target, actual: ActualState) -> dict[
     """principal -> create | rotate | ok, from the secret's fingerprint (no logins needed)."""
     status: dict[str, str] = {}
     for app in spec.applications_on(target.cluster):
+        if app.app.credentials == "external":
+            # Managed elsewhere (e.g. adopted by `streamplane import`: Kafka never gives a
+            # password back): neither created nor rotated, whatever the secret store holds.
+            continue
         password = target.secrets.password(app, create=False)
         if password is None:
             continue
@@ -142,10 +148,9 @@ def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | N
     if plan.cluster != target.cluster:
         raise PlanError(f"the plan is for cluster {plan.cluster}, not {target.cluster}")
     admin = ClusterAdmin(target.settings)
-    by = {
-        (a.op, a.kind): [x for x in plan.actions if (x.op, x.kind) == (a.op, a.kind)]
-        for a in plan.actions
-    }
+    by: dict[tuple[str, str], list[Action]] = defaultdict(list)
+    for action in plan.actions:
+        by[(action.op, action.kind)].append(action)
     total = len(plan.actions)
     done = 0
 
