@@ -137,7 +137,7 @@ def main() -> None:
         small, big = root / "small", root / "big"
         topics_small, acls_small = write_estate(small, tenants=5, domains=2, topics=100, apps=62)
         topics_big, acls_big = write_estate(big, tenants=50, domains=2, topics=100, apps=62)
-        admin = AdminClient(cluster.admin_settings().librdkafka())
+        admin = AdminClient(cluster.admin_settings().librdkafka(log_level=0))
 
         apply_s, _ = apply_once(small, cluster.dir.root)
         base_create = per_resource_create(admin, 200)

@@ -1,4 +1,4 @@
-"""``streamplane plan|apply|drift|access|lint`` and ``streamplane spec schema``."""
+"""``streamplane plan|apply|drift|access|lint|import`` and ``streamplane spec schema``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ def register(app: typer.Typer) -> None:
     app.command()(drift)
     app.command()(lint)
     app.command()(access)
+    app.command("import")(import_)
     app.add_typer(spec_app, name="spec")
 
 
@@ -257,3 +258,58 @@ def access(
     console.print(table)
     for item in extra:
         console.print(f"[yellow]on the cluster but not in the spec:[/] {item}", highlight=False)
+
+
+def import_(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the spec to.")],
+    cluster_name: Annotated[
+        str, typer.Option("--cluster-name", help="Name of the cluster in the spec.")
+    ] = "local",
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a non-empty --out, replacing its YAML.")
+    ] = False,
+) -> None:
+    """Write a spec from the live local cluster: adopt Streamplane on an existing cluster.
+
+    `plan` on the written spec is empty; nothing moves until the team edits the spec.
+    """
+    from streamplane.kafka import ConnectionSettings
+    from streamplane.reconcile import import_estate, write_spec
+
+    if out.exists() and not out.is_dir():
+        raise PlanError(f"--out {out} is a file; name a directory for the spec")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise PlanError(
+            f"--out {out} is not empty; nothing was written. Pass --force to replace the spec "
+            "files in it (any *.yaml there would be merged into the imported spec), or name "
+            "a new directory"
+        )
+    props = data_dir / "admin.properties"
+    if not props.exists():
+        raise PlanError(
+            f"{props} does not exist; start the local cluster with `streamplane up` "
+            "(or pass --data-dir)"
+        )
+    imported = import_estate(
+        read_actual(ConnectionSettings.from_properties_file(props)),
+        cluster_name=cluster_name,
+        local=True,
+    )
+    files = write_spec(imported.document, out)
+    counts = imported.summary()
+    console.print(
+        f"Imported cluster {cluster_name} into {out}: {counts['tenants']} tenant(s), "
+        f"{counts['topics']} topic(s), {counts['applications']} application(s), "
+        f"{counts['exceptions']} ACL exception(s), {counts['quotas']} quota(s); "
+        f"{len(files)} file(s) written.",
+        highlight=False,
+    )
+    if imported.left_out:
+        err.print("[yellow]left out[/] (the spec cannot hold these; plan will still show them):")
+        for item in imported.left_out:
+            err.print(f"  · {item}", highlight=False, markup=False)
+    console.print(
+        f"Next: set the tenants' owners, review acl_exceptions, then `streamplane plan {out}`.",
+        highlight=False,
+    )

@@ -92,4 +92,7 @@ class Spec:
 
 
 def full_topic_name(tenant: Tenant, domain: Domain, topic: Topic) -> str:
+    """The Kafka name: by convention, unless the entry pins a legacy name with ``full_name``."""
+    if topic.full_name is not None:
+        return topic.full_name
     return f"{tenant.namespace}{domain.name}.{topic.name}"

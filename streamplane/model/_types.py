@@ -143,6 +143,10 @@ SchemaField = Annotated[SchemaRef | None, BeforeValidator(_schema_ref)]
 
 class Topic(_Model):
     name: str = Field(description="Local name; the full name is <tenant prefix><domain>.<name>.")
+    full_name: str | None = Field(
+        None,
+        description="Exact Kafka name of a legacy topic; naming convention not applied.",
+    )
     partitions: int = Field(3, ge=1, le=10000)
     replication_factor: int | None = Field(None, ge=1, description="Default: the cluster default.")
     configs: dict[str, Any] = {}
@@ -180,6 +184,10 @@ class Application(_Model):
     transactional: bool = False
     quotas: Quota | None = None
     profile: str | None = None
+    credentials: Literal["managed", "external"] = Field(
+        "managed",
+        description="external: the principal's SCRAM credential is managed outside Streamplane.",
+    )
 
 
 class Domain(_Model):

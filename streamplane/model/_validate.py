@@ -87,7 +87,12 @@ def validate(spec: Spec) -> list[SpecIssue]:
                 ppath: Path_ = (*dpath, "topics", pi)
                 full = full_topic_name(tenant, domain, topic)
                 topics.append((full, (*ppath, "name")))
-                issues.extend(_check_topic_name(spec, topic.name, topic.visibility, full, ppath))
+                if topic.full_name is not None:
+                    issues.extend(_check_kafka_topic_name(spec, full, (*ppath, "full_name")))
+                else:
+                    issues.extend(
+                        _check_topic_name(spec, topic.name, topic.visibility, full, ppath)
+                    )
                 for field, key in _SHORTCUTS.items():
                     if getattr(topic, field) is not None and key in topic.configs:
                         issues.append(
@@ -169,6 +174,36 @@ def _check_topic_name(
         issues.append(
             src.issue(
                 (*path, "name"),
+                f'topic name "{full}" is longer than Kafka allows',
+                f"at most {MAX_TOPIC_NAME} characters",
+            )
+        )
+    return issues
+
+
+def _check_kafka_topic_name(spec: Spec, full: str, path: Path_) -> list[SpecIssue]:
+    """Kafka's own rules only, for a legacy topic pinned by ``full_name``.
+
+    Such a topic predates the convention (``streamplane import`` writes them): renaming
+    a live topic means migrating every producer and consumer, so the spec adopts the
+    name as it is. Kafka's limits still hold, or the topic could not exist at all. The
+    tenant's namespace is not checked against the name either, for the same reason; the
+    tenant's own prefix stays valid and unique (the namespace checks above are unchanged).
+    """
+    src = spec.source
+    issues = []
+    if full in ("", ".", "..") or not set(full) <= _LEGAL:
+        issues.append(
+            src.issue(
+                path,
+                f'"{full}" is not a legal Kafka topic name',
+                "use letters, digits, '.', '_' or '-' (and not just '.' or '..')",
+            )
+        )
+    if len(full) > MAX_TOPIC_NAME:
+        issues.append(
+            src.issue(
+                path,
                 f'topic name "{full}" is longer than Kafka allows',
                 f"at most {MAX_TOPIC_NAME} characters",
             )

@@ -11,6 +11,7 @@ from streamplane.reconcile._engine import (
     connect,
     stale_changes,
 )
+from streamplane.reconcile._import import Imported, import_estate, import_spec, write_spec
 from streamplane.reconcile._plan import Action, Change, Kept, Plan, Refusal
 from streamplane.reconcile._resources import AclEntry, ActualState, DesiredState
 
@@ -20,6 +21,7 @@ __all__ = [
     "ActualState",
     "Change",
     "DesiredState",
+    "Imported",
     "Kept",
     "Plan",
     "Planned",
@@ -30,5 +32,8 @@ __all__ = [
     "compute_plan",
     "connect",
     "desired_state",
+    "import_estate",
+    "import_spec",
     "stale_changes",
+    "write_spec",
 ]

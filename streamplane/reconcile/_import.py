@@ -1,0 +1,508 @@
+"""Import a live cluster as a spec, so a team can adopt Streamplane on an existing estate.
+
+The promise is that ``streamplane plan`` on the imported spec is empty: adopting the
+tool must not change a running cluster. So the importer writes down what *is*, in the
+model's terms where the cluster already follows them, and as explicit, reviewable
+escapes where it does not:
+
+* Topics named ``<tenant>.<domain>.<name>`` (private) or ``<tenant>.<domain>.<event>.vN``
+  (public) land in that tenant and domain. Any other name is a legacy topic: it keeps its
+  exact Kafka name (``full_name``) in the tenant ``legacy``, domain ``imported``, because
+  renaming a live topic means migrating every client.
+* A principal whose ACLs are exactly what :func:`application_acls` would derive for one
+  valid application becomes that application. Every other principal keeps its ACLs as
+  ``acl_exceptions``, to be reviewed and folded into applications by hand.
+* Kafka never returns a password, so every imported application has
+  ``credentials: external``: the reconciler neither creates nor rotates its secret.
+* Principals that own a SCRAM credential or a user quota but did not fit an application
+  get an *access-only* application (no topics, so no derived ACLs) in the legacy tenant.
+  It claims the credential and the quota, which the spec otherwise could not hold
+  (platform quotas must name an application principal), so they are neither reported as
+  unmanaged nor removed by ``apply --allow-delete``.
+
+What the model cannot express at all (non-``User:`` principals, ACLs on other resource
+types, quotas of the platform's own principals, unknown config keys) is left out and
+listed in :attr:`Imported.left_out`, so the CLI can say so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from streamplane.kafka import QuotaEntity
+from streamplane.model import AclException, Application, ApplicationEntry, Domain, Quota, Tenant
+from streamplane.model._topic_configs import check_topic_config
+from streamplane.model._types import NAME_RE, PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE
+from streamplane.model._yaml import spec_files
+from streamplane.reconcile._desired import application_acls
+from streamplane.reconcile._plan import PLATFORM_PRINCIPALS, PLATFORM_USERS, is_platform_topic
+from streamplane.reconcile._resources import AclEntry, ActualState
+
+#: Tenant of the topics whose names do not follow the convention (renamed if taken).
+LEGACY_TENANT = "legacy"
+#: Domain of legacy topics, and of applications whose topics do not pick a domain.
+IMPORTED_DOMAIN = "imported"
+EXCEPTION_REASON = "imported from the live cluster; review and fold into an application"
+#: Kafka knows no owners; tenants need one, so the import says plainly that it is missing.
+UNASSIGNED_OWNER = "unassigned (imported): name the owning team"
+#: Kafka's default data classes for a cluster: no topic is classified, so none holds PII.
+DATA_CLASSES = ("public", "internal", "confidential")
+
+_NAME = re.compile(NAME_RE)
+_NAME_MAX = 40
+_TOPIC_NAME_MAX = 249
+_PLATFORM_USERS = PLATFORM_USERS | {p.removeprefix("User:") for p in PLATFORM_PRINCIPALS}
+_HEADER = (
+    "# Imported from cluster {cluster} by `streamplane import`.\n"
+    "# Review: owners, topic classifications, acl_exceptions and the legacy tenant.\n"
+)
+
+
+@dataclass(frozen=True)
+class Imported:
+    """An imported spec document, and what of the cluster it could not hold."""
+
+    document: dict[str, Any]
+    #: One line per thing left out, saying what and why (a plan will still show these).
+    left_out: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, int]:
+        """Counts for the CLI: tenants, topics, applications, exceptions, quotas."""
+        domains = [d for t in self.document["tenants"] for d in t["domains"]]
+        apps = [a for d in domains for a in d.get("applications", [])]
+        return {
+            "tenants": len(self.document["tenants"]),
+            "topics": sum(len(d.get("topics", [])) for d in domains),
+            "applications": len(apps),
+            "exceptions": len(self.document["acl_exceptions"]),
+            "quotas": len(self.document["quotas"]) + sum(1 for a in apps if "quotas" in a),
+        }
+
+
+def import_spec(
+    actual: ActualState, *, cluster_name: str = "local", local: bool = True
+) -> dict[str, Any]:
+    """The spec document (plain data, ready for YAML) describing ``actual`` as it is.
+
+    With ``local=False`` the cluster entry has no connection details: Kafka cannot tell
+    how other clients reach it, and its credentials belong in a secret source, so add
+    ``bootstrap_servers`` and ``auth`` before loading the spec.
+    """
+    return import_estate(actual, cluster_name=cluster_name, local=local).document
+
+
+def import_estate(
+    actual: ActualState, *, cluster_name: str = "local", local: bool = True
+) -> Imported:
+    """:func:`import_spec`, plus the list of what the spec cannot hold."""
+    return _Importer(actual, cluster_name).run(local=local)
+
+
+def write_spec(document: dict[str, Any], out: Path) -> list[Path]:
+    """Write ``document`` as a spec directory: platform.yaml plus tenants/<tenant>.yaml.
+
+    One file per tenant, as in the examples, so that each team reviews (and later owns)
+    its own file. Keys keep the document's order: name first, as people write them.
+    YAML files already under ``out`` are removed first: loading a directory merges every
+    YAML file in it, so a stale one would change the imported spec (the CLI asks for
+    ``--force`` before writing into a directory that is not empty).
+    """
+    for stale in spec_files(out) if out.is_dir() else []:
+        stale.unlink()
+    cluster = ", ".join(c["name"] for c in document.get("clusters", [])) or "?"
+    header = _HEADER.format(cluster=cluster)
+    files = [(out / "platform.yaml", {k: v for k, v in document.items() if k != "tenants"})]
+    for tenant in document.get("tenants", []):
+        files.append((out / "tenants" / f"{tenant['name']}.yaml", {"tenants": [tenant]}))
+    for path, content in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = yaml.safe_dump(content, sort_keys=False, width=100, allow_unicode=True)
+        path.write_text(header + text)
+    return [path for path, _ in files]
+
+
+@dataclass(frozen=True)
+class _TopicHome:
+    tenant: str
+    domain: str
+    public: bool
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """An application inferred from one principal's ACLs, before its name is settled."""
+
+    user: str
+    tenant: str
+    domain: str
+    produces: tuple[str, ...]
+    consumes: tuple[str, ...]
+    group: str | None
+    #: The name its transactional-id ACLs pin (<namespace><name>), if it is transactional.
+    txn_name: str | None
+
+
+@dataclass
+class _DomainDoc:
+    topics: list[dict[str, Any]] = field(default_factory=list)
+    applications: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Importer:
+    def __init__(self, actual: ActualState, cluster: str) -> None:
+        self.actual = actual
+        self.cluster = cluster
+        self.tenants: dict[str, dict[str, _DomainDoc]] = defaultdict(dict)
+        self.homes: dict[str, _TopicHome] = {}
+        self.left_out: list[str] = []
+        self.apps_by_user: dict[str, dict[str, Any]] = {}
+        self.exceptions: list[dict[str, Any]] = []
+        self.quotas: list[dict[str, Any]] = []
+        self.legacy = LEGACY_TENANT
+
+    def run(self, *, local: bool) -> Imported:
+        acls = self._acls_by_principal()
+        self.legacy = self._legacy_tenant_name(acls)
+        self._import_topics()
+        self._import_applications(acls)
+        self._import_quotas()
+        cluster: dict[str, Any] = {"name": self.cluster, "local": local}
+        cluster["data_classes"] = list(DATA_CLASSES)
+        document = {
+            "clusters": [cluster],
+            "tenants": [self._tenant_doc(name) for name in sorted(self.tenants)],
+            "acl_exceptions": self.exceptions,
+            "quotas": self.quotas,
+        }
+        return Imported(document, tuple(self.left_out))
+
+    # ------------------------------------------------------------------ topics
+    def _legacy_tenant_name(self, acls: dict[str, set[AclEntry]]) -> str:
+        """``legacy``, unless a conventional tenant (from a topic, group or transactional id)
+        already uses that namespace: sharing it would mix legacy topics into that tenant."""
+        taken = {
+            name.split(".", 1)[0]
+            for name in self.actual.topics
+            if _split_conventional(name) is not None
+        }
+        taken |= {
+            acl.resource_name.split(".", 1)[0]
+            for entries in acls.values()
+            for acl in entries
+            if acl.resource_type in ("GROUP", "TRANSACTIONAL_ID")
+        }
+        return _unique(LEGACY_TENANT, taken, limit=_NAME_MAX)
+
+    def _import_topics(self) -> None:
+        legacy: list[str] = []
+        for name in sorted(self.actual.topics):
+            if is_platform_topic(name):
+                continue
+            parts = _split_conventional(name)
+            if parts is None:
+                legacy.append(name)
+                continue
+            tenant, domain, local, public = parts
+            self._add_topic(name, tenant, domain, local, public=public, full_name=None)
+        used: set[str] = set()
+        for name in legacy:
+            local = _unique(_slug(name, "topic"), used, limit=_TOPIC_NAME_MAX)
+            used.add(local)
+            self._add_topic(name, self.legacy, IMPORTED_DOMAIN, local, public=False, full_name=name)
+
+    def _add_topic(
+        self,
+        name: str,
+        tenant: str,
+        domain: str,
+        local: str,
+        *,
+        public: bool,
+        full_name: str | None,
+    ) -> None:
+        state = self.actual.topics[name]
+        doc: dict[str, Any] = {"name": local}
+        if full_name is not None:
+            doc["full_name"] = full_name
+        doc["partitions"] = state.partitions
+        if state.replication_factor:
+            doc["replication_factor"] = state.replication_factor
+        if public:
+            doc["visibility"] = "public"
+        configs = {}
+        for key, value in sorted(state.configs.items()):
+            error, _ = check_topic_config(key, value)
+            if error is None:
+                configs[key] = value
+            else:
+                self.left_out.append(f"topic {name}: config {key}={value!r} ({error})")
+        if configs:
+            doc["configs"] = configs
+        self._domain(tenant, domain).topics.append(doc)
+        self.homes[name] = _TopicHome(tenant, domain, public)
+
+    def _domain(self, tenant: str, domain: str) -> _DomainDoc:
+        return self.tenants[tenant].setdefault(domain, _DomainDoc())
+
+    # ------------------------------------------------------------ applications
+    def _acls_by_principal(self) -> dict[str, set[AclEntry]]:
+        grouped: dict[str, set[AclEntry]] = defaultdict(set)
+        for acl in self.actual.acls:
+            if acl.principal not in PLATFORM_PRINCIPALS:
+                grouped[acl.principal].add(acl)
+        return grouped
+
+    def _import_applications(self, acls: dict[str, set[AclEntry]]) -> None:
+        drafts = {p: self._infer(p, entries) for p, entries in sorted(acls.items())}
+        quota_users = {e.user for e in self.actual.quotas if e.user is not None}
+        # Never name an application after another principal: a name is also the default
+        # principal, and principals must be unique.
+        users = {p.removeprefix("User:") for p in acls} | self.actual.scram_users | quota_users
+        names: set[str] = set()
+        # Transactional applications first: their name is pinned by the transactional id.
+        ordered = sorted(
+            drafts.items(), key=lambda kv: (kv[1] is None or kv[1].txn_name is None, kv[0])
+        )
+        for principal, draft in ordered:
+            app = None if draft is None else self._fit(draft, acls[principal], names, users)
+            if app is None:
+                for acl in sorted(acls[principal]):
+                    self._add_exception(acl)
+        claimed = (self.actual.scram_users | quota_users) - _PLATFORM_USERS - set(self.apps_by_user)
+        for user in sorted(claimed):
+            # Access-only: owns the credential (and quota), grants nothing; its ACLs, if any,
+            # are the exceptions above.
+            name = _unique(_slug(user, "app"), names | (users - {user}), limit=_NAME_MAX)
+            names.add(name)
+            access: dict[str, Any] = {"name": name}
+            if name != user:
+                access["principal"] = user
+            access["credentials"] = "external"
+            self._domain(self.legacy, IMPORTED_DOMAIN).applications.append(access)
+            self.apps_by_user[user] = access
+
+    def _fit(
+        self, draft: _Draft, acls: set[AclEntry], names: set[str], users: set[str]
+    ) -> dict[str, Any] | None:
+        """Place ``draft`` as an application if the reconciler would grant exactly ``acls``."""
+        app = self._name_application(draft, names, users - {draft.user})
+        if app is None:
+            return None
+        if not self._derives_exactly(draft, app, acls):
+            names.discard(app["name"])
+            return None
+        self._domain(draft.tenant, draft.domain).applications.append(app)
+        self.apps_by_user[draft.user] = app
+        return app
+
+    def _infer(self, principal: str, acls: set[AclEntry]) -> _Draft | None:
+        """The one application these ACLs could be derived from, if any.
+
+        Only the shape is inferred here; :meth:`_derives_exactly` then checks that the
+        reconciler would grant exactly these ACLs, no more and no fewer.
+        """
+        user = principal.removeprefix("User:")
+        if not principal.startswith("User:") or not user or "*" in user:
+            return None
+        topics: dict[str, set[str]] = {"WRITE": set(), "READ": set(), "DESCRIBE": set()}
+        groups: set[str] = set()
+        txns: set[str] = set()
+        for acl in acls:
+            if acl.permission != "ALLOW" or acl.host != "*":
+                return None
+            shape = (acl.resource_type, acl.pattern_type, acl.operation)
+            if shape[:2] == ("TOPIC", "LITERAL") and acl.operation in topics:
+                topics[acl.operation].add(acl.resource_name)
+            elif shape == ("GROUP", "LITERAL", "READ"):
+                groups.add(acl.resource_name)
+            elif shape == ("TRANSACTIONAL_ID", "PREFIXED", acl.operation) and acl.operation in (
+                "WRITE",
+                "DESCRIBE",
+            ):
+                txns.add(acl.resource_name)
+            elif shape != ("CLUSTER", "LITERAL", "IDEMPOTENT_WRITE"):
+                return None
+        if len(groups) > 1 or len(txns) > 1:
+            return None
+        if any(t not in self.homes for names in topics.values() for t in names):
+            return None
+        produces, consumes = sorted(topics["WRITE"]), sorted(topics["READ"])
+        # Only the owning domain writes a topic, and only it reads a private one.
+        owners = {(self.homes[t].tenant, self.homes[t].domain) for t in produces} | {
+            (self.homes[t].tenant, self.homes[t].domain)
+            for t in consumes
+            if not self.homes[t].public
+        }
+        group, txn = next(iter(groups), None), next(iter(txns), None)
+        if len(owners) > 1:
+            return None
+        if owners:
+            tenant, domain = owners.pop()
+        else:
+            # Reads public events only: its tenant is the namespace of its group / txn id.
+            anchor = group or txn
+            tenant = (anchor or "").split(".", 1)[0]
+            if anchor is None or "." not in anchor or not _NAME.match(tenant):
+                return None
+            known = self.tenants.get(tenant, {})
+            domain = next(iter(known)) if len(known) == 1 else IMPORTED_DOMAIN
+        namespace = f"{tenant}."
+        if group is not None and not group.startswith(namespace):
+            return None
+        txn_name = None
+        if txn is not None:
+            txn_name = txn.removeprefix(namespace)
+            if not txn.startswith(namespace) or not _NAME.match(txn_name):
+                return None
+        return _Draft(user, tenant, domain, tuple(produces), tuple(consumes), group, txn_name)
+
+    def _name_application(
+        self, draft: _Draft, names: set[str], others: set[str]
+    ) -> dict[str, Any] | None:
+        """The application entry, under a unique name (None: its pinned name is taken)."""
+        if draft.txn_name is not None:
+            if draft.txn_name in names or draft.txn_name in others:
+                return None
+            name = draft.txn_name
+        else:
+            base = draft.user if _NAME.match(draft.user) else _slug(draft.user, "app")
+            name = _unique(base, names | others, limit=_NAME_MAX)
+        names.add(name)
+        app: dict[str, Any] = {"name": name}
+        if name != draft.user:
+            app["principal"] = draft.user
+        app["credentials"] = "external"
+        if draft.group is not None and draft.group != f"{draft.tenant}.{name}":
+            app["consumer_group"] = draft.group
+        if draft.produces:
+            app["produces"] = list(draft.produces)
+        if draft.consumes:
+            app["consumes"] = list(draft.consumes)
+        if draft.txn_name is not None:
+            app["transactional"] = True
+        return app
+
+    def _derives_exactly(self, draft: _Draft, app: dict[str, Any], acls: set[AclEntry]) -> bool:
+        """Would the reconciler grant exactly ``acls`` for ``app``? (Else: exceptions.)"""
+        entry = ApplicationEntry(
+            tenant=Tenant(name=draft.tenant, owners=[UNASSIGNED_OWNER], clusters=[self.cluster]),
+            domain=Domain(name=draft.domain),
+            app=Application.model_validate(app),
+            path=(),
+        )
+        return {acl for acl, _ in application_acls(entry)} == acls
+
+    def _add_exception(self, acl: AclEntry) -> None:
+        doc: dict[str, Any] = {
+            "principal": acl.principal,
+            "resource_type": acl.resource_type.lower(),
+            "resource_name": acl.resource_name,
+        }
+        if acl.pattern_type != "LITERAL":
+            doc["pattern"] = acl.pattern_type.lower()
+        doc["operation"] = acl.operation.lower()
+        if acl.permission != "ALLOW":
+            doc["permission"] = acl.permission.lower()
+        if acl.host != "*":
+            doc["host"] = acl.host
+        doc["reason"] = EXCEPTION_REASON
+        try:
+            AclException.model_validate(doc)
+        except ValidationError:
+            self.left_out.append(f"ACL {acl.describe()} (the spec cannot express it)")
+            return
+        self.exceptions.append(doc)
+
+    # ------------------------------------------------------------------ quotas
+    def _import_quotas(self) -> None:
+        for entity, values in sorted(self.actual.quotas.items()):
+            if entity.user in _PLATFORM_USERS:
+                self.left_out.append(
+                    f"quota {entity.describe()} (of a platform principal, which the spec "
+                    "does not manage)"
+                )
+                continue
+            doc = self._quota_doc(entity, values)
+            if not doc:
+                continue
+            app = self.apps_by_user.get(entity.user or "")
+            if app is not None and entity.client_id is None:
+                app["quotas"] = doc
+            else:
+                target: dict[str, Any] = {}
+                if entity.user is not None:
+                    target["user"] = entity.user
+                if entity.client_id is not None:
+                    target["client_id"] = entity.client_id
+                self.quotas.append({**target, **doc})
+
+    def _quota_doc(self, entity: QuotaEntity, values: dict[str, float]) -> dict[str, Any]:
+        doc: dict[str, Any] = {}
+        for key, value in sorted(values.items()):
+            number: int | float = int(value) if float(value).is_integer() else value
+            try:
+                Quota.model_validate({key: number})
+            except ValidationError:
+                self.left_out.append(
+                    f"quota {entity.describe()}: {key}={value:g} (the spec cannot express it)"
+                )
+                continue
+            doc[key] = number
+        return doc
+
+    # --------------------------------------------------------------- document
+    def _tenant_doc(self, name: str) -> dict[str, Any]:
+        domains = []
+        for domain_name in sorted(self.tenants[name]):
+            domain = self.tenants[name][domain_name]
+            doc: dict[str, Any] = {"name": domain_name}
+            if domain.topics:
+                doc["topics"] = sorted(domain.topics, key=lambda t: str(t["name"]))
+            if domain.applications:
+                doc["applications"] = sorted(domain.applications, key=lambda a: str(a["name"]))
+            domains.append(doc)
+        return {
+            "name": name,
+            "owners": [UNASSIGNED_OWNER],
+            "clusters": [self.cluster],
+            "domains": domains,
+        }
+
+
+def _split_conventional(name: str) -> tuple[str, str, str, bool] | None:
+    """(tenant, domain, local name, public?) of a name that follows the convention."""
+    parts = name.split(".", 2)
+    if len(parts) != 3 or not (_NAME.match(parts[0]) and _NAME.match(parts[1])):
+        return None
+    tenant, domain, rest = parts
+    if PUBLIC_EVENT_RE.match(rest):
+        return tenant, domain, rest, True
+    if PRIVATE_TOPIC_RE.match(rest):
+        return tenant, domain, rest, False
+    return None
+
+
+def _slug(text: str, fallback: str) -> str:
+    """A name the model accepts, close to ``text``: lower case, runs of others to '-'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    if not slug or not slug[0].isalpha():
+        slug = f"{fallback}-{slug}".rstrip("-")
+    return slug
+
+
+def _unique(base: str, taken: set[str], *, limit: int) -> str:
+    """``base`` (cut to ``limit``), or with the first free ``-N`` suffix."""
+    name = base[:limit].rstrip("-")
+    number = 2
+    while name in taken:
+        suffix = f"-{number}"
+        name = base[: limit - len(suffix)].rstrip("-") + suffix
+        number += 1
+    return name
