@@ -7,7 +7,7 @@ from collections import defaultdict
 from streamplane.errors import SpecIssue
 from streamplane.model._spec import Spec, full_topic_name
 from streamplane.model._topic_configs import check_topic_configs
-from streamplane.model._types import PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE, Visibility
+from streamplane.model._types import PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE, Topic, Visibility
 from streamplane.model._yaml import Path_
 
 _SHORTCUTS = {
@@ -93,6 +93,7 @@ def validate(spec: Spec) -> list[SpecIssue]:
                     issues.extend(
                         _check_topic_name(spec, topic.name, topic.visibility, full, ppath)
                     )
+                issues.extend(_check_topic_placement(spec, tenant.clusters, topic, ppath))
                 for field, key in _SHORTCUTS.items():
                     if getattr(topic, field) is not None and key in topic.configs:
                         issues.append(
@@ -142,6 +143,45 @@ def validate(spec: Spec) -> list[SpecIssue]:
                     ("acl_exceptions", ei, "cluster"),
                     f'unknown cluster "{exc.cluster}"',
                     _known("clusters", cluster_names),
+                )
+            )
+    return issues
+
+
+def _check_topic_placement(
+    spec: Spec, clusters: list[str], topic: Topic, path: Path_
+) -> list[SpecIssue]:
+    """Things Kafka or the registry would refuse later: say so now, at the line that causes it."""
+    issues = []
+    known = {c.name: c for c in spec.platform.clusters}
+    rf = topic.replication_factor
+    for name in clusters:
+        cluster = known.get(name)
+        if cluster is not None and rf is not None and rf > cluster.brokers:
+            issues.append(
+                spec.source.issue(
+                    (*path, "replication_factor"),
+                    f"replication factor {rf} is more than cluster {name}'s {cluster.brokers} "
+                    "broker(s)",
+                    f"use at most {cluster.brokers}, or set `brokers:` on the cluster",
+                )
+            )
+    for field in ("key_schema", "value_schema"):
+        ref = getattr(topic, field)
+        if ref is not None and not (spec.root / ref.file).is_file():
+            issues.append(
+                spec.source.issue(
+                    (*path, field),
+                    f"schema file {ref.file} not found under {spec.root}",
+                    "schema paths are relative to the spec root",
+                )
+            )
+        elif ref is not None and ref.format == "UNKNOWN":
+            issues.append(
+                spec.source.issue(
+                    (*path, field),
+                    f"cannot tell the format of schema file {ref.file}",
+                    "use .avsc (Avro), .proto (Protobuf) or .json (JSON Schema)",
                 )
             )
     return issues

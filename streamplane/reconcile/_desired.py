@@ -27,9 +27,13 @@ def desired_state(spec: Spec, cluster: str) -> DesiredState:
         state.principals[app.principal] = app.tenant.name
         for acl, why in application_acls(app):
             state.acls.setdefault(acl, why)
-        quota = app.app.quotas or app.tenant.quotas
-        if quota is not None and quota.values():
-            state.quotas[QuotaEntity(user=app.principal)] = quota.values()
+        # The tenant's quotas are defaults; an application overrides them key by key.
+        values = {
+            **(app.tenant.quotas.values() if app.tenant.quotas else {}),
+            **(app.app.quotas.values() if app.app.quotas else {}),
+        }
+        if values:
+            state.quotas[QuotaEntity(user=app.principal)] = values
     for i, exc in enumerate(spec.platform.acl_exceptions):
         if exc.cluster not in (None, cluster):
             continue

@@ -203,3 +203,15 @@ def test_spec_files_merge_in_any_layout(tmp_path: Path) -> None:
         tmp_path / "p" / "tenants" / "nested" / "risk.yml"
     )
     assert len(load_spec(tmp_path / "p").platform.tenants) == 3
+
+
+def test_replication_beyond_the_cluster_and_missing_schema_files_are_errors(tmp_path: Path) -> None:
+    text = (
+        HEAD
+        + "        topics:\n          - name: a\n            replication_factor: 3\n            value_schema: schemas/nope.avsc\n          - name: b\n            key_schema: b.txt\n"
+    )
+    (tmp_path / "b.txt").write_text("x")
+    issues = {i.line: i for i in errors_of(tmp_path, text)}
+    assert issues[12].message == "replication factor 3 is more than cluster local's 1 broker(s)"
+    assert issues[13].message.startswith("schema file schemas/nope.avsc not found under")
+    assert issues[15].message == "cannot tell the format of schema file b.txt"

@@ -74,6 +74,15 @@ def make_spec(
     root = tmp_path / "spec"
     (root / "schemas").mkdir(parents=True, exist_ok=True)
     (root / "schemas" / "order.avsc").write_text('{"type": "string"}\n')
+    for tenant in doc.get("tenants", []):  # every referenced schema file must exist
+        for domain in tenant.get("domains", []):
+            for topic in domain.get("topics", []):
+                for field in ("key_schema", "value_schema"):
+                    ref = topic.get(field)
+                    ref = ref.get("file") if isinstance(ref, dict) else ref
+                    if isinstance(ref, str):
+                        (root / ref).parent.mkdir(parents=True, exist_ok=True)
+                        (root / ref).touch()
     (root / "platform.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return load_spec(root)
 

@@ -156,3 +156,14 @@ def test_plan_round_trips_through_json() -> None:
     again = Plan.from_json(plan.to_json())
     assert again.actions == plan.actions and again.cluster == "local"
     assert {a.kind for a in plan.actions} == {"topic", "credential", "acl", "quota"}
+
+
+def test_application_quotas_override_tenant_defaults_key_by_key() -> None:
+    desired = example_desired()
+    assert desired.quotas[QuotaEntity(user="fraud-scorer")] == {
+        "producer_byte_rate": 5 * 2**20,  # its own
+        "consumer_byte_rate": 20 * 2**20,  # the risk tenant's default
+    }
+    assert desired.quotas[QuotaEntity(client_id="analytics.adhoc")] == {
+        "consumer_byte_rate": 5 * 2**20
+    }
