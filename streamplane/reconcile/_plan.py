@@ -339,11 +339,11 @@ def _plan_credentials(
     status: dict[str, str],
     policy: DeletionPolicy,
 ) -> None:
-    for principal, tenant in sorted(desired.principals.items(), key=lambda kv: kv[0]):
+    # A principal without a status has no password source here (or is `external`):
+    # its credential is managed elsewhere and never touched.
+    for principal, tenant in sorted(desired.principals.items()):
         state = status.get(principal)
-        if state == "create" or (state is None and principal not in actual.scram_users):
-            if state is None:
-                continue  # no password source for this principal: credentials managed elsewhere
+        if state == "create":
             plan.actions.append(
                 Action(
                     "create",
