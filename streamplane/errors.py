@@ -3,6 +3,7 @@
     StreamplaneError            root: catch this to handle anything the platform raises
     ├── SpecError               the spec is invalid; carries every issue with file:line:column
     ├── PlanError               a plan cannot be made or applied (refused change, stale saved plan)
+    ├── RegistryError           a schema registry request failed; carries Confluent's error_code
     └── ClusterError            the local runtime or a live cluster cannot do what was asked
         ├── JavaRuntimeError    no usable Java (missing, or older than Kafka needs)
         ├── FetchError          the Kafka jars could not be resolved
@@ -52,6 +53,16 @@ class SpecError(StreamplaneError):
 
 class PlanError(StreamplaneError):
     """A plan cannot be computed or applied as asked."""
+
+
+class RegistryError(StreamplaneError):
+    """A registry request failed, with the HTTP status and Confluent error code clients expect."""
+
+    def __init__(self, status: int, error_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.message = message
 
 
 class ClusterError(StreamplaneError):

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from streamplane.cli import gitops as gitops_commands
 from streamplane.cli import local as local_commands
+from streamplane.cli import registry as registry_commands
 from streamplane.errors import StreamplaneError
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 local_commands.register(app)
 gitops_commands.register(app)
+registry_commands.register(app)
 
 err_console = Console(stderr=True)
 
