@@ -154,6 +154,8 @@ def test_partition_decrease_and_rf_change_are_refused_with_the_safe_alternative(
         r"\1partitions: 2\n\1replication_factor: 3",
         spec_file.read_text(),
     )
+    # Say the cluster has 3 brokers, or the spec itself would be refused before any plan.
+    text = text.replace("    local: true\n", "    local: true\n    brokers: 3\n", 1)
     spec_file.write_text(text)
     out = _sp("plan", str(spec_dir), "--data-dir", str(scratch.dir.root))
     assert out.returncode == 1
