@@ -11,16 +11,13 @@ from streamplane.kafka import ConnectionSettings
 from streamplane.registry._log import SCHEMAS_TOPIC, SchemaLog
 from streamplane.registry._state import RegistryState, SchemaVersion, StoredSchema
 from streamplane.registry.compat.avro import (
+    LEVELS,
     AvroSchemaError,
     ParsedAvro,
     check_compatibility,
     parse_avro,
 )
 
-LEVELS = (
-    "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
-    "FULL_TRANSITIVE",
-)  # fmt: skip
 MODES = ("READWRITE", "READONLY", "IMPORT")
 DEFAULT_LEVEL = "BACKWARD"
 #: This slice of the registry handles Avro; Protobuf and JSON Schema are refused clearly.
