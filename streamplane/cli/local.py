@@ -17,6 +17,7 @@ from streamplane.local import (
     DEFAULT_DATA_DIR,
     KafkaRuntime,
     LocalCluster,
+    RegistryProcess,
     cached_runtime,
     fetch_runtime,
     open_cluster,
@@ -72,8 +73,11 @@ def up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = (
         DEFAULT_START_TIMEOUT_S
     ),
+    registry: Annotated[
+        bool, typer.Option("--registry/--no-registry", help="Also run the schema registry.")
+    ] = True,
 ) -> None:
-    """Start the local cluster (formatting it on first start) and wait until it is ready."""
+    """Start the local platform: the cluster (formatted on first start) and its services."""
     if nodes == 2:
         raise typer.BadParameter("use 1 or 3 nodes: a 2-voter quorum cannot survive a failure")
     cluster = _open(data_dir)
@@ -81,15 +85,20 @@ def up(
     try:
         with console.status(f"Starting {nodes} node(s)…"):
             state = cluster.up(nodes=nodes, port_offset=port_offset, timeout_s=timeout)
+        console.print(
+            f"[green]ready[/] {state.nodes} node(s) in {time.monotonic() - started:.1f}s  "
+            f"bootstrap [bold]{state.bootstrap_servers}[/]  "
+            f"admin config [bold]{cluster.dir.admin_properties}[/]",
+            highlight=False,
+        )
     except AlreadyRunningError as exc:
         console.print(f"[yellow]{exc}[/]", highlight=False)
-        return
-    console.print(
-        f"[green]ready[/] {state.nodes} node(s) in {time.monotonic() - started:.1f}s  "
-        f"bootstrap [bold]{state.bootstrap_servers}[/]  "
-        f"admin config [bold]{cluster.dir.admin_properties}[/]",
-        highlight=False,
-    )
+    if registry:
+        service = RegistryProcess(cluster.dir, port_offset=cluster._require_state().port_offset)
+        if service.process() is None:
+            with console.status("Starting the schema registry…"):
+                service.start(timeout_s=timeout)
+        console.print(f"[green]ready[/] schema registry {service.url}", highlight=False)
 
 
 def down(
@@ -100,6 +109,9 @@ def down(
 ) -> None:
     """Stop every node (SIGTERM, then SIGKILL after the timeout). Data is kept."""
     cluster = _open(data_dir)
+    state = cluster.state()
+    if state is not None and RegistryProcess(cluster.dir, port_offset=state.port_offset).stop():
+        console.print("stopped the schema registry")
     running = cluster.running_nodes()
     if not running:
         console.print(f"no node of {cluster.dir.root} is running")
@@ -116,8 +128,11 @@ def status(
     """Nodes, ports, pids, the controller leader, and whether each node is ready."""
     cluster = _open(data_dir)
     info = cluster.status()
+    port_offset = cluster._require_state().port_offset
+    services = [RegistryProcess(cluster.dir, port_offset=port_offset).status()]
     if as_json:
-        print(json.dumps({**asdict(info), "ready": info.ready}, indent=2))
+        print(json.dumps({**asdict(info), "ready": info.ready,
+                          "services": [asdict(s) for s in services]}, indent=2))  # fmt: skip
     else:
         table = Table(title=f"cluster {info.cluster_id} (Kafka {info.kafka_version})")
         for column in ("node", "client", "controller", "rack", "pid", "role", "state"):
@@ -139,6 +154,9 @@ def status(
             )  # fmt: skip
         console.print(table)
         console.print(f"bootstrap {info.bootstrap_servers}  data {info.data_dir}")
+        for service in services:
+            state = "[green]ready[/]" if service.ready else "[red]stopped[/]"
+            console.print(f"{service.name} {service.url}  pid {service.pid or '-'}  {state}")
     if not info.ready:
         raise typer.Exit(1)
 

@@ -24,6 +24,7 @@ from streamplane.local._layout import (
     node_address,
 )
 from streamplane.local._process import JvmOptions, tagged_node_processes
+from streamplane.local._services import RegistryProcess, ServiceStatus
 
 __all__ = [
     "ADMIN_USER",
@@ -39,6 +40,8 @@ __all__ = [
     "LocalCluster",
     "NodeAddress",
     "NodeStatus",
+    "RegistryProcess",
+    "ServiceStatus",
     "cached_runtime",
     "fetch_runtime",
     "find_java",

@@ -99,13 +99,17 @@ def stop_processes(procs: Iterable[psutil.Process], *, timeout_s: float) -> list
     return [p.pid for p in alive]
 
 
+#: Prefix of the argument that tags a platform service (e.g. the registry) with its data dir.
+SERVICE_TAG = "--data-dir="
+
+
 def tagged_node_processes(under: Path) -> list[psutil.Process]:
-    """Every node JVM whose node directory lies under ``under`` (strays included)."""
-    prefix = NODE_TAG + str(under.resolve())
+    """Every node JVM and platform service whose data lies under ``under`` (strays included)."""
+    prefixes = tuple(tag + str(under.resolve()) for tag in (NODE_TAG, SERVICE_TAG))
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info.get("cmdline") or []
-        if any(arg.startswith(prefix) for arg in cmdline) and proc.pid != os.getpid():
+        if any(arg.startswith(prefixes) for arg in cmdline) and proc.pid != os.getpid():
             found.append(proc)
     return found
 

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
+from streamplane.local import tagged_node_processes
 from tests.conftest import TEST_ROOT
 
 
@@ -31,6 +34,10 @@ def test_cli_lifecycle_of_a_one_node_cluster(cluster_root: Path, next_port_offse
         assert status["ready"] is True and status["controller_leader"] == 1
         assert node["client_port"] == 9092 + next_port_offset and node["rack"] == "rack-1"
         assert node["pid"] > 0
+        registry = status["services"][0]
+        assert registry["name"] == "registry" and registry["ready"] is True
+        assert registry["url"] == f"http://127.0.0.1:{8081 + next_port_offset}"
+        assert httpx.get(f"{registry['url']}/subjects", timeout=5).json() == []
 
         killed = _sp("local", "kill-node", "1", *data, cwd=cluster_root)
         assert killed.returncode == 0 and f"pid {node['pid']}" in killed.stdout
@@ -48,6 +55,8 @@ def test_cli_lifecycle_of_a_one_node_cluster(cluster_root: Path, next_port_offse
     finally:
         down = _sp("down", *data, cwd=cluster_root)
     assert down.returncode == 0 and "stopped 1 node(s)" in down.stdout
+    assert "stopped the schema registry" in down.stdout
+    assert tagged_node_processes(cluster_root) == []
     password = json.loads((cluster_root / "data" / "credentials").read_text())["admin_password"]
     for log in (cluster_root / "data" / "node1" / "logs").iterdir():
         assert password not in log.read_text(errors="replace"), f"admin password leaked into {log}"

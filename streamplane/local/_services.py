@@ -1,0 +1,108 @@
+"""Platform services the local runtime supervises beside the Kafka nodes (the schema registry).
+
+Each runs as a detached process of its own, like a node: a pid file with the
+process start time, a log file, readiness checked over its real interface, and
+SIGTERM-then-SIGKILL on stop.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import httpx
+import psutil
+
+from streamplane.errors import NodeStartError
+from streamplane.local._layout import DataDir
+from streamplane.local._ports import ensure_ports_free
+from streamplane.local._process import (
+    SERVICE_TAG,
+    launch,
+    running_process,
+    stop_processes,
+    tail,
+    write_pid_file,
+)
+
+REGISTRY_PORT = 8081
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    url: str
+    pid: int | None
+    ready: bool
+
+
+class RegistryProcess:
+    """`streamplane registry serve` for one local cluster, on 8081 + the cluster's port offset."""
+
+    name = "registry"
+
+    def __init__(self, data_dir: DataDir, *, port_offset: int) -> None:
+        self.dir = data_dir
+        self.port = REGISTRY_PORT + port_offset
+        self.home = data_dir.root / "registry"
+        self.pid_file = self.home / "registry.pid"
+        self.log_file = self.home / "registry.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def process(self) -> psutil.Process | None:
+        return running_process(self.pid_file)
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/subjects", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def start(self, *, timeout_s: float = 60.0) -> None:
+        """Start unless running; return once it serves requests, or fail with its log."""
+        if self.process() is not None:
+            return
+        ensure_ports_free({self.port: "schema registry"})
+        self.home.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable, "-m", "streamplane", "registry", "serve",
+            "--port", str(self.port), f"{SERVICE_TAG}{self.dir.root}",
+        ]  # fmt: skip
+        proc = launch(cmd, console=self.log_file, cwd=self.home)
+        write_pid_file(self.pid_file, proc)
+        deadline = time.monotonic() + timeout_s
+        while not self.ready():
+            if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+                self.pid_file.unlink(missing_ok=True)
+                raise NodeStartError(
+                    f"the schema registry exited during start-up; its log is {self.log_file}",
+                    node_id=0,
+                    log_tail=tail(self.log_file),
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise NodeStartError(
+                    f"the schema registry did not answer on {self.url} within {timeout_s:.0f}s",
+                    node_id=0,
+                    log_tail=tail(self.log_file),
+                )
+            time.sleep(0.2)
+
+    def stop(self, *, timeout_s: float = 15.0) -> bool:
+        """Stop it if running; True if it was."""
+        proc = self.process()
+        if proc is None:
+            return False
+        stop_processes([proc], timeout_s=timeout_s)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def status(self) -> ServiceStatus:
+        proc = self.process()
+        return ServiceStatus(
+            self.name, self.url, proc.pid if proc else None, bool(proc and self.ready())
+        )
