@@ -65,11 +65,19 @@ def time_up(nodes: int, runs: int) -> tuple[list[float], list[float]]:
         data = ["--data-dir", str(root / "data")]
         try:
             started = time.monotonic()
-            _cli("up", "--nodes", str(nodes), *data, "--port-offset", str(PORT_OFFSET))
+            _cli(
+                "up",
+                "--nodes",
+                str(nodes),
+                *data,
+                "--port-offset",
+                str(PORT_OFFSET),
+                "--no-registry",
+            )
             fresh.append(time.monotonic() - started)
             _cli("down", *data)
             started = time.monotonic()
-            _cli("up", "--nodes", str(nodes), *data)
+            _cli("up", "--nodes", str(nodes), *data, "--no-registry")
             restart.append(time.monotonic() - started)
         finally:
             subprocess.run(
