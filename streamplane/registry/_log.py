@@ -121,8 +121,8 @@ class SchemaLog:
             on_delivery=on_delivery,
         )
         deadline = time.monotonic() + timeout_s
-        while not done.is_set() and time.monotonic() < deadline:
-            self._producer.poll(0.05)
+        # flush() returns the moment the broker acknowledges, unlike a fixed poll interval.
+        self._producer.flush(timeout_s)
         if not done.is_set():
             raise RegistryError(500, 50002, f"write to {self.topic} timed out")
         if result["err"] is not None:
@@ -143,7 +143,12 @@ class SchemaLog:
             if high == 0:
                 self._ready.set()
             while not self._stop.is_set():
-                for msg in consumer.consume(num_messages=1000, timeout=0.2):
+                # poll() returns as soon as one record arrives (a writer is waiting on
+                # it); consume(timeout=0) then drains whatever else is already fetched.
+                first = consumer.poll(0.1)
+                if first is None:
+                    continue
+                for msg in [first, *consumer.consume(num_messages=1000, timeout=0)]:
                     error, offset = msg.error(), msg.offset()
                     if error is not None or offset is None:
                         if error is not None and error.code() != KafkaError._PARTITION_EOF:
