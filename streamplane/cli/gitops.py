@@ -15,9 +15,11 @@ from rich.table import Table
 from streamplane import policy
 from streamplane.cli._render import render_plan
 from streamplane.errors import PlanError
+from streamplane.kafka._admin import ClusterAdmin
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import json_schema, load_spec
 from streamplane.reconcile import (
+    AclEntry,
     Plan,
     apply_plan,
     compute_plan,
@@ -222,7 +224,11 @@ def access(
     live_acls = None
     if live:
         target = connect(loaded, cluster=cluster_name, data_dir=data_dir)
-        live_acls = {acl for acl in read_actual(target.settings).acls if acl.principal == name}
+        live_acls = {
+            AclEntry(**vars(acl))
+            for acl in ClusterAdmin(target.settings).describe_acls()
+            if acl.principal == name
+        }
     rows = [
         {
             "operation": acl.operation, "permission": acl.permission,

@@ -94,7 +94,7 @@ def up(
     except AlreadyRunningError as exc:
         console.print(f"[yellow]{exc}[/]", highlight=False)
     if registry:
-        service = RegistryProcess(cluster.dir, port_offset=cluster._require_state().port_offset)
+        service = RegistryProcess(cluster.dir, port_offset=cluster.require_state().port_offset)
         if service.process() is None:
             with console.status("Starting the schema registry…"):
                 service.start(timeout_s=timeout)
@@ -128,7 +128,7 @@ def status(
     """Nodes, ports, pids, the controller leader, and whether each node is ready."""
     cluster = _open(data_dir)
     info = cluster.status()
-    port_offset = cluster._require_state().port_offset
+    port_offset = cluster.require_state().port_offset
     services = [RegistryProcess(cluster.dir, port_offset=port_offset).status()]
     if as_json:
         print(json.dumps({**asdict(info), "ready": info.ready,

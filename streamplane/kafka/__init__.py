@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamplane.kafka._connection import ConnectionSettings
+from streamplane.kafka._connection import ConnectionSettings, read_properties
 from streamplane.kafka._quorum import QuorumInfo, describe_quorum
 from streamplane.kafka._quotas import (
     QUOTA_KEYS,
@@ -19,4 +19,5 @@ __all__ = [
     "alter_client_quotas",
     "describe_client_quotas",
     "describe_quorum",
+    "read_properties",
 ]

@@ -109,14 +109,21 @@ class ClusterAdmin:
         self.client = AdminClient(settings.librdkafka(**{"log_level": 3}))
 
     # ------------------------------------------------------------------ reads
-    def describe_topics(self) -> tuple[list[TopicDescription], dict[str, str]]:
-        """Every topic with its overrides, plus the defaults a topic without overrides gets."""
+    def topic_names(self) -> set[str]:
+        """Names only: one metadata request, no config reads."""
+        return set(self._metadata().topics)
+
+    def _metadata(self) -> Any:
         try:
-            metadata = self.client.list_topics(timeout=self.timeout_s)
+            return self.client.list_topics(timeout=self.timeout_s)
         except KafkaException as exc:
             raise ClusterError(
                 f"cannot read topics from {self.settings.bootstrap_servers}: {exc}"
             ) from exc
+
+    def describe_topics(self) -> tuple[list[TopicDescription], dict[str, str]]:
+        """Every topic with its overrides, plus the defaults a topic without overrides gets."""
+        metadata = self._metadata()
         names = sorted(metadata.topics)
         shapes = {}
         for name in names:

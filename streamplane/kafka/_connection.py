@@ -75,13 +75,7 @@ class ConnectionSettings:
     @classmethod
     def from_properties_file(cls, path: Path) -> ConnectionSettings:
         """Read a file written by :meth:`properties_text`."""
-        values: dict[str, str] = {}
-        for raw in path.read_text().splitlines():
-            line = raw.strip()
-            if not line or line.startswith("#") or "=" not in line:
-                continue
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
+        values = read_properties(path)
         return cls(
             bootstrap_servers=values["bootstrap.servers"],
             security_protocol=values.get("security.protocol", "PLAINTEXT"),
@@ -89,3 +83,14 @@ class ConnectionSettings:
             username=values.get("sasl.username"),
             password=values.get("sasl.password"),
         )
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """``key=value`` lines of a Java-style properties file (comments and blanks skipped)."""
+    values: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from streamplane.errors import AlreadyRunningError, DataDirError, NodeStartError
-from streamplane.kafka import ConnectionSettings, describe_quorum
+from streamplane.kafka import ConnectionSettings, describe_quorum, read_properties
 from streamplane.local._config import render_server_properties
 from streamplane.local._fetch import KafkaRuntime, fetch_runtime, package_file
 from streamplane.local._java import JavaRuntime, find_java
@@ -104,7 +104,7 @@ class LocalCluster:
         return creds
 
     def admin_settings(self) -> ConnectionSettings:
-        state = self._require_state()
+        state = self.require_state()
         return ConnectionSettings(
             bootstrap_servers=state.bootstrap_servers,
             username=ADMIN_USER,
@@ -229,7 +229,7 @@ class LocalCluster:
                     f"{self.dir.state_file} says it belongs to cluster {state.cluster_id}. Move "
                     f"{self.dir.root} away to start a new cluster."
                 )
-            meta = _read_properties(meta_file)
+            meta = read_properties(meta_file)
             if meta.get("cluster.id") != state.cluster_id:
                 raise DataDirError(
                     f"{meta_file} was formatted for cluster {meta.get('cluster.id')}, but "
@@ -360,7 +360,7 @@ class LocalCluster:
 
     # ------------------------------------------------------ faults and stop
     def start_node(self, node_id: int, *, timeout_s: float = DEFAULT_START_TIMEOUT_S) -> None:
-        state = self._require_state()
+        state = self.require_state()
         self._require_node(state, node_id)
         if node_id in self.running_nodes():
             raise AlreadyRunningError(f"node {node_id} is already running.")
@@ -370,7 +370,7 @@ class LocalCluster:
 
     def kill_node(self, node_id: int, *, graceful: bool = False) -> int:
         """SIGKILL (or SIGTERM with ``graceful``) one node; returns its pid."""
-        state = self._require_state()
+        state = self.require_state()
         self._require_node(state, node_id)
         proc = self.running_nodes().get(node_id)
         if proc is None:
@@ -395,7 +395,7 @@ class LocalCluster:
 
     # ---------------------------------------------------------------- status
     def status(self) -> ClusterStatus:
-        state = self._require_state()
+        state = self.require_state()
         running = self.running_nodes()
         settings = self.admin_settings()
         nodes = []
@@ -434,7 +434,7 @@ class LocalCluster:
             nodes=nodes,
         )
 
-    def _require_state(self) -> ClusterState:
+    def require_state(self) -> ClusterState:
         state = self.state()
         if state is None:
             raise DataDirError(
@@ -448,15 +448,6 @@ class LocalCluster:
             raise DataDirError(
                 f"node {node_id} does not exist; this cluster has nodes 1..{state.nodes}."
             )
-
-
-def _read_properties(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
 
 
 def _exit_code(proc: psutil.Process) -> int | str:

@@ -113,20 +113,21 @@ _QUOTA_KEYS = (
 )
 
 
+#: Confluent's compatibility levels (the registry enforces them; the spec names them).
+CompatibilityLevel = Literal[
+    "NONE",
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+]
+
+
 class SchemaRef(_Model):
     file: str
-    compatibility: (
-        Literal[
-            "NONE",
-            "BACKWARD",
-            "BACKWARD_TRANSITIVE",
-            "FORWARD",
-            "FORWARD_TRANSITIVE",
-            "FULL",
-            "FULL_TRANSITIVE",
-        ]
-        | None
-    ) = None
+    compatibility: CompatibilityLevel | None = None
 
     @property
     def format(self) -> str:

@@ -24,7 +24,7 @@ from streamplane.reconcile._plan import (
     observed_digests,
     quota_entity,
 )
-from streamplane.reconcile._resources import ActualState, DesiredState
+from streamplane.reconcile._resources import AclEntry, ActualState, DesiredState
 from streamplane.reconcile._secrets import SecretStore
 
 Progress = Callable[[str, int, int], None]
@@ -227,15 +227,16 @@ def _await_visible(plan: Plan, target: Target, *, timeout_s: float = 30.0) -> No
     acls = {
         acl_from_payload(a.payload) for a in plan.actions if a.kind == "acl" and a.op == "create"
     }
+    admin = ClusterAdmin(target.settings)
     deadline = time.monotonic() + timeout_s
     while True:
-        actual = read_actual(target.settings)
-        missing = (
-            len(created_topics - set(actual.topics))
-            + len(deleted_topics & set(actual.topics))
-            + len(users - actual.scram_users)
-            + len(acls - actual.acls)
-        )
+        # Only what apply wrote is read back: no config or quota reads on each pass.
+        topics = admin.topic_names() if created_topics or deleted_topics else set()
+        missing = len(created_topics - topics) + len(deleted_topics & topics)
+        if users:
+            missing += len(users - set(admin.scram_users()))
+        if acls:
+            missing += len(acls - {AclEntry(**vars(a)) for a in admin.describe_acls()})
         if missing == 0:
             return
         if time.monotonic() > deadline:

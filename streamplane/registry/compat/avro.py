@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastavro.schema import SchemaParseException, UnknownType, parse_schema
 
+from streamplane.model._types import CompatibilityLevel
 from streamplane.registry.compat._avro_canonical import canonical_form
 from streamplane.registry.compat._avro_nodes import Named, Node
 from streamplane.registry.compat._avro_parse import (
@@ -24,16 +26,8 @@ from streamplane.registry.compat._avro_parse import (
 )
 from streamplane.registry.compat._avro_resolve import resolve
 
-#: Confluent's compatibility levels.
-LEVELS = (
-    "NONE",
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-)
+#: Confluent's compatibility levels, as the spec model defines them.
+LEVELS: tuple[str, ...] = typing.get_args(CompatibilityLevel)
 
 # fastavro raises these (and bare KeyError/TypeError on malformed input) for schemas it
 # rejects; UnknownType is a ValueError.
