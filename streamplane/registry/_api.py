@@ -82,14 +82,10 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
             exc.status_code,
         )
 
-    def version_body(v: SchemaVersion) -> dict[str, Any]:
-        stored = registry.schema(v.schema_id)
-        body: dict[str, Any] = {
-            "subject": v.subject,
-            "version": v.version,
-            "id": v.schema_id,
-            "schema": stored.schema,
-        }
+    def schema_body(schema_id: int) -> dict[str, Any]:
+        """The schema as Confluent returns it: schemaType only when not Avro."""
+        stored = registry.schema(schema_id)
+        body: dict[str, Any] = {"schema": stored.schema}
         if stored.schema_type != "AVRO":
             body["schemaType"] = stored.schema_type
         if stored.references:
@@ -97,6 +93,14 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
                 {"name": n, "subject": s, "version": ver} for n, s, ver in stored.references
             ]
         return body
+
+    def version_body(v: SchemaVersion) -> dict[str, Any]:
+        return {
+            "subject": v.subject,
+            "version": v.version,
+            "id": v.schema_id,
+            **schema_body(v.schema_id),
+        }
 
     def refs(body: SchemaBody) -> list[Reference]:
         return [Reference(r.name, r.subject, r.version) for r in body.references]
@@ -168,15 +172,7 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
 
     @app.get("/schemas/ids/{schema_id}")
     async def schema_by_id(schema_id: int, subject: str | None = None) -> Response:
-        stored = registry.schema(schema_id)
-        body: dict[str, Any] = {"schema": stored.schema}
-        if stored.schema_type != "AVRO":
-            body["schemaType"] = stored.schema_type
-        if stored.references:
-            body["references"] = [
-                {"name": n, "subject": s, "version": v} for n, s, v in stored.references
-            ]
-        return _json(body)
+        return _json(schema_body(schema_id))
 
     @app.get("/schemas/ids/{schema_id}/schema")
     async def raw_schema_by_id(schema_id: int) -> Response:
