@@ -10,8 +10,8 @@ from streamplane.errors import RegistryError
 from streamplane.kafka import ConnectionSettings
 from streamplane.registry._log import SCHEMAS_TOPIC, SchemaLog
 from streamplane.registry._state import RegistryState, SchemaVersion, StoredSchema
+from streamplane.registry.compat._levels import LEVELS
 from streamplane.registry.compat.avro import (
-    LEVELS,
     AvroSchemaError,
     ParsedAvro,
     check_compatibility,

@@ -3,11 +3,14 @@
 Ports: the session clusters add 20000 / 20100 to the default ports so a
 developer's own ``make up`` cluster (9092...) keeps running; tests that build
 their own short-lived cluster take offsets from ``next_port_offset``.
+``STREAMPLANE_TEST_PORT_SHIFT`` moves every port of a run (e.g. -10000 or 32000), so two
+runs can share a machine; keep the result outside the ephemeral range 32768-60999.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,15 +22,23 @@ from streamplane.kafka import ConnectionSettings
 from streamplane.local import LocalCluster, open_cluster
 from tests.conftest import TEST_ROOT
 
-SESSION_1_OFFSET = 20000
-SESSION_3_OFFSET = 20100
-_offsets = itertools.count(20200, 100)
+PORT_SHIFT = int(os.environ.get("STREAMPLANE_TEST_PORT_SHIFT", "0"))
+SESSION_1_OFFSET = 20000 + PORT_SHIFT
+SESSION_3_OFFSET = 20100 + PORT_SHIFT
+_offsets = itertools.count(20200 + PORT_SHIFT, 100)
+#: HTTP ports for services a test serves itself (registries), 28081 upwards.
+_http_ports = itertools.count(28081 + PORT_SHIFT)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in str(item.path):
             item.add_marker(pytest.mark.integration)
+
+
+def next_http_port() -> int:
+    """An HTTP port no other service of this run uses."""
+    return next(_http_ports)
 
 
 @pytest.fixture

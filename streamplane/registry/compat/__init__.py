@@ -6,8 +6,8 @@ schema text alone, without Kafka or HTTP in the way.
 
 from __future__ import annotations
 
+from streamplane.registry.compat._levels import LEVELS
 from streamplane.registry.compat.avro import (
-    LEVELS,
     AvroSchemaError,
     ParsedAvro,
     can_read,

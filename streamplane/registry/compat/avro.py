@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastavro.schema import SchemaParseException, UnknownType, parse_schema
 
-from streamplane.model._types import CompatibilityLevel
 from streamplane.registry.compat._avro_canonical import canonical_form
 from streamplane.registry.compat._avro_nodes import Named, Node
 from streamplane.registry.compat._avro_parse import (
@@ -25,9 +23,7 @@ from streamplane.registry.compat._avro_parse import (
     load_json,
 )
 from streamplane.registry.compat._avro_resolve import resolve
-
-#: Confluent's compatibility levels, as the spec model defines them.
-LEVELS: tuple[str, ...] = typing.get_args(CompatibilityLevel)
+from streamplane.registry.compat._levels import check_levels
 
 # fastavro raises these (and bare KeyError/TypeError on malformed input) for schemas it
 # rejects; UnknownType is a ValueError.
@@ -84,37 +80,8 @@ def can_read(reader: ParsedAvro, writer: ParsedAvro) -> list[str]:
 
 
 def check_compatibility(new: ParsedAvro, existing: list[ParsedAvro], level: str) -> list[str]:
-    """Why ``new`` may not follow ``existing`` (oldest first) under ``level``; [] if it may.
-
-    BACKWARD: the new schema reads data written with the latest; FORWARD: the latest reads
-    data written with the new one; FULL: both. The transitive levels check every existing
-    schema instead of only the latest. Messages name the direction and the existing
-    schema's 1-based position in ``existing``.
-    """
-    if level not in LEVELS:
-        raise ValueError(f"unknown compatibility level {level!r}; expected one of {LEVELS}")
-    if level == "NONE" or not existing:
-        return []
-    base = level.removesuffix("_TRANSITIVE")
-    count = len(existing)
-    positions = range(count, 0, -1) if level.endswith("_TRANSITIVE") else [count]
-    errors: list[str] = []
-    for position in positions:  # newest first: the likeliest culprit leads
-        old = existing[position - 1]
-        label = f"#{position} of {count}" + (" (latest)" if position == count else "")
-        if base in ("BACKWARD", "FULL"):
-            errors.extend(
-                f"BACKWARD: the new schema cannot read data written with existing schema "
-                f"{label}: {message}"
-                for message in can_read(new, old)
-            )
-        if base in ("FORWARD", "FULL"):
-            errors.extend(
-                f"FORWARD: existing schema {label} cannot read data written with the new "
-                f"schema: {message}"
-                for message in can_read(old, new)
-            )
-    return errors
+    """Why ``new`` may not follow ``existing`` (oldest first) under ``level``; [] if it may."""
+    return check_levels(new, existing, level, can_read)
 
 
 def _define_references(references: dict[str, str], names: dict[str, Named]) -> list[Any]:

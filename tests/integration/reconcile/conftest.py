@@ -14,9 +14,10 @@ from streamplane.local import LocalCluster, open_cluster
 from streamplane.model import Spec, load_spec
 from streamplane.reconcile import Target, apply_plan, compute_plan, connect
 from tests.conftest import TEST_ROOT
+from tests.integration.conftest import PORT_SHIFT
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "platform"
-ESTATE_OFFSET = 20150
+ESTATE_OFFSET = 20150 + PORT_SHIFT
 
 
 @dataclass

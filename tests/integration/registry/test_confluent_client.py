@@ -19,9 +19,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from streamplane.local import LocalCluster
 from streamplane.registry import Registry, create_app
-from tests.integration.conftest import create_topic
-
-PORT = 28081
+from tests.integration.conftest import create_topic, next_http_port
 
 
 @dataclass
@@ -53,7 +51,7 @@ def serve(cluster: LocalCluster, topic: str, port: int) -> Served:
 @pytest.fixture
 def served(cluster1: LocalCluster) -> Iterator[Served]:
     """A registry on a `_schemas` topic of its own, so tests do not share ids."""
-    running = serve(cluster1, f"_schemas-{uuid.uuid4().hex[:8]}", PORT)
+    running = serve(cluster1, f"_schemas-{uuid.uuid4().hex[:8]}", next_http_port())
     yield running
     running.stop()
 
@@ -128,7 +126,7 @@ def test_restarted_registry_replays_the_same_ids_and_versions(
         ids[f"s{i}"] = client.register_schema(f"s{i}-value", Schema(schema, "AVRO"))
     client.delete_subject("s3-value")
     served.stop()
-    again = serve(cluster1, served.topic, PORT + 1)
+    again = serve(cluster1, served.topic, next_http_port())
     try:
         with httpx.Client(base_url=again.url) as http:
             for i in range(20):
