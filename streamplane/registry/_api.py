@@ -82,10 +82,10 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
             exc.status_code,
         )
 
-    def schema_body(schema_id: int) -> dict[str, Any]:
+    def schema_body(schema_id: int, fmt: str | None = None) -> dict[str, Any]:
         """The schema as Confluent returns it: schemaType only when not Avro."""
         stored = registry.schema(schema_id)
-        body: dict[str, Any] = {"schema": stored.schema}
+        body: dict[str, Any] = {"schema": registry.render(schema_id, fmt)}
         if stored.schema_type != "AVRO":
             body["schemaType"] = stored.schema_type
         if stored.references:
@@ -94,12 +94,12 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
             ]
         return body
 
-    def version_body(v: SchemaVersion) -> dict[str, Any]:
+    def version_body(v: SchemaVersion, fmt: str | None = None) -> dict[str, Any]:
         return {
             "subject": v.subject,
             "version": v.version,
             "id": v.schema_id,
-            **schema_body(v.schema_id),
+            **schema_body(v.schema_id, fmt),
         }
 
     def refs(body: SchemaBody) -> list[Reference]:
@@ -140,13 +140,17 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
         return _json(version_body(found))
 
     @app.get("/subjects/{subject}/versions/{version}")
-    async def get_version(subject: str, version: str, deleted: bool = False) -> Response:
-        return _json(version_body(registry.get_version(subject, version, deleted=deleted)))
+    async def get_version(
+        subject: str, version: str, deleted: bool = False, format: str | None = None
+    ) -> Response:
+        return _json(version_body(registry.get_version(subject, version, deleted=deleted), format))
 
     @app.get("/subjects/{subject}/versions/{version}/schema")
-    async def get_version_schema(subject: str, version: str, deleted: bool = False) -> Response:
+    async def get_version_schema(
+        subject: str, version: str, deleted: bool = False, format: str | None = None
+    ) -> Response:
         entry = registry.get_version(subject, version, deleted=deleted)
-        return Response(registry.schema(entry.schema_id).schema, media_type=CONTENT_TYPE)
+        return Response(registry.render(entry.schema_id, format), media_type=CONTENT_TYPE)
 
     @app.get("/subjects/{subject}/versions/{version}/referencedby")
     async def referenced_by(subject: str, version: str) -> Response:
@@ -154,13 +158,13 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
         return _json(registry.referenced_by(subject, entry.version))
 
     @app.get("/subjects/{subject}/metadata")
-    async def by_metadata(subject: str, request: Request) -> Response:
+    async def by_metadata(subject: str, request: Request, format: str | None = None) -> Response:
         # Metadata is not stored yet: with no filter this is the latest version.
         if request.query_params.getlist("key"):
             raise RegistryError(
                 404, 40401, f"Subject '{subject}' has no version with that metadata"
             )
-        return _json(version_body(registry.get_version(subject, "latest")))
+        return _json(version_body(registry.get_version(subject, "latest"), format))
 
     @app.delete("/subjects/{subject}")
     async def delete_subject(subject: str, permanent: bool = False) -> Response:
@@ -171,12 +175,14 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
         return _json(await run(registry.delete_version, subject, version, permanent=permanent))
 
     @app.get("/schemas/ids/{schema_id}")
-    async def schema_by_id(schema_id: int, subject: str | None = None) -> Response:
-        return _json(schema_body(schema_id))
+    async def schema_by_id(
+        schema_id: int, subject: str | None = None, format: str | None = None
+    ) -> Response:
+        return _json(schema_body(schema_id, format))
 
     @app.get("/schemas/ids/{schema_id}/schema")
-    async def raw_schema_by_id(schema_id: int) -> Response:
-        return Response(registry.schema(schema_id).schema, media_type=CONTENT_TYPE)
+    async def raw_schema_by_id(schema_id: int, format: str | None = None) -> Response:
+        return Response(registry.render(schema_id, format), media_type=CONTENT_TYPE)
 
     @app.get("/schemas/ids/{schema_id}/subjects")
     async def id_subjects(schema_id: int, deleted: bool = False) -> Response:

@@ -11,17 +11,11 @@ from streamplane.kafka import ConnectionSettings
 from streamplane.registry._log import SCHEMAS_TOPIC, SchemaLog
 from streamplane.registry._state import RegistryState, SchemaVersion, StoredSchema
 from streamplane.registry.compat._levels import LEVELS
-from streamplane.registry.compat.avro import (
-    AvroSchemaError,
-    ParsedAvro,
-    check_compatibility,
-    parse_avro,
-)
+from streamplane.registry.compat.formats import FORMATS, Parsed
 
 MODES = ("READWRITE", "READONLY", "IMPORT")
 DEFAULT_LEVEL = "BACKWARD"
-#: This slice of the registry handles Avro; Protobuf and JSON Schema are refused clearly.
-SUPPORTED_TYPES = ("AVRO",)
+SUPPORTED_TYPES = tuple(FORMATS)
 
 
 def not_found_subject(subject: str) -> RegistryError:
@@ -42,6 +36,7 @@ class Registry:
         self.state = RegistryState()
         self._lock = threading.RLock()
         self._write_lock = threading.Lock()
+        self._rendered: dict[tuple[int, str | None], str] = {}
         self.log = SchemaLog(settings, self._apply, topic=topic)
 
     def start(self) -> None:
@@ -74,19 +69,36 @@ class Registry:
             texts[name] = self.state.schemas[entry.schema_id].schema
         return texts
 
-    def _parse(
-        self, schema_type: str, text: str, refs: tuple[tuple[str, str, int], ...]
-    ) -> ParsedAvro:
-        if schema_type not in SUPPORTED_TYPES:
+    def _parse(self, schema_type: str, text: str, refs: tuple[tuple[str, str, int], ...]) -> Parsed:
+        schema_format = FORMATS.get(schema_type)
+        if schema_format is None:
             raise RegistryError(
                 422, 42201,
-                f"Invalid schema: schema type {schema_type} is not supported by this registry yet "
+                f"Invalid schema: unknown schema type {schema_type} "
                 f"(supported: {', '.join(SUPPORTED_TYPES)})",
             )  # fmt: skip
         try:
-            return parse_avro(text, references=self._reference_texts(refs))
-        except AvroSchemaError as exc:
+            parsed: Parsed = schema_format.parse(text, references=self._reference_texts(refs))
+        except schema_format.error as exc:
             raise RegistryError(422, 42201, f"Invalid schema: {exc}") from exc
+        return parsed
+
+    def render(self, schema_id: int, fmt: str | None) -> str:
+        """The schema text a GET returns for ``?format=fmt`` (cached: ids never change)."""
+        key = (schema_id, fmt)
+        cached = self._rendered.get(key)
+        if cached is not None:
+            return cached
+        stored = self.schema(schema_id)
+        if fmt is None and stored.schema_type == "AVRO":
+            return stored.schema  # the hot path: nothing to parse
+        parsed = self._parse(stored.schema_type, stored.schema, stored.references)
+        try:
+            text: str = FORMATS[stored.schema_type].render(parsed, stored.schema, fmt)
+        except FORMATS[stored.schema_type].error as exc:
+            raise RegistryError(422, 42201, f"Invalid format: {exc}") from exc
+        self._rendered[key] = text
+        return text
 
     # ------------------------------------------------------------------- reads
     def subjects(self, *, deleted: bool = False, prefix: str = "") -> list[str]:
@@ -212,10 +224,16 @@ class Registry:
                         raise not_found_subject(subject)
                     raise RegistryError(404, 40402, f"Version {number} not found.")
                 history = [v for v in live if v.version <= number]
+            types = {self.state.schemas[v.schema_id].schema_type for v in history}
             existing = [self._stored_parsed(v.schema_id) for v in history]
-        return check_compatibility(parsed, existing, level)
+        if level != "NONE" and types - {schema_type}:
+            return [
+                f"schema type changed from {', '.join(sorted(types - {schema_type}))} to "
+                f"{schema_type}: no reader of one can read data written with the other"
+            ]
+        return list(FORMATS[schema_type].check(parsed, existing, level))
 
-    def _stored_parsed(self, schema_id: int) -> ParsedAvro:
+    def _stored_parsed(self, schema_id: int) -> Parsed:
         stored = self.state.schemas[schema_id]
         return self._parse(stored.schema_type, stored.schema, stored.references)
 
