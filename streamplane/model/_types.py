@@ -174,6 +174,23 @@ class Topic(_Model):
         return merged
 
 
+class ClientProfile(_Model):
+    """A client profile tightened for one application: the profile's settings, then these."""
+
+    name: Literal["zero_loss", "low_latency", "throughput"] = Field(
+        description="The profile whose guarantee the application declares."
+    )
+    producer: dict[str, Any] = Field({}, description="librdkafka producer settings on top.")
+    consumer: dict[str, Any] = Field({}, description="librdkafka consumer settings on top.")
+
+
+def _client_profile(value: object) -> object:
+    return {"name": value} if isinstance(value, str) else value
+
+
+ProfileField = Annotated[ClientProfile | None, BeforeValidator(_client_profile)]
+
+
 class Application(_Model):
     name: Name
     principal: str | None = Field(None, description="SCRAM user name; default: the app name.")
@@ -184,7 +201,11 @@ class Application(_Model):
     consumes: list[str] = Field([], description="Full topic names this application reads.")
     transactional: bool = False
     quotas: Quota | None = None
-    profile: str | None = None
+    profile: ProfileField = Field(
+        None,
+        description="Client profile (zero_loss, low_latency, throughput), by name or as "
+        "{name, producer, consumer} with settings that may tighten but never break it.",
+    )
     credentials: Literal["managed", "external"] = Field(
         "managed",
         description="external: the principal's SCRAM credential is managed outside Streamplane.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from streamplane.errors import SpecIssue
+from streamplane.kafka._profiles import violations
 from streamplane.model._spec import Spec, full_topic_name
 from streamplane.model._topic_configs import check_topic_configs
 from streamplane.model._types import PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE, Topic, Visibility
@@ -305,6 +306,18 @@ def _check_application(spec: Spec, name: str) -> list[SpecIssue]:
                 f'name it "{tenant.namespace}{app.name}" (or leave it out)',
             )
         )
+    if app.profile is not None:
+        for role in ("producer", "consumer"):
+            overrides = getattr(app.profile, role)
+            for problem in violations(app.profile.name, role, overrides):
+                key = problem.split("=", 1)[0]
+                issues.append(
+                    src.issue(
+                        (*entry.path, "profile", role, key),
+                        f'application "{name}": {problem.split(": ", 1)[0]}',
+                        problem.split(": ", 1)[1],
+                    )
+                )
     for ci, client_id in enumerate(app.client_ids):
         if not client_id.startswith(tenant.namespace):
             issues.append(

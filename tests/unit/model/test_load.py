@@ -215,3 +215,32 @@ def test_replication_beyond_the_cluster_and_missing_schema_files_are_errors(tmp_
     assert issues[12].message == "replication factor 3 is more than cluster local's 1 broker(s)"
     assert issues[13].message.startswith("schema file schemas/nope.avsc not found under")
     assert issues[15].message == "cannot tell the format of schema file b.txt"
+
+
+def test_a_profile_may_be_tightened_but_not_broken(tmp_path: Path) -> None:
+    text = HEAD + (
+        "        applications:\n"
+        "          - name: tight\n"
+        "            profile:\n"
+        "              name: zero_loss\n"
+        "              producer: {max.in.flight.requests.per.connection: 1, linger.ms: 20}\n"
+        "          - name: loose\n"
+        "            profile:\n"
+        "              name: zero_loss\n"
+        "              producer:\n"
+        "                linger.ms: 1\n"
+        "                acks: 1\n"
+        "              consumer: {enable.auto.commit: true}\n"
+    )
+    issues = errors_of(tmp_path, text)
+    assert [(i.line, i.message) for i in issues] == [
+        (20, 'application "loose": acks=1 breaks the zero_loss guarantee'),
+        (21, 'application "loose": enable.auto.commit=True breaks the zero_loss guarantee'),
+    ]
+    assert issues[0].hint is not None and "use acks=all" in issues[0].hint
+
+
+def test_a_profile_by_name_must_be_known(tmp_path: Path) -> None:
+    text = HEAD + "        applications:\n          - name: app\n            profile: fastest\n"
+    issue = only(errors_of(tmp_path, text))
+    assert issue.line == 12 and "zero_loss" in issue.message + (issue.hint or "")
