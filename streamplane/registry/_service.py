@@ -276,7 +276,9 @@ class Registry:
     def delete_version(self, subject: str, version: str, *, permanent: bool) -> int:
         self._check_writable(subject)
         with self._write_lock:
-            entry = self.get_version(subject, version, deleted=permanent)
+            # A soft-deleted version is found too, so deleting it again says so (40406).
+            latest = version in ("latest", "-1")
+            entry = self.get_version(subject, version, deleted=permanent or not latest)
             if permanent and not entry.deleted:
                 raise RegistryError(
                     404, 40407,
