@@ -51,7 +51,8 @@ class Registry:
 
     def _canonical_of(self, stored: StoredSchema) -> str:
         try:
-            return self._parse(stored.schema_type, stored.schema, stored.references).canonical
+            parsed = self._parse(stored.schema_type, stored.schema, stored.references)
+            return FORMATS[stored.schema_type].identity(parsed)
         except RegistryError:
             return stored.schema  # a stored schema we cannot parse still dedups by its text
 
@@ -192,11 +193,12 @@ class Registry:
         deleted: bool = False,
     ) -> SchemaVersion:
         parsed = self._parse(schema_type, text, _refs(refs))
+        identity = FORMATS[schema_type].identity(parsed)
         with self._lock:
             if not self.state.subjects.get(subject):
                 raise not_found_subject(subject)
             for version in reversed(self.state.live_versions(subject, deleted=deleted)):
-                if self.state.canonical.get(version.schema_id) == parsed.canonical:
+                if self.state.canonical.get(version.schema_id) == identity:
                     return version
         raise RegistryError(404, 40403, "Schema not found")
 
@@ -241,14 +243,12 @@ class Registry:
         self._check_writable(subject)
         references = _refs(refs)
         parsed = self._parse(schema_type, text, references)
+        identity = FORMATS[schema_type].identity(parsed)
         with self._write_lock:
             with self._lock:
                 for existing in self.state.live_versions(subject):
                     same_refs = self.state.schemas[existing.schema_id].references == references
-                    if (
-                        same_refs
-                        and self.state.canonical.get(existing.schema_id) == parsed.canonical
-                    ):
+                    if same_refs and self.state.canonical.get(existing.schema_id) == identity:
                         return existing.schema_id
             problems = self.check(subject, text, schema_type, refs)
             if problems:
@@ -258,7 +258,7 @@ class Registry:
                     f"\"{subject}\", details: [{'; '.join(problems)}]",
                 )  # fmt: skip
             with self._lock:
-                content = (schema_type, parsed.canonical, references)
+                content = (schema_type, identity, references)
                 schema_id = self.state.by_content.get(content, self.state.max_id + 1)
                 version = max(self.state.subjects.get(subject, {}).keys(), default=0) + 1
             value: dict[str, Any] = {

@@ -8,6 +8,7 @@ service has no per-format branches, and adding a format is one entry.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,7 +17,7 @@ from streamplane.registry.compat import avro
 
 
 class Parsed(Protocol):
-    """What every format's parse result offers: the identity the registry dedups on."""
+    """What every format's parse result offers: a canonical form."""
 
     @property
     def canonical(self) -> str: ...
@@ -30,6 +31,19 @@ class SchemaFormat:
     #: (parsed, registered text, fmt) -> the text a GET returns for ``?format=fmt``.
     render: Callable[[Any, str, str | None], str]
     error: type[ValueError]
+    #: The form the registry dedups on: two registrations get one id (and a re-registration
+    #: is a no-op) exactly when these are equal.
+    identity: Callable[[Any], str] = lambda parsed: str(parsed.canonical)
+
+
+def _avro_identity(parsed: avro.ParsedAvro) -> str:
+    """The whole schema as compact JSON with sorted keys, not the Parsing Canonical Form.
+
+    The Parsing Canonical Form drops defaults, aliases and docs: two schemas differing only
+    in a field's default would share an id, and a client asking for that id would get the
+    other schema's text. Confluent likewise dedups on the full schema string.
+    """
+    return json.dumps(parsed.raw, sort_keys=True, separators=(",", ":"))
 
 
 def _as_registered(_: Any, text: str, __: str | None) -> str:
@@ -38,6 +52,11 @@ def _as_registered(_: Any, text: str, __: str | None) -> str:
 
 FORMATS: dict[str, SchemaFormat] = {
     "AVRO": SchemaFormat(
-        "AVRO", avro.parse_avro, avro.check_compatibility, _as_registered, avro.AvroSchemaError
+        "AVRO",
+        avro.parse_avro,
+        avro.check_compatibility,
+        _as_registered,
+        avro.AvroSchemaError,
+        _avro_identity,
     ),
 }

