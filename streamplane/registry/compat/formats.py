@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from streamplane.registry.compat import avro
+from streamplane.registry.compat import avro, protobuf
 
 
 class Parsed(Protocol):
@@ -50,6 +50,12 @@ def _as_registered(_: Any, text: str, __: str | None) -> str:
     return text
 
 
+def _protobuf_render(parsed: protobuf.ParsedProtobuf, _: str, fmt: str | None) -> str:
+    """Always .proto text by default, even when a client registered a serialized descriptor
+    (the Python serializer does): Confluent's registry answers the same way."""
+    return protobuf.render_protobuf(parsed, fmt)
+
+
 FORMATS: dict[str, SchemaFormat] = {
     "AVRO": SchemaFormat(
         "AVRO",
@@ -58,5 +64,12 @@ FORMATS: dict[str, SchemaFormat] = {
         _as_registered,
         avro.AvroSchemaError,
         _avro_identity,
+    ),
+    "PROTOBUF": SchemaFormat(
+        "PROTOBUF",
+        protobuf.parse_protobuf,
+        protobuf.check_compatibility,
+        _protobuf_render,
+        protobuf.ProtobufSchemaError,
     ),
 }
