@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
+from streamplane.cli import check as check_commands
 from streamplane.cli import gitops as gitops_commands
 from streamplane.cli import local as local_commands
 from streamplane.cli import registry as registry_commands
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 local_commands.register(app)
 gitops_commands.register(app)
+check_commands.register(app)
 registry_commands.register(app)
 
 err_console = Console(stderr=True)

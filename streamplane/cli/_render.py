@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from rich.console import Console
+from rich.markup import escape
 
 from streamplane.reconcile import Action, Plan
 
@@ -19,6 +20,15 @@ def render_plan(plan: Plan, console: Console, *, show_kept: bool = True) -> None
         console.print(f"\n[bold]tenant {tenant}[/]")
         for action in groups[tenant]:
             sign, colour = _SIGN[action.op]
+            if action.kind == "compatibility":
+                # One line, the way a reviewer reads it: ~ compatibility s BACKWARD → FULL
+                change = action.changes[0]
+                console.print(
+                    f"  [{colour}]{sign} {action.kind} {action.resource}[/] "
+                    f"{change.before} → {change.after}",
+                    highlight=False,
+                )
+                continue
             console.print(f"  [{colour}]{sign} {action.kind} {action.resource}[/]", highlight=False)
             for change in action.changes:
                 if action.op == "create":
@@ -36,8 +46,16 @@ def render_plan(plan: Plan, console: Console, *, show_kept: bool = True) -> None
     if plan.refusals:
         console.print("\n[bold red]refused[/]")
         for refusal in plan.refusals:
-            console.print(f"  [red]! {refusal.resource}[/]: {refusal.problem}", highlight=False)
-            console.print(f"      safe alternative: {refusal.alternative}", highlight=False)
+            what = "" if refusal.kind == "topic" else f"~ {refusal.kind} "
+            console.print(
+                f"  [red]! {what}{escape(refusal.resource)}[/]: {escape(refusal.problem)}",
+                highlight=False,
+            )
+            for detail in refusal.details:
+                console.print(f"      · {detail}", highlight=False, markup=False)
+            console.print(
+                f"      safe alternative: {refusal.alternative}", highlight=False, markup=False
+            )
     if show_kept and plan.kept:
         console.print("\n[bold]kept[/] (on the cluster, not in the spec)")
         for kept in plan.kept:

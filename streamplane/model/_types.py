@@ -11,7 +11,14 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from streamplane.model._topic_configs import parse_bytes, parse_duration_ms
 
@@ -72,6 +79,12 @@ class Cluster(_Model):
     local: bool = Field(False, description="The cluster `streamplane up` runs from this directory.")
     bootstrap_servers: str | None = None
     auth: ClusterAuth | None = None
+    schema_registry: str | None = Field(
+        None,
+        description="URL of the schema registry holding this cluster's subjects, e.g. "
+        "https://registry.example.com:8081, reached with the cluster's `auth` credentials "
+        "(HTTP basic). Default for the local cluster: the registry `streamplane up` runs.",
+    )
     environment: Literal["dev", "test", "staging", "prod"] = "dev"
     racks: list[str] = []
     brokers: int = Field(1, ge=1, description="Broker count, for partition-limit checks.")
@@ -85,6 +98,15 @@ class Cluster(_Model):
     )
     tiered_storage: bool = False
     max_partitions_per_broker: int = Field(4000, ge=1)
+
+    @field_validator("schema_registry")
+    @classmethod
+    def _registry_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(
+                "must be an http:// or https:// URL, e.g. https://registry.example.com:8081"
+            )
+        return value.rstrip("/") if value is not None else None
 
     @model_validator(mode="after")
     def _reachable(self) -> Cluster:

@@ -9,31 +9,59 @@ from streamplane.reconcile._engine import (
     apply_plan,
     compute_plan,
     connect,
+    registry_endpoint,
     stale_changes,
 )
 from streamplane.reconcile._import import Imported, import_estate, import_spec, write_spec
 from streamplane.reconcile._plan import Action, Change, Kept, Plan, Refusal
+from streamplane.reconcile._registry_client import (
+    HttpRegistryClient,
+    RegisteredVersion,
+    RegistryClient,
+    RegistryEndpoint,
+)
 from streamplane.reconcile._resources import AclEntry, ActualState, DesiredState
+from streamplane.reconcile._schemas import (
+    DesiredSchema,
+    SubjectReading,
+    check_schemas,
+    desired_schemas,
+    read_subjects,
+    schema_changes,
+    subject_name,
+)
 
 __all__ = [
     "AclEntry",
     "Action",
     "ActualState",
     "Change",
+    "DesiredSchema",
     "DesiredState",
+    "HttpRegistryClient",
     "Imported",
     "Kept",
     "Plan",
     "Planned",
     "Refusal",
+    "RegisteredVersion",
+    "RegistryClient",
+    "RegistryEndpoint",
+    "SubjectReading",
     "Target",
     "application_acls",
     "apply_plan",
+    "check_schemas",
     "compute_plan",
     "connect",
+    "desired_schemas",
     "desired_state",
     "import_estate",
     "import_spec",
+    "read_subjects",
+    "registry_endpoint",
+    "schema_changes",
     "stale_changes",
+    "subject_name",
     "write_spec",
 ]

@@ -1,4 +1,9 @@
-"""Plan and apply against a live cluster: connect, read, diff, execute in batches."""
+"""Plan and apply against a live cluster: connect, read, diff, execute in batches.
+
+Kafka resources come first; the schemas of the spec's topics go to the cluster's schema
+registry after them (``_schemas.py``), so a registry problem never leaves topics or ACLs
+half-applied.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from pathlib import Path
 from streamplane.errors import PlanError
 from streamplane.kafka import ConnectionSettings, alter_client_quotas
 from streamplane.kafka._admin import AclTuple, ClusterAdmin, scram_iterations
-from streamplane.model import Spec
+from streamplane.local import DataDir, RegistryProcess
+from streamplane.model import Cluster, Spec
 from streamplane.reconcile._actual import read_activity, read_actual
 from streamplane.reconcile._desired import desired_state
 from streamplane.reconcile._plan import (
@@ -24,7 +30,21 @@ from streamplane.reconcile._plan import (
     observed_digests,
     quota_entity,
 )
+from streamplane.reconcile._registry_client import RegistryEndpoint
 from streamplane.reconcile._resources import AclEntry, ActualState, DesiredState
+from streamplane.reconcile._schemas import (
+    ABSENT,
+    SCHEMA_KINDS,
+    DesiredSchema,
+    apply_schema_actions,
+    desired_schemas,
+    observe_now,
+    observed_subject_keys,
+    observed_subjects,
+    read_subjects,
+    schema_changes,
+    verify_schema_actions,
+)
 from streamplane.reconcile._secrets import SecretStore
 
 Progress = Callable[[str, int, int], None]
@@ -37,16 +57,22 @@ class Target:
     cluster: str
     settings: ConnectionSettings
     secrets: SecretStore
+    #: The cluster's schema registry; None when the spec names none (see registry_endpoint).
+    registry: RegistryEndpoint | None = None
+
+
+def _cluster_entry(spec: Spec, cluster: str | None) -> Cluster:
+    try:
+        return spec.cluster(cluster)
+    except KeyError as exc:
+        names = ", ".join(c.name for c in spec.platform.clusters) or "none"
+        raise PlanError(f"no cluster {exc.args[0]!r} in the spec (clusters: {names})") from None
 
 
 def connect(
     spec: Spec, *, cluster: str | None = None, data_dir: Path = Path(".streamplane")
 ) -> Target:
-    try:
-        entry = spec.cluster(cluster)
-    except KeyError as exc:
-        names = ", ".join(c.name for c in spec.platform.clusters) or "none"
-        raise PlanError(f"no cluster {exc.args[0]!r} in the spec (clusters: {names})") from None
+    entry = _cluster_entry(spec, cluster)
     if entry.local:
         props = data_dir / "admin.properties"
         if not props.exists():
@@ -56,7 +82,10 @@ def connect(
             )
         settings = ConnectionSettings.from_properties_file(props)
         return Target(
-            entry.name, settings, SecretStore(spec, local_secrets_dir=data_dir / "secrets")
+            entry.name,
+            settings,
+            SecretStore(spec, local_secrets_dir=data_dir / "secrets"),
+            _endpoint(spec, entry, data_dir, settings.username, settings.password),
         )
     assert entry.auth is not None and entry.bootstrap_servers is not None
     store = SecretStore(spec, local_secrets_dir=None)
@@ -68,7 +97,84 @@ def connect(
         username=entry.auth.username,
         password=password,
     )
-    return Target(entry.name, settings, store)
+    registry = _endpoint(spec, entry, data_dir, entry.auth.username, password)
+    return Target(entry.name, settings, store, registry)
+
+
+def registry_endpoint(
+    spec: Spec,
+    *,
+    cluster: str | None = None,
+    data_dir: Path = Path(".streamplane"),
+    url: str | None = None,
+) -> RegistryEndpoint | None:
+    """The cluster's schema registry, without connecting to Kafka (``streamplane check``).
+
+    ``url`` overrides the spec. Credentials are the cluster's admin principal, as for
+    Kafka: the local cluster's from its data directory when it has one.
+    """
+    entry = _cluster_entry(spec, cluster)
+    username = password = None
+    if entry.local:
+        props = data_dir / "admin.properties"
+        if props.exists():
+            settings = ConnectionSettings.from_properties_file(props)
+            username, password = settings.username, settings.password
+    else:
+        assert entry.auth is not None
+        username = entry.auth.username
+        password = SecretStore(spec, local_secrets_dir=None).resolve(
+            entry.auth.password, what=f"cluster {entry.name}"
+        )
+    return _endpoint(spec, entry, data_dir, username, password, url=url)
+
+
+def _endpoint(
+    spec: Spec,
+    entry: Cluster,
+    data_dir: Path,
+    username: str | None,
+    password: str | None,
+    *,
+    url: str | None = None,
+) -> RegistryEndpoint | None:
+    """Explicit URL, else the cluster's ``schema_registry``, else the local one's registry."""
+    if url is not None:
+        how = "check the --registry URL"
+    elif entry.schema_registry is not None:
+        url = entry.schema_registry
+        pos = spec.source.locate(
+            ("clusters", spec.platform.clusters.index(entry), "schema_registry")
+        )
+        how = f"check `schema_registry` of cluster {entry.name} ({pos.file}:{pos.line})"
+    elif entry.local:
+        # The port `streamplane up` gave it: 8081 + the cluster's port offset.
+        state = DataDir(data_dir).read_state()
+        process = RegistryProcess(DataDir(data_dir), port_offset=state.port_offset if state else 0)
+        url = process.url
+        flag = "" if data_dir == Path(".streamplane") else f" --data-dir {data_dir}"
+        how = (
+            f"start it with `streamplane up{flag}`, which runs the registry beside the local "
+            "cluster (also when the cluster is already up)"
+        )
+    else:
+        return None
+    return RegistryEndpoint(url, username, password, how_to_fix=how)
+
+
+def require_registry(spec: Spec, target: Target, schemas: list[DesiredSchema]) -> RegistryEndpoint:
+    """The target's registry, or an error naming the cluster entry that lacks one."""
+    if target.registry is not None:
+        return target.registry
+    entry = _cluster_entry(spec, target.cluster)
+    pos = spec.source.locate(("clusters", spec.platform.clusters.index(entry)))
+    first = schemas[0]
+    raise PlanError(
+        f"{pos.file}:{pos.line}: cluster {entry.name} has no `schema_registry`, but "
+        f"{len(schemas)} schema(s) of its topics must be registered (the first: "
+        f"{first.file} at {first.where}); add `schema_registry: https://<registry host>` "
+        "to the cluster"
+    )
 
 
 @dataclass
@@ -101,6 +207,15 @@ def compute_plan(spec: Spec, target: Target, *, allow_delete: bool = False) -> P
         credentials=_credential_status(spec, target, actual),
         tenant_of=tenant_of,
     )
+    schemas = desired_schemas(spec, target.cluster)
+    if schemas:
+        with require_registry(spec, target, schemas).client() as client:
+            readings = read_subjects(client, schemas)
+        actions, refusals = schema_changes(readings)
+        plan.actions.extend(actions)
+        plan.actions.sort(key=Action.sort_key)
+        plan.refusals.extend(refusals)
+        plan.observed.update(observed_subjects(readings))
     return Planned(plan, desired, actual)
 
 
@@ -129,24 +244,45 @@ def _credential_status(spec: Spec, target: Target, actual: ActualState) -> dict[
 def stale_changes(plan: Plan, target: Target) -> list[str]:
     """What moved on the cluster since ``plan`` was computed (empty: still valid)."""
     now = observed_digests(read_actual(target.settings))
+    subjects = observed_subject_keys(plan.observed)
+    if subjects:
+        if target.registry is None:
+            raise PlanError(
+                f"the plan registers schemas, but cluster {target.cluster} has no "
+                "`schema_registry` in the spec any more; plan again"
+            )
+        with target.registry.client() as client:
+            now.update(observe_now(client, subjects))
     moved = []
     for key in sorted(set(now) | set(plan.observed)):
         before, after = plan.observed.get(key), now.get(key)
+        # A subject the plan saw absent is recorded as ABSENT, so "appeared" is detected.
+        before, after = (None if v == ABSENT else v for v in (before, after))
         if before == after:
             continue
         what = "appeared" if before is None else "disappeared" if after is None else "changed"
+        if what == "changed" and key.split(":", 1)[0] in SCHEMA_KINDS:
+            what = f"changed ({before} → {after})"
         moved.append(f"{key} {what}")
     return moved
 
 
 def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | None = None) -> None:
-    """Execute a plan in dependency order, one batched call per step.
+    """Execute a plan in dependency order, one batched call per step; schemas last.
 
     Every step is idempotent (existing topics, ACLs and credentials are upserts or
     ignored), so an apply killed midway converges when planned and applied again.
     """
     if plan.cluster != target.cluster:
         raise PlanError(f"the plan is for cluster {plan.cluster}, not {target.cluster}")
+    schema_actions = [a for a in plan.actions if a.kind in SCHEMA_KINDS]
+    schemas: list[DesiredSchema] = []
+    if schema_actions:
+        # Before any Kafka change: the files are the planned ones and the registry answers.
+        schemas = desired_schemas(spec, target.cluster)
+        verify_schema_actions(schema_actions, schemas)
+        with require_registry(spec, target, schemas).client() as client:
+            client.global_level()
     admin = ClusterAdmin(target.settings)
     by: dict[tuple[str, str], list[Action]] = defaultdict(list)
     for action in plan.actions:
@@ -212,6 +348,9 @@ def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | N
     admin.delete_topics([a.resource for a in gone_topics])
     step("delete topics", len(gone_topics))
     _await_visible(plan, target)
+    if schema_actions:
+        with require_registry(spec, target, schemas).client() as client:
+            apply_schema_actions(schema_actions, schemas, client, step=step)
 
 
 def _await_visible(plan: Plan, target: Target, *, timeout_s: float = 30.0) -> None:

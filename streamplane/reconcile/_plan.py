@@ -22,7 +22,9 @@ PLATFORM_PRINCIPALS = frozenset({"User:admin", "User:controller"})
 PLATFORM_USERS = frozenset({"admin"})
 
 Op = Literal["create", "update", "delete"]
-Kind = Literal["topic", "config", "partitions", "acl", "credential", "quota"]
+Kind = Literal[
+    "topic", "config", "partitions", "acl", "credential", "quota", "compatibility", "schema"
+]
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,10 @@ class Action:
     payload: dict[str, Any] = field(default_factory=dict)
 
     def sort_key(self) -> tuple[str, int, str, str]:
-        order = ("topic", "partitions", "config", "credential", "acl", "quota")
+        order = (
+            "topic", "partitions", "config", "credential", "acl", "quota", "compatibility",
+            "schema",
+        )  # fmt: skip
         return (self.tenant or "~", order.index(self.kind), self.resource, self.op)
 
 
@@ -53,6 +58,10 @@ class Refusal:
     tenant: str | None
     problem: str
     alternative: str
+    #: What is refused: a topic change, or a new version of a registry subject ("schema").
+    kind: str = "topic"
+    #: The evidence, one line each (for a schema: the registry's verbose messages).
+    details: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,9 @@ class Plan:
         return cls(
             cluster=data["cluster"],
             actions=actions,
-            refusals=[Refusal(**r) for r in data["refusals"]],
+            refusals=[
+                Refusal(**{**r, "details": tuple(r.get("details", ()))}) for r in data["refusals"]
+            ],
             kept=[Kept(**k) for k in data["kept"]],
             observed=data["observed"],
             spec_root=data.get("spec_root", ""),

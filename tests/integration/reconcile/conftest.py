@@ -1,7 +1,13 @@
-"""A cluster with the example estate applied, and helpers to act as its applications."""
+"""A cluster with the example estate applied, and helpers to act as its applications.
+
+The example spec has schemas, so every cluster a spec is applied to runs its schema
+registry too, the way `streamplane up` does: RegistryProcess on the cluster's data
+directory, on 8081 + the cluster's port offset.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from streamplane.kafka import ConnectionSettings
-from streamplane.local import LocalCluster, open_cluster
+from streamplane.local import LocalCluster, RegistryProcess, open_cluster
 from streamplane.model import Spec, load_spec
 from streamplane.reconcile import Target, apply_plan, compute_plan, connect
 from tests.conftest import TEST_ROOT
@@ -18,6 +24,8 @@ from tests.integration.conftest import PORT_SHIFT
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "platform"
 ESTATE_OFFSET = 20150 + PORT_SHIFT
+#: The cluster (and registry) of test_schemas.py, which registers new versions.
+SCHEMAS_OFFSET = 20170 + PORT_SHIFT
 
 
 @dataclass
@@ -39,19 +47,28 @@ def apply_spec(spec: Spec, target: Target, *, allow_delete: bool = False) -> Non
     apply_plan(planned.plan, spec, target)
 
 
+@contextlib.contextmanager
+def platform(name: str, *, port_offset: int) -> Iterator[tuple[LocalCluster, RegistryProcess]]:
+    """A 1-node cluster and its schema registry; both stopped afterwards whatever happened."""
+    cluster = open_cluster(TEST_ROOT / name)
+    registry = RegistryProcess(cluster.dir, port_offset=port_offset)
+    try:
+        cluster.up(nodes=1, port_offset=port_offset)
+        registry.start()
+        yield cluster, registry
+    finally:
+        registry.stop()
+        cluster.down(timeout_s=20)
+
+
 @pytest.fixture(scope="session")
 def estate() -> Iterator[Estate]:
     """The example spec applied to a 1-node cluster of its own (no other test writes to it)."""
-    root = TEST_ROOT / "estate"
-    cluster = open_cluster(root)
-    cluster.up(nodes=1, port_offset=ESTATE_OFFSET)
-    try:
+    with platform("estate", port_offset=ESTATE_OFFSET) as (cluster, _):
         spec = load_spec(EXAMPLE)
-        target = connect(spec, data_dir=root)
+        target = connect(spec, data_dir=cluster.dir.root)
         apply_spec(spec, target)
         yield Estate(cluster, spec, target)
-    finally:
-        cluster.down(timeout_s=20)
 
 
 @pytest.fixture

@@ -23,9 +23,10 @@ from streamplane.local import LocalCluster, open_cluster
 from streamplane.model import load_spec
 from streamplane.reconcile import Plan, compute_plan, connect, stale_changes
 from tests.conftest import TEST_ROOT
+from tests.integration.conftest import PORT_SHIFT
 from tests.integration.reconcile.conftest import EXAMPLE, Estate, apply_spec
 
-SCRATCH_OFFSET = 20160
+SCRATCH_OFFSET = 20160 + PORT_SHIFT
 
 
 @pytest.fixture(scope="module")
