@@ -218,7 +218,133 @@ AVRO = [
     ),
 ]
 
-SCENARIOS = AVRO
+
+def proto(body: str, *, package: str = "shop", syntax: str = "proto3") -> str:
+    return f'syntax = "{syntax}";\npackage {package};\n{body}\n'
+
+
+def order(*fields: str, extra: str = "") -> str:
+    return proto("message Order {\n  " + "\n  ".join(fields) + "\n}\n" + extra)
+
+
+def pb(
+    name: str, history: list[str], new: str, reads_old: list[bool], old_reads: list[bool]
+) -> Scenario:
+    return Scenario(name, "PROTOBUF", tuple(history), new, tuple(reads_old), tuple(old_reads))
+
+
+ITEM = "message Item {\n  string sku = 1;\n}"
+NOTE = "message Note {\n  string text = 1;\n}"
+# Facts from Confluent's Protobuf rules: fields are matched by number; a change is judged
+# by the wire format (int32/uint32/int64/uint64/bool share varint encoding, sint32/sint64
+# zigzag, fixed32/sfixed32, fixed64/sfixed64, string/bytes); names are not on the wire.
+PROTOBUF = [
+    pb(
+        "add-field",
+        [order("string id = 1;")],
+        order("string id = 1;", "int64 amount = 2;"),
+        [True],
+        [True],
+    ),
+    pb(
+        "remove-field",
+        [order("string id = 1;", "int64 amount = 2;")],
+        order("string id = 1;"),
+        [True],
+        [True],
+    ),
+    pb("rename-field", [order("string id = 1;")], order("string order_id = 1;"), [True], [True]),
+    pb("int32-to-int64", [order("int32 n = 1;")], order("int64 n = 1;"), [True], [True]),
+    pb("uint64-to-bool", [order("uint64 n = 1;")], order("bool n = 1;"), [True], [True]),
+    pb("sint32-to-int32", [order("sint32 n = 1;")], order("int32 n = 1;"), [False], [False]),
+    pb("fixed32-to-sfixed32", [order("fixed32 n = 1;")], order("sfixed32 n = 1;"), [True], [True]),
+    pb("fixed32-to-fixed64", [order("fixed32 n = 1;")], order("fixed64 n = 1;"), [False], [False]),
+    pb("string-to-bytes", [order("string b = 1;")], order("bytes b = 1;"), [True], [True]),
+    pb("int32-to-string", [order("int32 n = 1;")], order("string n = 1;"), [False], [False]),
+    pb(
+        "scalar-to-message",
+        [order("string item = 1;", extra=ITEM)],
+        order("Item item = 1;", extra=ITEM),
+        [False],
+        [False],
+    ),
+    pb(
+        "message-type-changed",
+        [order("Item x = 1;", extra=ITEM + "\n" + NOTE)],
+        order("Note x = 1;", extra=ITEM + "\n" + NOTE),
+        [False],
+        [False],
+    ),
+    # Removing a message breaks readers that use it; adding one is the reverse.
+    pb(
+        "remove-message",
+        [order("string id = 1;", extra=ITEM)],
+        order("string id = 1;"),
+        [False],
+        [True],
+    ),
+    pb(
+        "add-message",
+        [order("string id = 1;")],
+        order("string id = 1;", extra=ITEM),
+        [True],
+        [False],
+    ),
+    pb(
+        "package-changed",
+        [order("string id = 1;")],
+        proto("message Order {\n  string id = 1;\n}", package="store"),
+        [False],
+        [False],
+    ),
+    pb(
+        "enum-add-value",
+        [order("Status s = 1;", extra="enum Status {\n  NEW = 0;\n  PAID = 1;\n}")],
+        order("Status s = 1;", extra="enum Status {\n  NEW = 0;\n  PAID = 1;\n  VOID = 2;\n}"),
+        [True],
+        [True],
+    ),
+    pb(
+        "field-into-new-oneof",
+        [order("string a = 1;")],
+        order("oneof pick {\n    string a = 1;\n  }"),
+        [True],
+        [True],
+    ),
+    pb(
+        "two-fields-into-new-oneof",
+        [order("string a = 1;", "string b = 2;")],
+        order("oneof pick {\n    string a = 1;\n    string b = 2;\n  }"),
+        [False],
+        [True],
+    ),
+    pb(
+        "field-into-existing-oneof",
+        [order("string b = 2;", "oneof pick {\n    string a = 1;\n  }")],
+        order("oneof pick {\n    string a = 1;\n    string b = 2;\n  }"),
+        [False],
+        [True],
+    ),
+    pb(
+        "proto2-add-required",
+        [proto("message Order {\n  optional string id = 1;\n}", syntax="proto2")],
+        proto(
+            "message Order {\n  optional string id = 1;\n  required int64 n = 2;\n}",
+            syntax="proto2",
+        ),
+        [False],
+        [False],
+    ),
+    pb(
+        "transitive-message-removed-two-versions-ago",
+        [order("string id = 1;", extra=ITEM), order("string id = 1;")],
+        order("string id = 1;", "int64 amount = 2;"),
+        [False, True],
+        [True, True],
+    ),
+]
+
+SCENARIOS = AVRO + PROTOBUF
 
 
 @pytest.fixture(scope="module")
@@ -231,7 +357,7 @@ def http(cluster1: LocalCluster) -> Iterator[httpx.Client]:
 
 def test_the_table_covers_three_formats_and_150_cases() -> None:
     assert len(SCENARIOS) * len(LEVELS) >= 150
-    assert {s.schema_type for s in SCENARIOS} == {"AVRO"}
+    assert {s.schema_type for s in SCENARIOS} == {"AVRO", "PROTOBUF"}
 
 
 @pytest.mark.parametrize("level", LEVELS)
