@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from streamplane.registry.compat import avro, protobuf
+from streamplane.registry.compat import avro, json_schema, protobuf
 
 
 class Parsed(Protocol):
@@ -71,5 +71,12 @@ FORMATS: dict[str, SchemaFormat] = {
         protobuf.check_compatibility,
         _protobuf_render,
         protobuf.ProtobufSchemaError,
+    ),
+    "JSON": SchemaFormat(
+        "JSON",
+        json_schema.parse_json_schema,
+        json_schema.check_compatibility,
+        _as_registered,
+        json_schema.JsonSchemaError,
     ),
 }

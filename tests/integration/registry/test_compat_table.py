@@ -344,7 +344,156 @@ PROTOBUF = [
     ),
 ]
 
-SCENARIOS = AVRO + PROTOBUF
+
+def obj(
+    props: dict[str, object],
+    *,
+    required: list[str] | None = None,
+    closed: bool | None = None,
+    draft: str = "http://json-schema.org/draft-07/schema#",
+) -> str:
+    schema: dict[str, object] = {"$schema": draft, "type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    if closed is not None:
+        schema["additionalProperties"] = not closed
+    return json.dumps(schema)
+
+
+def js(
+    name: str, history: list[str], new: str, reads_old: list[bool], old_reads: list[bool]
+) -> Scenario:
+    return Scenario(name, "JSON", tuple(history), new, tuple(reads_old), tuple(old_reads))
+
+
+STR, INT, NUM = {"type": "string"}, {"type": "integer"}, {"type": "number"}
+DRAFT_2020 = "https://json-schema.org/draft/2020-12/schema"
+# A reader "reads" a writer's data when every document valid under the writer's schema is
+# valid under the reader's (Confluent's JSON Schema rules, content models included: an open
+# model admits any value for a property it does not declare, a closed one admits none).
+JSON = [
+    js(
+        "closed-add-optional-property",
+        [obj({"id": STR}, closed=True)],
+        obj({"id": STR, "note": STR}, closed=True),
+        [True],
+        [False],
+    ),
+    js(
+        "open-add-typed-property",
+        [obj({"id": STR}, closed=False)],
+        obj({"id": STR, "note": STR}, closed=False),
+        [False],
+        [True],
+    ),
+    js("open-remove-property", [obj({"id": STR, "note": STR})], obj({"id": STR}), [True], [False]),
+    js(
+        "closed-remove-property",
+        [obj({"id": STR, "note": STR}, closed=True)],
+        obj({"id": STR}, closed=True),
+        [False],
+        [True],
+    ),
+    js(
+        "make-property-required",
+        [obj({"id": STR})],
+        obj({"id": STR}, required=["id"]),
+        [False],
+        [True],
+    ),
+    js("drop-required", [obj({"id": STR}, required=["id"])], obj({"id": STR}), [True], [False]),
+    js("narrow-number-to-integer", [obj({"n": NUM})], obj({"n": INT}), [False], [True]),
+    js("widen-integer-to-number", [obj({"n": INT})], obj({"n": NUM}), [True], [False]),
+    js("string-to-integer", [obj({"n": STR})], obj({"n": INT}), [False], [False]),
+    js(
+        "add-null-to-type",
+        [obj({"n": STR})],
+        obj({"n": {"type": ["string", "null"]}}),
+        [True],
+        [False],
+    ),
+    js(
+        "enum-extended",
+        [obj({"s": {"enum": ["NEW", "PAID"]}})],
+        obj({"s": {"enum": ["NEW", "PAID", "VOID"]}}),
+        [True],
+        [False],
+    ),
+    js(
+        "enum-narrowed",
+        [obj({"s": {"enum": ["NEW", "PAID"]}})],
+        obj({"s": {"enum": ["NEW"]}}),
+        [False],
+        [True],
+    ),
+    js(
+        "max-length-decreased",
+        [obj({"s": {"type": "string", "maxLength": 10}})],
+        obj({"s": {"type": "string", "maxLength": 5}}),
+        [False],
+        [True],
+    ),
+    js(
+        "max-length-increased",
+        [obj({"s": {"type": "string", "maxLength": 5}})],
+        obj({"s": {"type": "string", "maxLength": 10}}),
+        [True],
+        [False],
+    ),
+    js(
+        "minimum-raised",
+        [obj({"n": {"type": "integer", "minimum": 0}})],
+        obj({"n": {"type": "integer", "minimum": 10}}),
+        [False],
+        [True],
+    ),
+    js(
+        "array-items-widened",
+        [obj({"a": {"type": "array", "items": INT}})],
+        obj({"a": {"type": "array", "items": NUM}}),
+        [True],
+        [False],
+    ),
+    js(
+        "closed-to-open",
+        [obj({"id": STR}, closed=True)],
+        obj({"id": STR}, closed=False),
+        [True],
+        [False],
+    ),
+    js(
+        "draft-2020-12-defs-narrowed",
+        [
+            json.dumps(
+                {
+                    "$schema": DRAFT_2020,
+                    "type": "object",
+                    "$defs": {"amt": NUM},
+                    "properties": {"a": {"$ref": "#/$defs/amt"}},
+                }
+            )
+        ],
+        json.dumps(
+            {
+                "$schema": DRAFT_2020,
+                "type": "object",
+                "$defs": {"amt": INT},
+                "properties": {"a": {"$ref": "#/$defs/amt"}},
+            }
+        ),
+        [False],
+        [True],
+    ),
+    js(
+        "transitive-breaks-on-v1",
+        [obj({"n": STR}), obj({"n": INT})],
+        obj({"n": NUM}),
+        [False, True],
+        [False, False],
+    ),
+]
+
+SCENARIOS = AVRO + PROTOBUF + JSON
 
 
 @pytest.fixture(scope="module")
@@ -357,7 +506,7 @@ def http(cluster1: LocalCluster) -> Iterator[httpx.Client]:
 
 def test_the_table_covers_three_formats_and_150_cases() -> None:
     assert len(SCENARIOS) * len(LEVELS) >= 150
-    assert {s.schema_type for s in SCENARIOS} == {"AVRO", "PROTOBUF"}
+    assert {s.schema_type for s in SCENARIOS} == {"AVRO", "PROTOBUF", "JSON"}
 
 
 @pytest.mark.parametrize("level", LEVELS)

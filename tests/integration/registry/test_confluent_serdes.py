@@ -6,6 +6,7 @@ deserializers fetch the writer's schema by id; the records cross a real cluster.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,8 +15,9 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
-from confluent_kafka.serialization import MessageField, SerializationContext
+from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from streamplane.local import LocalCluster
@@ -83,3 +85,31 @@ def test_protobuf_serializer_round_trip(
     assert registered.schema.schema_type == "PROTOBUF"
     text = registered.schema.schema_str
     assert "message Order" in text and "repeated string tags = 3;" in text  # served as .proto
+
+
+ORDER_JSON = """{
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "title": "Order",
+  "type": "object",
+  "properties": {
+    "id": {"type": "string"},
+    "amount": {"type": "integer", "minimum": 0},
+    "tags": {"type": "array", "items": {"type": "string"}}
+  },
+  "required": ["id", "amount"]
+}"""
+
+
+def test_json_schema_serializer_round_trip(
+    served: Served, cluster1: LocalCluster, topic_name: str
+) -> None:
+    client = SchemaRegistryClient({"url": served.url})
+    serializer = JSONSerializer(ORDER_JSON, client)
+    deserializer = JSONDeserializer(None, schema_registry_client=client)
+    values = [{"id": f"o{i}", "amount": i * 100, "tags": ["a", str(i)]} for i in range(10)]
+    assert round_trip(cluster1, topic_name, values, serializer, deserializer) == values
+    registered = client.get_latest_version(f"{topic_name}-value")
+    assert registered.schema.schema_type == "JSON"
+    assert json.loads(registered.schema.schema_str) == json.loads(ORDER_JSON)
+    with pytest.raises(SerializationError):  # the serializer validates against the schema
+        serializer({"id": "x", "amount": -1}, SerializationContext(topic_name, MessageField.VALUE))
