@@ -285,19 +285,28 @@ def pattern_matches(pattern: str, name: str) -> bool | None:
 
 #: Applicators whose subschemas apply to the same instance, and so evaluate its properties
 #: and items alongside the schema object's own keywords.
-IN_PLACE = ("allOf", "anyOf", "oneOf", "if", "then", "else", "dependentSchemas", "$ref")
+EVALUATING_APPLICATORS = (
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "if",
+    "then",
+    "else",
+    "dependentSchemas",
+    "$ref",
+)
 #: References resolved at validation time; the comparison cannot follow them.
 DYNAMIC_REFS = ("$dynamicRef", "$recursiveRef")
 
 
 def has_in_place(node: Located) -> bool:
-    return any(key in node.keywords for key in (*IN_PLACE, *DYNAMIC_REFS))
+    return any(key in node.keywords for key in (*EVALUATING_APPLICATORS, *DYNAMIC_REFS))
 
 
 def same_in_place(a: Located, b: Located) -> bool:
     """Whether two schemas' in-place applicators are the same, references followed."""
-    keys = [k for k in (*IN_PLACE, *DYNAMIC_REFS) if k in a.keywords]
-    if keys != [k for k in (*IN_PLACE, *DYNAMIC_REFS) if k in b.keywords]:
+    keys = [k for k in (*EVALUATING_APPLICATORS, *DYNAMIC_REFS) if k in a.keywords]
+    if keys != [k for k in (*EVALUATING_APPLICATORS, *DYNAMIC_REFS) if k in b.keywords]:
         return False
     if any(k in DYNAMIC_REFS for k in keys):
         return False

@@ -212,6 +212,8 @@ def parse_document(text: str, references: Mapping[str, str]) -> ParsedDocument:
     dialect = dialect_of(raw, "the schema")
     check_meta_schema(raw, dialect, "the schema")
     documents: list[tuple[str, Any, Dialect, str]] = [("", raw, dialect, "")]
+    if not isinstance(references, Mapping):
+        raise SchemaProblem("references must map each reference name to its schema text")
     for name, reference_text in references.items():
         label = f"reference {name!r}"
         if not isinstance(name, str) or not name or not isinstance(reference_text, str):
@@ -354,7 +356,7 @@ def _registry_of(documents: list[tuple[str, Any, Dialect, str]]) -> Registry[Any
         named.extend((urljoin(base, name), resource) for base in bases if base)
     try:
         return Registry().with_resources(named).crawl()
-    except (ValueError, TypeError, KeyError, LookupError) as exc:
+    except (ValueError, TypeError, LookupError, AttributeError) as exc:
         raise SchemaProblem(f"the schema's identifiers cannot be registered: {exc}") from None
 
 
@@ -384,7 +386,7 @@ MAP_OF_SUBSCHEMAS = (
 )
 #: Applicators that apply to the same instance rather than to a part of it: a cycle through
 #: only these (and $ref) never reaches a value, so every validator would loop on it.
-IN_PLACE = frozenset(
+_CYCLE_APPLICATORS = frozenset(
     {"allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependencies", "dependentSchemas"}
 )
 
@@ -427,7 +429,7 @@ class _ReferenceChecker:
             if isinstance(ref, str) and node_dialect.ref_overrides_siblings:
                 in_place: frozenset[str] = frozenset()
             else:
-                in_place = IN_PLACE & node_dialect.keywords
+                in_place = _CYCLE_APPLICATORS & node_dialect.keywords
             for keyword, suffix, child in subschemas(node):
                 child_dialect, child_resolver = node_dialect, node_resolver
                 if isinstance(child, dict):

@@ -1,4 +1,4 @@
-"""JSON Schemas for the registry: parse and validate, fingerprint, and check compatibility.
+r"""JSON Schemas for the registry: parse and validate, fingerprint, and check compatibility.
 
 Parsing
     Drafts 4, 6, 7, 2019-09 and 2020-12, chosen by ``$schema``; without one a schema is
@@ -8,17 +8,18 @@ Parsing
     ``$ref``s are resolved with ``referencing``, the library ``jsonschema`` resolves with.
     Schema references (Confluent's ``references``: name -> schema text) are registered under
     their names, so ``{"$ref": "address.json#/definitions/street"}`` works as in Confluent.
-    Every ``$ref`` must resolve, and a cycle of references that never descends into the data
-    (``{"$ref": "#"}``) is refused, since no validator could finish with it.
+    Every ``$ref`` must resolve, unused definitions included, and a cycle of references that
+    never descends into the data (``{"$ref": "#"}``) is refused, since no validator could
+    finish with it. Patterns must compile; ECMA-only syntax (``\p{L}``, ``(?<name>)``) is
+    accepted although Python's ``re`` lacks it.
 
 Compatibility
-    The rules are those of Confluent Schema Registry's JSON Schema checker (its default,
-    strict policy), seen from the reader: a reader may constrain less than the writer did,
+    The rules are those of Confluent Schema Registry's JSON Schema checker under its default,
+    strict policy, seen from the reader: a reader may constrain less than the writer did,
     never more. Compared keywords:
 
     * ``type`` (``integer`` is a narrowed ``number``), ``enum`` and ``const``;
-    * ``minLength``, ``maxLength``, ``pattern``; ``format`` (which Confluent ignores: here
-      adding or changing it is incompatible, removing it is not);
+    * ``minLength``, ``maxLength``, ``pattern`` and ``format``;
     * ``minimum``, ``maximum``, ``exclusiveMinimum``, ``exclusiveMaximum`` (both spellings),
       ``multipleOf``;
     * ``properties`` with the content model: a property added to an open model
@@ -29,7 +30,7 @@ Compatibility
     * ``required`` (adding is incompatible unless the property has a ``default``, Confluent's
       rule), ``additionalProperties``, ``patternProperties``, ``propertyNames``,
       ``minProperties``, ``maxProperties``, ``dependencies``, ``dependentRequired``,
-      ``dependentSchemas``, ``unevaluatedProperties`` (read like ``additionalProperties``);
+      ``dependentSchemas``, ``unevaluatedProperties``;
     * ``items`` (schema or tuple), ``prefixItems``, ``additionalItems``, ``unevaluatedItems``,
       ``minItems``, ``maxItems``, ``uniqueItems``, ``contains``, ``minContains``,
       ``maxContains``;
@@ -40,6 +41,15 @@ Compatibility
     makes to them is reported as incompatible, the safe side. Annotations (``title``,
     ``description``, ``default``, ``examples``, ``$comment``, ``readOnly``...) and keywords a
     draft does not define are ignored, as validators ignore them.
+
+    Where this differs from Confluent, it is on the safe side or where Confluent does not
+    follow the specification: ``format`` is compared (Confluent ignores it); a newly
+    required name is incompatible even when it is not declared in ``properties`` (Confluent
+    only looks at declared ones); ``additionalItems`` without a tuple ``items`` is ignored,
+    as the specification says; ``unevaluatedProperties`` spares what in-place applicators
+    declare; a repeated ``oneOf`` branch matches nothing. Like Confluent, ``oneOf`` is read
+    as ``anyOf``: a value valid under two reader branches is not detected. Confluent's
+    lenient policy is not offered.
 
 Messages start with the JSON path of the problem in the reader's terms, e.g.
 ``#/properties/amount: type narrowed from ["number"] to ["integer"]``.
@@ -68,7 +78,8 @@ class ParsedJsonSchema:
     """A validated schema, with the identity the registry deduplicates on."""
 
     raw: Any = field(compare=False)
-    #: Compact JSON with sorted keys: equal for documents that are equal as JSON.
+    #: Compact JSON with sorted keys and integral numbers without a fraction: equal for
+    #: documents that are equal as JSON (and so as JSON Schemas).
     canonical: str
     #: Hex SHA-256 of ``canonical``.
     fingerprint: str
