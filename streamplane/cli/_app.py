@@ -7,7 +7,9 @@ import sys
 import typer
 from rich.console import Console
 
+from streamplane.cli import audit as audit_commands
 from streamplane.cli import check as check_commands
+from streamplane.cli import dlq as dlq_commands
 from streamplane.cli import gitops as gitops_commands
 from streamplane.cli import local as local_commands
 from streamplane.cli import registry as registry_commands
@@ -23,6 +25,8 @@ local_commands.register(app)
 gitops_commands.register(app)
 check_commands.register(app)
 registry_commands.register(app)
+dlq_commands.register(app)
+audit_commands.register(app)
 
 err_console = Console(stderr=True)
 

@@ -67,6 +67,7 @@ from streamplane.policy._context import (
 from streamplane.policy._findings import Finding, Severity, has_errors
 from streamplane.policy._lint import POLICY_RULE, lint
 from streamplane.policy._rules import BUILTIN_RULES
+from streamplane.policy._zero_loss import ZeroLossViolation, audit_zero_loss, audited_topics
 
 __all__ = [
     "BUILTIN_RULES",
@@ -77,6 +78,9 @@ __all__ = [
     "RuleViolation",
     "Severity",
     "SpecPath",
+    "ZeroLossViolation",
+    "audit_zero_loss",
+    "audited_topics",
     "config_path",
     "effective_min_insync_replicas",
     "effective_replication_factor",

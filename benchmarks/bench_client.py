@@ -1,0 +1,542 @@
+"""Client SDK throughput and latency, each beside a baseline measured in the same run.
+
+On one 1-node cluster, 1 KiB records, 3 partitions, the same librdkafka settings for
+every confluent-kafka client (the zero_loss profile with linger 5 ms, 256 KiB batches,
+no compression: the random payload does not compress):
+
+- produce: the SDK producer (Avro serialization through the registry, traceparent +
+  streamplane-app + streamplane-schema-id headers, metrics on) against raw confluent-kafka
+  producing the same records pre-serialized (the target is a ratio >= 0.80); kafka-python
+  and Quix Streams producing the same bytes. Quix Streams pins confluent-kafka<2.13, so it
+  runs from a venv of its own under .streamplane/bench-venvs/quix (created on first use)
+  as a subprocess.
+- consume: the SDK consumer (Avro deserialization, trace context, metrics on, offsets
+  stored after the handler) against a raw confluent-kafka consumer of the same topic;
+  both timed from the first record (the group join excluded).
+- latency: produce-to-consume p50/p99 under the low_latency profile at a steady rate,
+  SDK producer and consumer against raw ones.
+
+Producers alternate in chunks of a tenth of the records, so both see the same machine
+load; every throughput figure is the median of ``--runs`` runs.
+
+Run: .venv/bin/python benchmarks/bench_client.py [--records 200000] [--runs 3]
+     [--port-offset 22000] [--rate 1000] [--latency-seconds 10] [--skip-quix]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from _harness import PORT_OFFSET, median, report, scratch_cluster
+from confluent_kafka import Consumer as RawConsumer
+from confluent_kafka import Producer as RawProducer
+from confluent_kafka.admin import AdminClient, NewTopic
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from prometheus_client import CollectorRegistry
+
+from streamplane.client import (
+    ClientMetrics,
+    Consumer,
+    Producer,
+    Record,
+    RegistrySettings,
+    Telemetry,
+    TopicSchema,
+    TopicSchemas,
+)
+from streamplane.kafka import ConnectionSettings, client_config
+from streamplane.local import LocalCluster, RegistryProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+QUIX_VENV = ROOT / ".streamplane" / "bench-venvs" / "quix"
+RECORD_BYTES = 1024
+PARTITIONS = 3
+DISTINCT = 1000
+#: Each run alternates raw and SDK chunks of records / CHUNKS.
+CHUNKS = 10
+TUNING: dict[str, Any] = {"linger.ms": 5, "batch.size": 262144, "compression.type": "none"}
+SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Payment",
+        "namespace": "bench",
+        "fields": [
+            {"name": "id", "type": "string"},
+            {"name": "amount_minor", "type": "long"},
+            {"name": "sent_us", "type": "long"},
+            {"name": "payload", "type": "bytes"},
+        ],
+    }
+)
+
+
+# ---------------------------------------------------------------------- records
+def make_records(encode: Any) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """DISTINCT payments whose framed Avro value is exactly RECORD_BYTES, and those bytes.
+
+    Every long is chosen to encode in the same number of bytes (zig-zag varints), and
+    ``sent_us`` holds a current timestamp, as it does in the latency run.
+    """
+    now_us = time.time_ns() // 1000
+    probe = {"id": "p-000000", "amount_minor": 100_000, "sent_us": now_us, "payload": b""}
+    overhead = len(encode(probe))
+    # bytes are length-prefixed with a zig-zag varint: 2 bytes for lengths 64..8191.
+    payload_len = RECORD_BYTES - overhead - 1
+    records = [
+        {"id": f"p-{i:06d}", "amount_minor": 100_000 + i, "sent_us": now_us,
+         "payload": os.urandom(payload_len)}
+        for i in range(DISTINCT)
+    ]  # fmt: skip
+    encoded = [encode(r) for r in records]
+    assert {len(e) for e in encoded} == {RECORD_BYTES}, {len(e) for e in encoded}
+    return records, encoded
+
+
+def create(cluster: LocalCluster, *topics: str) -> None:
+    admin = AdminClient(cluster.admin_settings().librdkafka())
+    futures = admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics])
+    for future in futures.values():
+        future.result(60)
+
+
+def telemetry() -> Telemetry:
+    return Telemetry(metrics=ClientMetrics(CollectorRegistry()))
+
+
+def sdk_producer(
+    conn: ConnectionSettings, registry: str, topic: str, *, profile: str = "zero_loss",
+    config: dict[str, Any] | None = None,
+) -> Producer:  # fmt: skip
+    return Producer(
+        connection=conn, app_id="bench-sdk", profile=profile,
+        config=TUNING if config is None else config,
+        schemas={topic: TopicSchemas(value=TopicSchema.avro(SCHEMA))},
+        registry=registry_settings(conn, registry), telemetry=telemetry(),
+    )  # fmt: skip
+
+
+def registry_settings(conn: ConnectionSettings, url: str) -> RegistrySettings:
+    """The local registry authenticates with the cluster's SCRAM principals (HTTP basic)."""
+    return RegistrySettings(url, username=conn.username, password=conn.password)
+
+
+def in_trace() -> Any:
+    """A current span context, as inside a request handler: records get a traceparent."""
+    ids = uuid.uuid4().int
+    ctx = SpanContext(ids >> 64, ids & (2**64 - 1), False, TraceFlags(TraceFlags.SAMPLED))
+    return trace.use_span(NonRecordingSpan(ctx), end_on_exit=False)
+
+
+# ---------------------------------------------------------------------- produce
+class SdkRun:
+    """The SDK producer, kept open across chunks: Avro, headers (inside a trace), metrics."""
+
+    def __init__(self, conn: ConnectionSettings, registry: str, topic: str, records: list[Any]):
+        self.topic, self.records = topic, records
+        self.producer = sdk_producer(conn, registry, topic)
+        self.producer.produce(topic, records[0])  # registers the schema: once, not timed
+        self.producer.flush()
+
+    def __call__(self, start: int, count: int) -> float:
+        producer, topic, records, k = self.producer, self.topic, self.records, len(self.records)
+        with in_trace():
+            began = time.perf_counter()
+            for i in range(start, start + count):
+                producer.produce(topic, records[i % k])
+            producer.flush(120)
+            return time.perf_counter() - began
+
+    def close(self) -> None:
+        self.producer.close()
+
+
+class RawRun:
+    """Raw confluent-kafka as bench_throughput.py drives it, with the SDK's exact settings."""
+
+    def __init__(self, conn: ConnectionSettings, topic: str, payloads: list[bytes]):
+        self.topic, self.payloads = topic, payloads
+        config = client_config("zero_loss", "producer", overrides=TUNING,
+                               connection=conn.librdkafka())  # fmt: skip
+        self.producer = RawProducer(config)
+        self.failed = 0
+        self.producer.produce(topic, payloads[0])  # connected, metadata known, as the SDK
+        self.producer.flush()
+
+    def _on_delivery(self, err: object, _msg: object) -> None:
+        if err is not None:
+            self.failed += 1
+
+    def __call__(self, start: int, count: int) -> float:
+        producer, topic, payloads, k = self.producer, self.topic, self.payloads, len(self.payloads)
+        on_delivery = self._on_delivery
+        began = time.perf_counter()
+        for i in range(start, start + count):
+            while True:
+                try:
+                    producer.produce(topic, payloads[i % k], on_delivery=on_delivery)
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+            producer.poll(0)
+        assert producer.flush(120) == 0 and self.failed == 0, f"{self.failed} deliveries failed"
+        return time.perf_counter() - began
+
+
+def produce_kafka_python(
+    conn: ConnectionSettings, topic: str, payloads: list[bytes], n: int
+) -> float:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(**conn.kafka_python(), acks="all", linger_ms=5, batch_size=262144)
+    producer.send(topic, payloads[0]).get(timeout=60)  # connected, metadata known
+    k = len(payloads)
+    started = time.perf_counter()
+    futures = [producer.send(topic, payloads[i % k]) for i in range(n)]
+    producer.flush(timeout=300)
+    elapsed = time.perf_counter() - started
+    assert all(f.succeeded() for f in futures), "kafka-python deliveries failed"
+    producer.close()
+    return elapsed
+
+
+QUIX_SCRIPT = r"""
+import json, sys, time
+from quixstreams import Application
+from quixstreams.kafka.configuration import ConnectionConfig
+
+args = json.loads(sys.argv[1])
+payloads = [bytes.fromhex(p) for p in json.load(open(args["payloads"]))]
+app = Application(
+    broker_address=ConnectionConfig(**args["connection"]),
+    producer_extra_config=args["producer"],
+    auto_create_topics=False,
+)
+k = len(payloads)
+with app.get_producer() as producer:
+    producer.produce(topic=args["topic"], value=payloads[0])  # connected, metadata known
+    producer.flush(60)
+    started = time.perf_counter()
+    for i in range(args["n"]):
+        producer.produce(topic=args["topic"], value=payloads[i % k])
+    remaining = producer.flush(120)
+    elapsed = time.perf_counter() - started
+from importlib.metadata import version
+print(json.dumps({"elapsed": elapsed, "remaining": remaining,
+                  "quixstreams": version("quixstreams"),
+                  "confluent_kafka": version("confluent-kafka")}))
+"""
+
+
+def quix_python() -> Path:
+    """The Quix Streams venv's interpreter; created (pip install quixstreams) when missing."""
+    python = QUIX_VENV / "bin" / "python"
+    ok = (
+        python.exists()
+        and subprocess.run(
+            [str(python), "-c", "import quixstreams"], capture_output=True
+        ).returncode
+        == 0
+    )
+    if not ok:
+        print(f"creating {QUIX_VENV} (pip install quixstreams)...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(QUIX_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "quixstreams"], check=True)
+    return python
+
+
+def produce_quix(
+    conn: ConnectionSettings, topic: str, payloads: list[bytes], n: int, scratch: Path
+) -> tuple[float, str]:
+    python = quix_python()
+    payload_file = scratch / "payloads.json"
+    payload_file.write_text(json.dumps([p.hex() for p in payloads]))
+    script = scratch / "quix_produce.py"
+    script.write_text(QUIX_SCRIPT)
+    producer = client_config("zero_loss", "producer", overrides=TUNING)
+    producer.pop("enable.idempotence", None)  # Quix sets its own; same acks/linger/batch
+    args = {
+        "connection": {
+            "bootstrap_servers": conn.bootstrap_servers,
+            "security_protocol": conn.security_protocol,
+            "sasl_mechanism": conn.sasl_mechanism,
+            "sasl_username": conn.username,
+            "sasl_password": conn.password,
+        },
+        "producer": producer, "topic": topic, "n": n, "payloads": str(payload_file),
+    }  # fmt: skip
+    out = subprocess.run(
+        [str(python), str(script), json.dumps(args)],
+        check=True, capture_output=True, text=True, timeout=1200,
+    ).stdout  # fmt: skip
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["remaining"] == 0, result
+    return result[
+        "elapsed"
+    ], f"quixstreams {result['quixstreams']}, confluent-kafka {result['confluent_kafka']}"
+
+
+# ---------------------------------------------------------------------- consume
+def consume_sdk(conn: ConnectionSettings, registry: str, topic: str, n: int) -> float:
+    consumer = Consumer(
+        connection=conn, app_id="bench-sdk", group_id=f"bench-sdk-{uuid.uuid4().hex}",
+        topics=[topic], schemas={topic: TopicSchemas(value=TopicSchema.avro())},
+        registry=registry_settings(conn, registry), telemetry=telemetry(),
+        dead_letters=None,
+    )  # fmt: skip
+    first: list[float] = []
+    seen = 0
+
+    def handle(record: Record) -> None:
+        nonlocal seen
+        if not first:
+            first.append(time.perf_counter())
+        seen += 1
+
+    consumer.run(handle, max_records=n, idle_timeout_s=60)
+    elapsed = time.perf_counter() - first[0]
+    consumer.close()
+    assert seen == n
+    return elapsed
+
+
+def consume_raw(conn: ConnectionSettings, topic: str, n: int) -> float:
+    consumer = RawConsumer(
+        client_config("zero_loss", "consumer", connection=conn.librdkafka(
+            **{"group.id": f"bench-raw-{uuid.uuid4().hex}"}))
+    )  # fmt: skip
+    consumer.subscribe([topic])
+    seen = 0
+    started = 0.0
+    while seen < n:
+        for msg in consumer.consume(500, 1.0):
+            if msg.error() is None:
+                if not seen:
+                    started = time.perf_counter()
+                seen += 1
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return elapsed
+
+
+# ---------------------------------------------------------------------- latency
+def paced(rate: int, seconds: float, send: Any) -> None:
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        send(i)
+
+
+def latency_sdk(
+    conn: ConnectionSettings,
+    registry: str,
+    topic: str,
+    records: list[Any],
+    rate: int,
+    seconds: float,
+) -> list[float]:
+    producer = sdk_producer(conn, registry, topic, profile="low_latency", config={})
+    producer.produce(topic, {**records[0], "id": "warm"})
+    producer.flush()
+    consumer = Consumer(
+        connection=conn, app_id="bench-sdk", group_id=f"bench-lat-{uuid.uuid4().hex}",
+        topics=[topic], profile="low_latency",
+        schemas={topic: TopicSchemas(value=TopicSchema.avro())},
+        registry=registry_settings(conn, registry), telemetry=telemetry(),
+        dead_letters=None,
+    )  # fmt: skip
+    latencies: list[float] = []
+    total = int(rate * seconds)
+
+    def handle(record: Record) -> None:
+        if record.value["id"] != "warm":
+            latencies.append(time.time_ns() / 1000 - record.value["sent_us"])
+
+    worker = threading.Thread(
+        target=lambda: consumer.run(handle, max_records=total + 1, idle_timeout_s=30)
+    )
+    worker.start()
+    time.sleep(3)  # join the group and read the warm-up record
+    k = len(records)
+
+    def send(i: int) -> None:
+        producer.produce(topic, {**records[i % k], "sent_us": time.time_ns() // 1000})
+
+    paced(rate, seconds, send)
+    producer.flush()
+    worker.join(60)
+    consumer.close()
+    producer.close()
+    return [x / 1000 for x in latencies]  # ms
+
+
+def latency_raw(
+    conn: ConnectionSettings, topic: str, payloads: list[bytes], rate: int, seconds: float
+) -> list[float]:
+    producer = RawProducer(client_config("low_latency", "producer", connection=conn.librdkafka()))
+    consumer = RawConsumer(
+        client_config("low_latency", "consumer", connection=conn.librdkafka(
+            **{"group.id": f"bench-lat-raw-{uuid.uuid4().hex}"}))
+    )  # fmt: skip
+    consumer.subscribe([topic])
+    latencies: list[float] = []
+    total = int(rate * seconds)
+    done = threading.Event()
+
+    def read() -> None:
+        while len(latencies) < total and not done.is_set():
+            for msg in filter(None, [consumer.poll(0.5)]):
+                value = msg.value()
+                if msg.error() is None and value is not None and value[:4] != b"warm":
+                    sent = int.from_bytes(value[:8], "big")
+                    latencies.append(time.time_ns() / 1000 - sent)
+
+    worker = threading.Thread(target=read)
+    worker.start()
+    producer.produce(topic, b"warm" + payloads[0][4:])
+    producer.flush()
+    time.sleep(3)
+    k = len(payloads)
+
+    def send(i: int) -> None:
+        stamp = (time.time_ns() // 1000).to_bytes(8, "big")
+        producer.produce(topic, stamp + payloads[i % k][8:])
+        producer.poll(0)
+
+    paced(rate, seconds, send)
+    producer.flush()
+    worker.join(60)
+    done.set()
+    consumer.close()
+    return [x / 1000 for x in latencies]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---------------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--port-offset", type=int, default=PORT_OFFSET)
+    parser.add_argument("--rate", type=int, default=1000, help="latency: records per second")
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--skip-quix", action="store_true")
+    args = parser.parse_args()
+    n, runs = args.records, args.runs
+    load_before = os.getloadavg()
+    with scratch_cluster("client", nodes=1, port_offset=args.port_offset) as cluster:
+        service = RegistryProcess(cluster.dir, port_offset=args.port_offset)
+        service.start()
+        try:
+            conn = cluster.admin_settings()
+            url = service.url
+            encoder = sdk_producer(conn, url, "bench-probe")._serializer.value_encoder(
+                "bench-probe"
+            )
+            records, payloads = make_records(encoder.encode)
+            times: dict[str, list[float]] = {"sdk": [], "raw": []}
+            create(cluster, "bench-raw", "bench-sdk")
+            raw, sdk = RawRun(conn, "bench-raw", payloads), SdkRun(conn, url, "bench-sdk", records)
+            # Alternating chunks, so that both clients see the same machine load.
+            chunk = max(1, n // CHUNKS)
+            for run in range(runs):
+                spent = {"raw": 0.0, "sdk": 0.0}
+                for first in range(0, n, chunk):
+                    count = min(chunk, n - first)
+                    spent["raw"] += raw(first, count)
+                    spent["sdk"] += sdk(first, count)
+                for key, value in spent.items():
+                    times[key].append(value)
+                print(f"run {run + 1}: raw {n / spent['raw']:,.0f} msgs/s, "
+                      f"sdk {n / spent['sdk']:,.0f} msgs/s", flush=True)  # fmt: skip
+            sdk.close()
+            sdk_topics = ["bench-sdk"] * runs
+            create(cluster, "bench-kafka-python", "bench-quix")
+            kp = produce_kafka_python(conn, "bench-kafka-python", payloads, n)
+            print(f"kafka-python {n / kp:,.0f} msgs/s", flush=True)
+            quix: tuple[float, str] | None = None
+            if not args.skip_quix:
+                scratch = cluster.dir.root.parent
+                quix = produce_quix(conn, "bench-quix", payloads, n, scratch)
+                print(f"quix {n / quix[0]:,.0f} msgs/s ({quix[1]})", flush=True)
+            consume: dict[str, list[float]] = {"sdk": [], "raw": []}
+            for run in range(runs):
+                consume["raw"].append(consume_raw(conn, sdk_topics[run], n))
+                consume["sdk"].append(consume_sdk(conn, url, sdk_topics[run], n))
+                print(f"consume run {run + 1}: raw {n / consume['raw'][-1]:,.0f} msgs/s, "
+                      f"sdk {n / consume['sdk'][-1]:,.0f} msgs/s", flush=True)  # fmt: skip
+            create(cluster, "bench-latency-raw", "bench-latency-sdk")
+            lat_raw = latency_raw(
+                conn, "bench-latency-raw", payloads, args.rate, args.latency_seconds
+            )
+            lat_sdk = latency_sdk(
+                conn, url, "bench-latency-sdk", records, args.rate, args.latency_seconds
+            )
+        finally:
+            service.stop()
+    load_after = os.getloadavg()
+
+    sdk_p, raw_p = median(times["sdk"]), median(times["raw"])
+    # Each run interleaves both clients, so its ratio is the one measured under one load.
+    run_ratios = [r / s for r, s in zip(times["raw"], times["sdk"], strict=True)]
+    produce_ratio = median(run_ratios)
+    sdk_c, raw_c = median(consume["sdk"]), median(consume["raw"])
+    mb = n * RECORD_BYTES / 1e6
+    rows = [
+        ("produce msgs/s (SDK: Avro, headers, metrics)", f"{n / sdk_p:,.0f}", f"{n / raw_p:,.0f}"),
+        ("produce MB/s", f"{mb / sdk_p:,.1f}", f"{mb / raw_p:,.1f}"),
+        ("produce ratio SDK / raw, median of runs (target >= 0.80)", f"{produce_ratio:.2f}",
+         "1.00"),
+        ("kafka-python produce msgs/s", f"{n / kp:,.0f}", f"{n / raw_p:,.0f}"),
+        ("kafka-python ratio / raw", f"{raw_p / kp:.2f}", "1.00"),
+    ]  # fmt: skip
+    if quix is not None:
+        rows += [
+            ("Quix Streams produce msgs/s", f"{n / quix[0]:,.0f}", f"{n / raw_p:,.0f}"),
+            ("Quix Streams ratio / raw", f"{raw_p / quix[0]:.2f}", "1.00"),
+        ]
+    rows += [
+        ("consume msgs/s (SDK: Avro + trace + metrics)", f"{n / sdk_c:,.0f}", f"{n / raw_c:,.0f}"),
+        ("consume ratio SDK / raw", f"{raw_c / sdk_c:.2f}", "1.00"),
+        (f"latency p50 ms (low_latency, {args.rate}/s)", f"{percentile(lat_sdk, 0.5):.2f}",
+         f"{percentile(lat_raw, 0.5):.2f}"),
+        (f"latency p99 ms (low_latency, {args.rate}/s)", f"{percentile(lat_sdk, 0.99):.2f}",
+         f"{percentile(lat_raw, 0.99):.2f}"),
+        ("latency samples", f"{len(lat_sdk):,}", f"{len(lat_raw):,}"),
+    ]  # fmt: skip
+    report(
+        rows,
+        title=(
+            f"client SDK, {n:,} x {RECORD_BYTES} B, {PARTITIONS} partitions, 1 node, zero_loss + "
+            f"linger 5 ms, median of {runs} (baseline: raw confluent-kafka, same run)"
+        ),
+    )
+    if quix is not None:
+        print(f"Quix Streams ran from {QUIX_VENV}: {quix[1]}")
+    print(
+        "produce ratio per run: " + ", ".join(f"{r:.2f}" for r in run_ratios) + "; "
+        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
+        f"({os.cpu_count()} cores); throughput spread: "
+        f"SDK {statistics.pstdev([n / t for t in times['sdk']]):,.0f}, "
+        f"raw {statistics.pstdev([n / t for t in times['raw']]):,.0f} msgs/s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The standard producer/consumer SDK: profiles, serdes, headers, metrics, DLQ, idempotent sink.
+
+A thin layer over confluent-kafka that gives every application the same golden path::
+
+    from streamplane.client import Consumer, Producer
+
+    producer = Producer.for_application(spec, "card-gateway", connection=conn, registry=url)
+    with producer:
+        producer.produce("payments.card.authorizations", {"id": "a1", ...}, key="card-42")
+
+    consumer = Consumer.for_application(spec, "card-authorizer", connection=conn, registry=url)
+    with consumer:
+        consumer.run(handle)  # offsets stored after handle() returns; poison pills parked
+
+Clients are built from a profile (``zero_loss``, ``low_latency``, ``throughput``) whose
+guarantee no override may break; values are checked against their topic's declared schema
+before they are sent; records carry trace context, producing app and schema id; metrics go
+to Prometheus and logs can be JSON lines.
+"""
+
+from __future__ import annotations
+
+from streamplane.client._config import DEFAULT_PROFILE, ApplicationClients, application_clients
+from streamplane.client._consumer import CommitPolicy, Consumer, Handler
+from streamplane.client._deadletter import (
+    ATTEMPTS_HEADER,
+    ERROR_CLASS_HEADER,
+    ERROR_KIND_HEADER,
+    ERROR_MESSAGE_HEADER,
+    FAILED_APP_HEADER,
+    FAILED_AT_HEADER,
+    ORIGIN_OFFSET_HEADER,
+    ORIGIN_PARTITION_HEADER,
+    ORIGIN_TIMESTAMP_HEADER,
+    ORIGIN_TOPIC_HEADER,
+    REPLAYED_FROM_HEADER,
+    RETRY_DELAY_HEADER,
+    RETRY_DUE_HEADER,
+    DeadLetterPolicy,
+    dlq_topic,
+    retry_topic,
+)
+from streamplane.client._errors import (
+    ClientError,
+    DeadLetterError,
+    DeliveryError,
+    DeliveryFailure,
+    SchemaViolation,
+)
+from streamplane.client._headers import (
+    APP_HEADER,
+    SCHEMA_ID_HEADER,
+    TRACEPARENT_HEADER,
+    TRACESTATE_HEADER,
+)
+from streamplane.client._logging import JsonLogFormatter, configure_json_logging
+from streamplane.client._metrics import ClientMetrics, consumer_lag
+from streamplane.client._producer import Producer
+from streamplane.client._record import Record
+from streamplane.client._replay import (
+    DeadLetter,
+    ReplayResult,
+    inspect_dead_letters,
+    replay_dead_letters,
+)
+from streamplane.client._schemas import (
+    RegistrySettings,
+    TopicSchema,
+    TopicSchemas,
+    schemas_from_spec,
+)
+from streamplane.client._telemetry import Telemetry
+from streamplane.kafka import ProfileError
+
+__all__ = [
+    "APP_HEADER",
+    "ATTEMPTS_HEADER",
+    "DEFAULT_PROFILE",
+    "ERROR_CLASS_HEADER",
+    "ERROR_KIND_HEADER",
+    "ERROR_MESSAGE_HEADER",
+    "FAILED_APP_HEADER",
+    "FAILED_AT_HEADER",
+    "ORIGIN_OFFSET_HEADER",
+    "ORIGIN_PARTITION_HEADER",
+    "ORIGIN_TIMESTAMP_HEADER",
+    "ORIGIN_TOPIC_HEADER",
+    "REPLAYED_FROM_HEADER",
+    "RETRY_DELAY_HEADER",
+    "RETRY_DUE_HEADER",
+    "SCHEMA_ID_HEADER",
+    "TRACEPARENT_HEADER",
+    "TRACESTATE_HEADER",
+    "ApplicationClients",
+    "ClientError",
+    "ClientMetrics",
+    "CommitPolicy",
+    "Consumer",
+    "DeadLetter",
+    "DeadLetterError",
+    "DeadLetterPolicy",
+    "DeliveryError",
+    "DeliveryFailure",
+    "Handler",
+    "JsonLogFormatter",
+    "Producer",
+    "ProfileError",
+    "Record",
+    "RegistrySettings",
+    "ReplayResult",
+    "SchemaViolation",
+    "Telemetry",
+    "TopicSchema",
+    "TopicSchemas",
+    "application_clients",
+    "configure_json_logging",
+    "consumer_lag",
+    "dlq_topic",
+    "inspect_dead_letters",
+    "replay_dead_letters",
+    "retry_topic",
+    "schemas_from_spec",
+]

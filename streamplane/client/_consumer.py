@@ -1,0 +1,625 @@
+"""The SDK consumer: process first, then commit, and never let one bad record stop a partition.
+
+Offsets are stored only after the handler returned for a record (librdkafka's automatic
+commit and automatic offset store are off in every profile), then committed either
+synchronously after each batch (``commit="sync"``) or asynchronously at most every
+``interval_s`` (``commit="async"``), with a final synchronous commit when partitions are
+revoked in the cooperative rebalance and when the consumer closes. A crash therefore
+re-delivers at most the records since the last commit; it never skips one.
+
+A record that cannot be decoded, or whose handler raises, is parked by the
+:class:`DeadLetterPolicy` (retry topics, then ``<topic>.dlq``) and the consumer moves on;
+without a policy the error propagates and the record stays uncommitted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import confluent_kafka
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from opentelemetry import context as otel_context
+
+from streamplane.client._config import DEFAULT_PROFILE, application_clients, consumer_config
+from streamplane.client._deadletter import (
+    RETRY_DUE_HEADER,
+    DeadLetterPolicy,
+    DeadLetterWriter,
+    RetryPauses,
+    dlq_topic,
+    failure_headers,
+)
+from streamplane.client._errors import ClientError
+from streamplane.client._headers import Headers, TraceExtractor, header_text, message_headers
+from streamplane.client._metrics import ConsumerStats, consumer_lag
+from streamplane.client._processing import Attached, Processing, RecordSpan
+from streamplane.client._record import Record
+from streamplane.client._schemas import (
+    RegistryRef,
+    TopicSchemas,
+    registry_client,
+    registry_from_spec,
+    schemas_from_spec,
+)
+from streamplane.client._serdes import Decoder, RecordDeserializer
+from streamplane.client._telemetry import Telemetry
+from streamplane.client._telemetry import error_log_level as _level
+from streamplane.kafka import client_config
+
+if TYPE_CHECKING:
+    from streamplane.kafka import ConnectionSettings
+    from streamplane.model import Spec
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Record], object]
+
+#: Poison pills go straight to ``<topic>.dlq``.
+DEFAULT_DEAD_LETTERS = DeadLetterPolicy()
+
+
+@dataclass(frozen=True)
+class CommitPolicy:
+    """When processed offsets are committed.
+
+    ``sync``: after every batch, waiting for the broker (at most one batch re-delivered
+    after a crash; a round trip per batch). ``async``: at most every ``interval_s``
+    without waiting (more re-delivered after a crash; no round trip on the hot path).
+    Both commit synchronously on revocation and on close.
+    """
+
+    mode: Literal["sync", "async"] = "async"
+    interval_s: float = 1.0
+
+
+class Consumer:
+    """Consumes a group's topics through a handler or an iterator, committing after processing.
+
+    ``Consumer(connection=..., app_id=..., group_id=..., topics=[...])`` builds one
+    explicitly; :meth:`for_application` from the spec. Then either
+    ``consumer.run(handler)`` or ``for record in consumer: ...``.
+    """
+
+    def __init__(
+        self,
+        *,
+        connection: ConnectionSettings,
+        app_id: str,
+        group_id: str,
+        topics: Sequence[str],
+        profile: str = DEFAULT_PROFILE,
+        config: Mapping[str, Any] | None = None,
+        schemas: Mapping[str, TopicSchemas] | None = None,
+        registry: RegistryRef | None = None,
+        telemetry: Telemetry | None = None,
+        commit: CommitPolicy | Literal["sync", "async"] = "async",
+        instance_id: str | None = None,
+        dead_letters: DeadLetterPolicy | None = DEFAULT_DEAD_LETTERS,
+        client_id: str | None = None,
+        batch_size: int = 500,
+    ) -> None:
+        if not topics:
+            raise ClientError(f"consumer of {app_id} has no topics to consume")
+        self.app_id = app_id
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.config = consumer_config(
+            profile=profile, connection=connection, app_id=app_id, group_id=group_id,
+            client_id=client_id, instance_id=instance_id, overrides=config,
+        )  # fmt: skip
+        self.commit_policy = commit if isinstance(commit, CommitPolicy) else CommitPolicy(commit)
+        self.dead_letters = dead_letters
+        self._telemetry = telemetry if telemetry is not None else Telemetry()
+        self._stats: ConsumerStats | None = (
+            self._telemetry.metrics.consumer(
+                app=app_id, client_id=str(self.config["client.id"]), group=group_id
+            )
+            if self._telemetry.metrics is not None
+            else None
+        )
+        self._tracer = self._telemetry.tracer()
+        self._extractor = TraceExtractor()
+        self._deserializer = RecordDeserializer(schemas or {}, registry_client(registry))
+        self._value_decoders: dict[str, Decoder] = {}
+        self._batch_size = batch_size
+        self._pending: dict[tuple[str, int], int] = {}
+        self._stored_since_commit = False
+        self._last_commit = time.monotonic()
+        self._commit_started: deque[tuple[str, float]] = deque()
+        self._backlog: list[Message] = []
+        self._pauses = RetryPauses()
+        self._stopping = False
+        self._closed = False
+        self._spans = False
+        #: retry topic -> (original topic, attempt number)
+        self._retry_of: dict[str, tuple[str, int]] = {}
+        if dead_letters is not None:
+            for topic in self.topics:
+                for n, name in enumerate(dead_letters.retry_topics(topic), start=1):
+                    self._retry_of[name] = (topic, n)
+        writer_config = client_config(
+            "zero_loss", "producer", connection=connection.librdkafka(),
+            overrides={"linger.ms": 0, "client.id": f"{self.config['client.id']}-dead-letters"},
+        )  # fmt: skip
+        self._writer = DeadLetterWriter(
+            writer_config,
+            timeout_s=dead_letters.write_timeout_s if dead_letters is not None else 30.0,
+        )
+        self._check_parking_topics()
+        native = dict(self.config)
+        native["on_commit"] = self._committed
+        native["error_cb"] = self._kafka_error
+        if self._stats is not None and self._telemetry.statistics_interval_ms > 0:
+            native["statistics.interval.ms"] = self._telemetry.statistics_interval_ms
+            native["stats_cb"] = self._statistics
+        self._consumer = confluent_kafka.Consumer(native)
+        self._consumer.subscribe(
+            [*self.topics, *self._retry_of],
+            on_assign=self._assigned,
+            on_revoke=self._revoked,
+            on_lost=self._lost,
+        )
+
+    @classmethod
+    def for_application(
+        cls,
+        spec: Spec,
+        app: str,
+        *,
+        connection: ConnectionSettings,
+        registry: RegistryRef | None = None,
+        config: Mapping[str, Any] | None = None,
+        telemetry: Telemetry | None = None,
+        commit: CommitPolicy | Literal["sync", "async"] = "async",
+        instance_id: str | None = None,
+        dead_letters: DeadLetterPolicy | None = DEFAULT_DEAD_LETTERS,
+        topics: Sequence[str] | None = None,
+        protobuf_types: Mapping[str, type[Any]] | None = None,
+    ) -> Consumer:
+        """A consumer for application ``app``: its profile, group and consumed topics.
+
+        ``config`` goes on top of the spec's consumer overrides; anything that would
+        commit before processing raises ProfileError.
+        """
+        clients = application_clients(spec, app)
+        chosen = list(topics) if topics is not None else list(clients.consumes)
+        if not chosen:
+            raise ClientError(f"application {app} consumes no topics in the spec")
+        assert clients.group_id is not None
+        return cls(
+            connection=connection,
+            app_id=clients.app_id,
+            group_id=clients.group_id,
+            topics=chosen,
+            profile=clients.profile,
+            config={**clients.consumer_overrides, **(config or {})},
+            schemas=schemas_from_spec(spec, chosen, protobuf_types=protobuf_types),
+            registry=registry if registry is not None else registry_from_spec(spec, connection),
+            telemetry=telemetry,
+            commit=commit,
+            instance_id=instance_id,
+            dead_letters=dead_letters,
+            client_id=clients.client_id,
+        )
+
+    def _check_parking_topics(self) -> None:
+        """Retry topics must exist to be subscribed; a missing DLQ is worth a warning now."""
+        if self.dead_letters is None:
+            return
+        missing = self._writer.missing([*self._retry_of, *map(dlq_topic, self.topics)])
+        retries = [t for t in missing if t in self._retry_of]
+        if retries:
+            raise ClientError(
+                f"retry topics {', '.join(retries)} do not exist; declare them in the spec "
+                "(they are not created automatically), or drop retry_delays_s"
+            )
+        if missing:
+            logger.warning(
+                "dead-letter topics %s do not exist: a poison pill will stop the consumer",
+                ", ".join(missing),
+                extra={"app": self.app_id, "group": self.group_id},
+            )
+
+    # ------------------------------------------------------------------ processing
+    def run(
+        self,
+        handler: Handler,
+        *,
+        max_records: int | None = None,
+        idle_timeout_s: float | None = None,
+        poll_timeout_s: float = 1.0,
+    ) -> int:
+        """Call ``handler`` for each record until :meth:`stop`, ``max_records`` records, or
+        ``idle_timeout_s`` without any; returns how many records were handled.
+
+        A record's offset is stored only after ``handler`` returned for it (or after it was
+        parked by the dead-letter policy).
+        """
+        handled = 0
+        last_record = time.monotonic()
+        self._stopping = False
+        while not self._stopping:
+            batch = self._next_batch(poll_timeout_s)
+            if not batch:
+                if idle_timeout_s is not None and time.monotonic() - last_record > idle_timeout_s:
+                    break
+                self._maybe_commit()
+                continue
+            last_record = time.monotonic()
+            pending = self._pending
+            index = 0
+            try:
+                for index, msg in enumerate(batch):
+                    record = self._prepare(msg)
+                    if record is not None:
+                        self._handle(handler, record, msg)
+                        handled += 1
+                        pending[(record.read_from, record.partition)] = record.offset + 1
+                    else:
+                        self._processed(msg)
+                    if (max_records is not None and handled >= max_records) or self._stopping:
+                        self._stopping = True
+                        index += 1
+                        break
+                else:
+                    index = len(batch)
+            finally:
+                # Records fetched but not processed (a stop, or an error escaping the
+                # handler) are kept in order for the next call: the fetch position has
+                # already moved past them.
+                if index < len(batch):
+                    self._backlog = batch[index:] + self._backlog
+                self._store_pending()
+            self._maybe_commit()
+        return handled
+
+    def __iter__(self) -> Iterator[Record]:
+        """Records one by one; each is marked processed when the loop asks for the next.
+
+        Leaving the loop (``break`` or an exception) leaves the current record unmarked: it
+        is delivered again, by this consumer or after a restart.
+        """
+        self._stopping = False
+        while not self._stopping:
+            batch = self._next_batch(1.0)
+            if not batch:
+                self._maybe_commit()
+                continue
+            index = 0
+            try:
+                for index, msg in enumerate(batch):
+                    record = self._prepare(msg)
+                    if record is not None:
+                        with self._processing(record):
+                            yield record
+                    self._processed(msg)
+                    if self._stopping:
+                        index += 1
+                        break
+                else:
+                    index = len(batch)
+            finally:
+                if index < len(batch):
+                    self._backlog = batch[index:] + self._backlog
+                self._store_pending()
+            self._maybe_commit()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` (or the iterator) to return after the current record."""
+        self._stopping = True
+
+    def _next_batch(self, timeout_s: float) -> list[Message]:
+        # Once per batch, not per record: may a span started now be recorded by anyone?
+        self._spans = self._telemetry.records_spans()
+        if self._backlog:
+            batch, self._backlog = self._backlog, []
+            return batch
+        if self._pauses:
+            now = _now_ms()
+            ready = self._pauses.take_due(now)
+            if ready:
+                self._consumer.resume([TopicPartition(t, p) for t, p in ready])
+            wait = self._pauses.seconds_to_next(now)
+            if wait is not None:
+                timeout_s = min(timeout_s, max(wait, 0.01))
+        # Whatever is already fetched, without waiting: librdkafka's batch call would
+        # otherwise hold on to the first record until the batch is full or time is up.
+        batch = self._consumer.consume(self._batch_size, 0)
+        if batch:
+            return batch
+        first = self._consumer.poll(timeout_s)
+        return [first] if first is not None else []
+
+    def _prepare(self, msg: Message) -> Record | None:
+        """The record to hand over, or None (an event, a paused partition, a parked record)."""
+        err = msg.error()
+        if err is not None:
+            self._event(err)
+            return None
+        topic = msg.topic() or ""
+        partition = msg.partition() or 0
+        offset = msg.offset() or 0
+        if self._pauses and (topic, partition) in self._pauses:
+            return None  # a later record of a partition waiting for its head to be due
+        retry = self._retry_of.get(topic) if self._retry_of else None
+        headers: Headers = msg.headers() or []  # type: ignore[assignment]
+        if retry is None:
+            origin, attempt = topic, 0
+        else:
+            origin, attempt = retry
+            due = header_text(headers, RETRY_DUE_HEADER)
+            if due is not None and due.isdigit() and int(due) > _now_ms():
+                self._pause_until(topic, partition, offset, int(due))
+                return None
+        raw_key = msg.key()
+        try:
+            key = raw_key
+            if raw_key is not None:
+                key = self._deserializer.key_decoder(origin).decode(raw_key)
+            decoder = self._value_decoders.get(origin)
+            if decoder is None:
+                decoder = self._value_decoders[origin] = self._deserializer.value_decoder(origin)
+            value = decoder.decode(msg.value())
+        except Exception as exc:  # noqa: BLE001 (any decoding failure is a poison pill)
+            if self._stats is not None:
+                self._stats.error("deserialization")
+            self._park(msg, exc, kind="deserialization", origin=origin, attempt=attempt)
+            return None
+        stats = self._stats
+        if stats is not None:
+            entry = stats.consumed.get(origin)
+            if entry is None:
+                entry = stats.consumed[origin] = [0, 0]
+            entry[0] += 1
+            entry[1] += len(msg) + (len(raw_key) if raw_key else 0)
+        return Record(
+            topic=origin, partition=partition, offset=offset, key=key, value=value,
+            headers=headers, timestamp_ms=msg.timestamp()[1], message=msg,
+            read_from=topic, attempt=attempt,
+        )  # fmt: skip
+
+    def _handle(self, handler: Handler, record: Record, msg: Message) -> None:
+        parent = self._extractor.context(record.headers)
+        try:
+            if self._spans:
+                with RecordSpan(self._tracer, record, parent, group=self.group_id, app=self.app_id):
+                    handler(record)
+            elif parent is not None:
+                # Nobody records spans, but what the handler produces still carries the
+                # producer's trace.
+                token = otel_context.attach(parent)
+                try:
+                    handler(record)
+                finally:
+                    otel_context.detach(token)
+            else:
+                handler(record)
+        except Exception as exc:
+            if self._stats is not None:
+                self._stats.error("handler")
+            if self.dead_letters is None:
+                raise
+            self._park(msg, exc, kind="handler", origin=record.topic, attempt=record.attempt)
+
+    def _processing(self, record: Record) -> Processing:
+        parent = self._extractor.context(record.headers)
+        if self._spans:
+            return RecordSpan(self._tracer, record, parent, group=self.group_id, app=self.app_id)
+        return Attached(parent)
+
+    def _processed(self, msg: Message) -> None:
+        # Skipped records of a paused partition are not processed: their offsets stay put.
+        topic, partition = msg.topic(), msg.partition()
+        if (
+            msg.error() is None
+            and topic is not None
+            and partition is not None
+            and (topic, partition) not in self._pauses
+        ):
+            self._pending[(topic, partition)] = (msg.offset() or 0) + 1
+
+    def _pause_until(self, topic: str, partition: int, offset: int, due_ms: int) -> None:
+        tp = TopicPartition(topic, partition, offset)
+        self._consumer.pause([tp])
+        # Rewind to the head record: what was fetched after it is fetched again on resume.
+        self._consumer.seek(tp)
+        self._pauses.pause(topic, partition, due_ms)
+
+    def _park(
+        self, msg: Message, exc: BaseException, *, kind: str, origin: str, attempt: int
+    ) -> None:
+        policy = self.dead_letters
+        if policy is None:
+            raise exc
+        destination, delay = policy.destination(
+            origin, attempt=attempt, retryable=kind == "handler"
+        )
+        now = _now_ms()
+        headers = failure_headers(
+            message_headers(msg), kind=kind, exc=exc, topic=msg.topic() or origin,
+            partition=msg.partition() or 0, offset=msg.offset() or 0,
+            timestamp_ms=msg.timestamp()[1], app=self.app_id, attempts=attempt + 1,
+            now_ms=now, delay_s=delay,
+        )  # fmt: skip
+        try:
+            self._writer.write(destination, key=msg.key(), value=msg.value(), headers=headers)
+        except ClientError:
+            if self._stats is not None:
+                self._stats.error("dead_letter")
+            raise
+        if self._stats is not None:
+            self._stats.dead_lettered[destination] = (
+                self._stats.dead_lettered.get(destination, 0) + 1
+            )
+        logger.warning(
+            "parked a record that failed (%s: %s) in %s",
+            type(exc).__name__,
+            exc,
+            destination,
+            extra={
+                "app": self.app_id, "topic": msg.topic(), "partition": msg.partition(),
+                "offset": msg.offset(), "destination": destination, "error_kind": kind,
+            },
+        )  # fmt: skip
+
+    def _event(self, err: KafkaError) -> None:
+        if err.code() == KafkaError._PARTITION_EOF:
+            return
+        if self._stats is not None:
+            self._stats.error("kafka")
+        if err.fatal():
+            raise KafkaException(err)
+        logger.warning(
+            "consumer error: %s", err.str(), extra={"app": self.app_id, "group": self.group_id}
+        )
+
+    # ------------------------------------------------------------------ offsets
+    def _store_pending(self) -> None:
+        if not self._pending:
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self._pending.items()]
+        self._pending.clear()
+        self._consumer.store_offsets(offsets=offsets)
+        self._stored_since_commit = True
+
+    def _maybe_commit(self) -> None:
+        if not self._stored_since_commit:
+            return
+        policy = self.commit_policy
+        if policy.mode == "sync":
+            self._commit_sync("batch")
+        elif time.monotonic() - self._last_commit >= policy.interval_s:
+            self._stored_since_commit = False
+            self._last_commit = time.monotonic()
+            self._commit_started.append(("async", time.perf_counter()))
+            try:
+                self._consumer.commit(asynchronous=True)
+            except KafkaException as exc:
+                self._commit_started.pop()
+                self._commit_failed(exc.args[0] if exc.args else None)
+
+    def _commit_sync(self, reason: str) -> None:
+        """Commit what is stored and wait; nothing stored is not an error."""
+        self._stored_since_commit = False
+        self._last_commit = time.monotonic()
+        started = time.perf_counter()
+        # The commit callback fires for synchronous commits too; keep the queue in step.
+        self._commit_started.append(("sync", started))
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() == KafkaError._NO_OFFSET:
+                return
+            self._commit_failed(error)
+            if reason == "close":
+                raise
+            return
+        if self._stats is not None:
+            self._stats.commit_took("sync", time.perf_counter() - started)
+
+    def _committed(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        mode, started = self._commit_started.popleft() if self._commit_started else ("", 0.0)
+        if err is not None:
+            if err.code() != KafkaError._NO_OFFSET:
+                self._commit_failed(err)
+            return
+        if mode == "async" and self._stats is not None:
+            self._stats.commit_took("async", time.perf_counter() - started)
+
+    def _commit_failed(self, err: KafkaError | None) -> None:
+        if self._stats is not None:
+            self._stats.error("commit")
+        # Offsets stay stored: the next commit carries them again.
+        self._stored_since_commit = True
+        logger.warning(
+            "offset commit failed: %s",
+            err.str() if isinstance(err, KafkaError) else err,
+            extra={"app": self.app_id, "group": self.group_id},
+        )
+
+    # ------------------------------------------------------------------ rebalance
+    def _assigned(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        logger.info(
+            "assigned %s",
+            ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions),
+            extra={"app": self.app_id, "group": self.group_id},
+        )
+
+    def _revoked(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        # Cooperative rebalance: only these partitions move. Commit what was processed
+        # while they are still ours, so their next owner starts exactly after it.
+        self._store_pending()
+        self._commit_sync("revoke")
+        self._forget(partitions)
+        logger.info(
+            "revoked %s",
+            ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions),
+            extra={"app": self.app_id, "group": self.group_id},
+        )
+
+    def _lost(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        # Lost, not revoked: another member may own them already; committing would be wrong.
+        for tp in partitions:
+            self._pending.pop((tp.topic, tp.partition), None)
+        self._forget(partitions)
+        logger.warning(
+            "lost %d partitions (session timed out); their uncommitted records will be "
+            "processed again by their new owner",
+            len(partitions),
+            extra={"app": self.app_id, "group": self.group_id},
+        )
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        self._pauses.forget(gone)
+        self._backlog = [m for m in self._backlog if (m.topic(), m.partition()) not in gone]
+        if self._stats is not None:
+            for tp in gone:
+                self._stats.lag.pop(tp, None)
+
+    # ------------------------------------------------------------------ callbacks
+    def _statistics(self, document: str) -> None:
+        if self._stats is not None:
+            self._stats.lag = consumer_lag(json.loads(document))
+
+    def _kafka_error(self, err: KafkaError) -> None:
+        if self._stats is not None:
+            self._stats.error("kafka")
+        logger.log(
+            _level(err),
+            "kafka client error: %s",
+            err.str(),
+            extra={"app": self.app_id, "group": self.group_id, "error_code": err.name()},
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Commit what was processed, synchronously, then leave the group."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._store_pending()
+            self._commit_sync("close")
+        finally:
+            self._consumer.close()
+            self._writer.close()
+            if self._stats is not None:
+                self._stats.lag.clear()
+
+    def __enter__(self) -> Consumer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

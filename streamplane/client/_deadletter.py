@@ -1,0 +1,250 @@
+"""Poison pills: retry topics with back-off, then a dead-letter topic, and the consumer moves on.
+
+The pattern is Spring Kafka's non-blocking retry. A record whose handler raises is copied to
+``<topic>.retry.1`` with a header saying when it is due; the consumer of that retry topic
+pauses the partition until then, processes it again, and on another failure moves it to
+``<topic>.retry.2``, and so on. After the last retry (or at once, when there are none, or
+when the value cannot even be decoded) it goes to ``<topic>.dlq``. Meanwhile the main
+topic keeps flowing: one bad record does not block its partition.
+
+The copy keeps the original key, value bytes and headers (trace, producing app, schema id)
+and adds why it failed, where it came from and when. The consumer commits past the record
+only once the copy is acknowledged, so a record is never lost between the two topics.
+None of these topics is created here: they belong in the spec like any other topic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import confluent_kafka
+from confluent_kafka import KafkaError
+
+from streamplane.client._errors import DeadLetterError
+from streamplane.client._headers import Headers, header_text
+
+DLQ_SUFFIX = ".dlq"
+RETRY_INFIX = ".retry."
+
+ERROR_KIND_HEADER = "streamplane-error-kind"
+ERROR_CLASS_HEADER = "streamplane-error-class"
+ERROR_MESSAGE_HEADER = "streamplane-error-message"
+ORIGIN_TOPIC_HEADER = "streamplane-origin-topic"
+ORIGIN_PARTITION_HEADER = "streamplane-origin-partition"
+ORIGIN_OFFSET_HEADER = "streamplane-origin-offset"
+ORIGIN_TIMESTAMP_HEADER = "streamplane-origin-timestamp"
+FAILED_APP_HEADER = "streamplane-failed-app"
+FAILED_AT_HEADER = "streamplane-failed-at"
+ATTEMPTS_HEADER = "streamplane-attempts"
+RETRY_DUE_HEADER = "streamplane-retry-due"
+RETRY_DELAY_HEADER = "streamplane-retry-delay-ms"
+REPLAYED_FROM_HEADER = "streamplane-replayed-from"
+
+#: Headers describing one failure; a new failure replaces them, a replay removes them.
+FAILURE_HEADERS = frozenset(
+    {
+        ERROR_KIND_HEADER,
+        ERROR_CLASS_HEADER,
+        ERROR_MESSAGE_HEADER,
+        FAILED_APP_HEADER,
+        FAILED_AT_HEADER,
+        ATTEMPTS_HEADER,
+        RETRY_DUE_HEADER,
+        RETRY_DELAY_HEADER,
+    }
+)
+ORIGIN_HEADERS = frozenset(
+    {ORIGIN_TOPIC_HEADER, ORIGIN_PARTITION_HEADER, ORIGIN_OFFSET_HEADER, ORIGIN_TIMESTAMP_HEADER}
+)
+#: Error messages can be arbitrarily long (a stack of causes); headers should not be.
+MAX_MESSAGE_BYTES = 4096
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}{DLQ_SUFFIX}"
+
+
+def retry_topic(topic: str, attempt: int) -> str:
+    return f"{topic}{RETRY_INFIX}{attempt}"
+
+
+@dataclass(frozen=True)
+class DeadLetterPolicy:
+    """How a consumer parks records it cannot process.
+
+    ``retry_delays_s``: one retry topic per entry, ``<topic>.retry.<n>`` waited on for the
+    n-th delay, e.g. ``(1.0, 30.0)``; empty means straight to ``<topic>.dlq``. Records that
+    fail to decode skip the retries: decoding the same bytes again fails the same way.
+    """
+
+    retry_delays_s: tuple[float, ...] = ()
+    #: How long to wait for the cluster to acknowledge a parked record before giving up.
+    write_timeout_s: float = 30.0
+
+    def retry_topics(self, topic: str) -> list[str]:
+        return [retry_topic(topic, n) for n in range(1, len(self.retry_delays_s) + 1)]
+
+    def destination(self, topic: str, *, attempt: int, retryable: bool) -> tuple[str, float]:
+        """Where a record of ``topic`` that failed on try ``attempt`` (0-based) goes next,
+        and after what delay in seconds (0 for the dead-letter topic)."""
+        following = attempt + 1
+        if retryable and following <= len(self.retry_delays_s):
+            return retry_topic(topic, following), self.retry_delays_s[following - 1]
+        return dlq_topic(topic), 0.0
+
+
+def error_class(exc: BaseException) -> str:
+    kind = type(exc)
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+def failure_headers(
+    original: Sequence[tuple[str, Any]],
+    *,
+    kind: str,
+    exc: BaseException,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp_ms: int,
+    app: str,
+    attempts: int,
+    now_ms: int,
+    delay_s: float = 0.0,
+) -> Headers:
+    """The headers of a parked copy: the original ones, then why, whence, by whom and when.
+
+    A record failing again on a retry topic keeps the origin of its first failure, so the
+    dead-letter copy always points at the record the producer wrote.
+    """
+    kept = [(k, v) for k, v in original if k not in FAILURE_HEADERS]
+    if header_text(kept, ORIGIN_TOPIC_HEADER) is None:
+        kept += [
+            (ORIGIN_TOPIC_HEADER, topic.encode()),
+            (ORIGIN_PARTITION_HEADER, str(partition).encode()),
+            (ORIGIN_OFFSET_HEADER, str(offset).encode()),
+            (ORIGIN_TIMESTAMP_HEADER, str(timestamp_ms).encode()),
+        ]
+    message = str(exc).encode(errors="replace")[:MAX_MESSAGE_BYTES]
+    kept += [
+        (ERROR_KIND_HEADER, kind.encode()),
+        (ERROR_CLASS_HEADER, error_class(exc).encode()),
+        (ERROR_MESSAGE_HEADER, message),
+        (FAILED_APP_HEADER, app.encode()),
+        (FAILED_AT_HEADER, str(now_ms).encode()),
+        (ATTEMPTS_HEADER, str(attempts).encode()),
+    ]
+    if delay_s > 0:
+        kept += [
+            (RETRY_DUE_HEADER, str(now_ms + int(delay_s * 1000)).encode()),
+            (RETRY_DELAY_HEADER, str(int(delay_s * 1000)).encode()),
+        ]
+    return kept
+
+
+def replay_headers(original: Sequence[tuple[str, Any]], *, source: str) -> Headers:
+    """Headers of a dead letter sent back to its topic: the producer's own, plus where from."""
+    drop = FAILURE_HEADERS | ORIGIN_HEADERS | {REPLAYED_FROM_HEADER}
+    kept = [(k, v) for k, v in original if k not in drop]
+    kept.append((REPLAYED_FROM_HEADER, source.encode()))
+    return kept
+
+
+class DeadLetterWriter:
+    """Writes parked copies and waits for each acknowledgement.
+
+    Synchronous on purpose: poison pills are rare, and the consumer may commit past a
+    record only once its copy is durable.
+    """
+
+    def __init__(self, config: dict[str, Any], *, timeout_s: float) -> None:
+        self._config = config
+        self._timeout_s = timeout_s
+        self._producer: confluent_kafka.Producer | None = None
+        self._known: set[str] = set()
+
+    def _client(self) -> confluent_kafka.Producer:
+        if self._producer is None:
+            self._producer = confluent_kafka.Producer(self._config)
+        return self._producer
+
+    def missing(self, topics: Iterable[str]) -> list[str]:
+        """Those of ``topics`` the cluster does not have (auto-creation is off)."""
+        wanted = [t for t in topics if t not in self._known]
+        if not wanted:
+            return []
+        metadata = self._client().list_topics(timeout=self._timeout_s)
+        absent = []
+        for topic in wanted:
+            entry = metadata.topics.get(topic)
+            if entry is None or entry.error is not None:
+                absent.append(topic)
+            else:
+                self._known.add(topic)
+        return absent
+
+    def write(
+        self, topic: str, *, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> None:
+        if self.missing([topic]):
+            raise DeadLetterError(
+                f"topic {topic} does not exist, so the failed record cannot be parked there; "
+                "declare it in the spec (retry and dead-letter topics are not created "
+                "automatically). The consumer stopped without committing past the record."
+            )
+        outcome: list[KafkaError | None] = []
+        producer = self._client()
+        producer.produce(
+            topic, value, key, headers=headers, on_delivery=lambda err, _msg: outcome.append(err)
+        )
+        deadline = time.monotonic() + self._timeout_s
+        while not outcome and time.monotonic() < deadline:
+            producer.poll(0.05)
+        if not outcome or outcome[0] is not None:
+            reason = outcome[0].str() if outcome and outcome[0] is not None else "timed out"
+            raise DeadLetterError(
+                f"could not write the failed record to {topic}: {reason}. The consumer stopped "
+                "without committing past the record."
+            )
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(self._timeout_s)
+            self._producer.close()
+            self._producer = None
+
+
+class RetryPauses:
+    """Retry-topic partitions paused until their head record is due (wall-clock ms)."""
+
+    def __init__(self) -> None:
+        self._due: dict[tuple[str, int], int] = {}
+
+    def __contains__(self, partition: tuple[str, int]) -> bool:
+        return partition in self._due
+
+    def __bool__(self) -> bool:
+        return bool(self._due)
+
+    def pause(self, topic: str, partition: int, due_ms: int) -> None:
+        self._due[(topic, partition)] = due_ms
+
+    def take_due(self, now_ms: int) -> list[tuple[str, int]]:
+        """The partitions whose time has come; they are no longer tracked as paused."""
+        ready = [tp for tp, due in self._due.items() if due <= now_ms]
+        for tp in ready:
+            del self._due[tp]
+        return ready
+
+    def seconds_to_next(self, now_ms: int) -> float | None:
+        if not self._due:
+            return None
+        return max(0.0, (min(self._due.values()) - now_ms) / 1000)
+
+    def forget(self, partitions: Iterable[tuple[str, int]]) -> None:
+        for tp in partitions:
+            self._due.pop(tp, None)

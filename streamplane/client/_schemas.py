@@ -1,0 +1,162 @@
+"""Which schema each topic's keys and values must match, and how to reach the registry.
+
+A topic's schema comes from the platform spec (``key_schema`` / ``value_schema``) or is
+given explicitly. Protobuf is the odd one out: confluent-kafka's serdes work on generated
+message classes rather than on ``.proto`` text, so a Protobuf topic also needs the
+application's message class to consume it (producing infers it from the value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from streamplane.client._errors import ClientError
+
+if TYPE_CHECKING:
+    from streamplane.kafka import ConnectionSettings
+    from streamplane.model import Spec
+
+SchemaFormat = Literal["AVRO", "PROTOBUF", "JSON"]
+_FORMATS: tuple[SchemaFormat, ...] = ("AVRO", "PROTOBUF", "JSON")
+
+
+@dataclass(frozen=True)
+class TopicSchema:
+    """The schema one side (key or value) of a topic must match.
+
+    ``text`` is the Avro or JSON Schema document; without it, a consumer reads with the
+    writer's schema from the registry. ``message_type`` is the generated Protobuf class.
+    ``source`` says where the schema was declared, for error messages.
+    """
+
+    format: SchemaFormat
+    text: str | None = None
+    message_type: type[Any] | None = None
+    source: str | None = None
+
+    @classmethod
+    def avro(cls, text: str | None = None, *, source: str | None = None) -> TopicSchema:
+        return cls("AVRO", text=text, source=source)
+
+    @classmethod
+    def json(cls, text: str | None = None, *, source: str | None = None) -> TopicSchema:
+        return cls("JSON", text=text, source=source)
+
+    @classmethod
+    def protobuf(
+        cls, message_type: type[Any] | None = None, *, source: str | None = None
+    ) -> TopicSchema:
+        return cls("PROTOBUF", message_type=message_type, source=source)
+
+    def describe(self) -> str:
+        """E.g. ``an AVRO schema (schemas/order.avsc)``, for messages people read."""
+        where = f" ({self.source})" if self.source else ""
+        return f"an {self.format} schema{where}"
+
+
+@dataclass(frozen=True)
+class TopicSchemas:
+    """The declared key and value schema of one topic; ``None`` means raw bytes."""
+
+    key: TopicSchema | None = None
+    value: TopicSchema | None = None
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Where the schema registry is and how to authenticate (HTTP basic), if at all.
+
+    ``auto_register``: producers register a topic's schema on first use. Turn it off where
+    schemas are registered only by the platform (``streamplane apply``); producing then
+    needs the exact schema to be registered already.
+    """
+
+    url: str
+    username: str | None = None
+    password: str | None = None
+    auto_register: bool = True
+
+    def client_config(self) -> dict[str, Any]:
+        """Config for confluent-kafka's ``SchemaRegistryClient``."""
+        conf: dict[str, Any] = {"url": self.url}
+        if self.username is not None and self.password is not None:
+            conf["basic.auth.user.info"] = f"{self.username}:{self.password}"
+        return conf
+
+    def client(self) -> SchemaRegistryClient:
+        return SchemaRegistryClient(self.client_config())
+
+
+#: What an SDK client accepts as its registry: settings, a URL, or a ready client.
+RegistryRef = RegistrySettings | SchemaRegistryClient | str
+
+
+def registry_client(ref: RegistryRef | None) -> SchemaRegistryClient | None:
+    """One ``SchemaRegistryClient`` (which caches ids and schemas) for a client's serdes."""
+    if ref is None or isinstance(ref, SchemaRegistryClient):
+        return ref
+    if isinstance(ref, str):
+        return RegistrySettings(ref).client()
+    return ref.client()
+
+
+def registry_from_spec(
+    spec: Spec, connection: ConnectionSettings, *, cluster: str | None = None
+) -> RegistrySettings | None:
+    """The registry the spec names for its cluster, reached with the client's credentials."""
+    try:
+        entry = spec.cluster(cluster)
+    except KeyError:
+        return None
+    url = getattr(entry, "schema_registry", None)
+    if not isinstance(url, str):
+        return None
+    return RegistrySettings(url, username=connection.username, password=connection.password)
+
+
+def schemas_from_spec(
+    spec: Spec,
+    topics: Iterable[str] | None = None,
+    *,
+    protobuf_types: Mapping[str, type[Any]] | None = None,
+) -> dict[str, TopicSchemas]:
+    """The declared schemas of ``topics`` (default: every topic of the spec).
+
+    ``protobuf_types`` maps a topic name to the generated message class of its values,
+    needed to consume a Protobuf topic.
+    """
+    types = dict(protobuf_types or {})
+    wanted = set(topics) if topics is not None else None
+    found: dict[str, TopicSchemas] = {}
+    for name, entry in spec.topics.items():
+        if wanted is not None and name not in wanted:
+            continue
+        topic = entry.topic
+        key = _declared(spec, topic.key_schema, message_type=None)
+        value = _declared(spec, topic.value_schema, message_type=types.get(name))
+        if key is not None or value is not None:
+            found[name] = TopicSchemas(key=key, value=value)
+    return found
+
+
+def _declared(spec: Spec, ref: Any, *, message_type: type[Any] | None) -> TopicSchema | None:
+    if ref is None:
+        return None
+    fmt = ref.format
+    if fmt not in _FORMATS:
+        raise ClientError(
+            f"schema file {ref.file} has an unknown format; name it .avsc, .proto or .json"
+        )
+    path = spec.root / ref.file
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ClientError(f"cannot read schema {path}: {exc.strerror}") from None
+    if fmt == "PROTOBUF":
+        # The .proto text is not what the serdes need; the generated class is.
+        return TopicSchema("PROTOBUF", message_type=message_type, source=ref.file)
+    return TopicSchema(fmt, text=text, source=ref.file)

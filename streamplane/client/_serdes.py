@@ -1,0 +1,437 @@
+"""Values to bytes and back through the schema registry, with confluent-kafka's own serdes.
+
+Each topic gets one encoder and one decoder, built on first use and cached: the
+serializer, its ``SerializationContext`` and the schema-id header are made once per
+topic, so the per-record work is the serializer call itself.
+
+A topic that declares a schema accepts only values its serializer can encode. Raw bytes
+or text, or a value the serializer rejects, raise :class:`SchemaViolation` here, before
+anything is handed to librdkafka: a consumer of that topic must be able to trust that every
+record carries a registered schema id.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+
+from streamplane.client._errors import ClientError, SchemaViolation
+from streamplane.client._schemas import TopicSchema, TopicSchemas
+
+_RAW_TYPES = (bytes, bytearray, memoryview, str)
+_MAGIC_BYTE = 0
+#: Subjects are ``<topic>-key`` and ``<topic>-value``, as the platform registers them.
+#: Naming the strategy also spares confluent-kafka's default (associations looked up in the
+#: registry, then a locked cache consulted for every record).
+_SUBJECTS = {"subject.name.strategy.type": "TOPIC"}
+
+
+class Encoder:
+    """Encodes one side (key or value) of one topic."""
+
+    #: The ``streamplane-schema-id`` header of the last record, or None for raw topics.
+    schema_header: tuple[str, bytes] | None = None
+
+    def encode(self, obj: Any) -> bytes | None:
+        raise NotImplementedError
+
+
+class _RawEncoder(Encoder):
+    def __init__(self, topic: str, field: str) -> None:
+        self.topic = topic
+        self.field = field
+
+    def encode(self, obj: Any) -> bytes | None:
+        if obj is None or isinstance(obj, bytes):
+            return obj
+        if isinstance(obj, str):
+            return obj.encode()
+        if isinstance(obj, bytearray | memoryview):
+            return bytes(obj)
+        raise SchemaViolation(
+            f"topic {self.topic} declares no {self.field} schema, so its {self.field}s are "
+            f"raw bytes; got {type(obj).__name__}. Pass bytes or str, or declare a "
+            f"{self.field}_schema for the topic in the spec",
+            topic=self.topic,
+            declared="none",
+        )
+
+
+class _SchemaEncoder(Encoder):
+    """A registry serializer, with the refusal rules and the schema-id header."""
+
+    def __init__(
+        self,
+        topic: str,
+        field: str,
+        schema: TopicSchema,
+        serialize: Callable[[Any, SerializationContext], bytes | None],
+        *,
+        header: str,
+    ) -> None:
+        self.topic = topic
+        self.field = field
+        self.schema = schema
+        self._serialize = serialize
+        self._ctx = SerializationContext(
+            topic, MessageField.KEY if field == "key" else MessageField.VALUE
+        )
+        self._header_name = header
+        self._prefix = b""
+
+    def _refuse(self, obj: Any, why: str) -> SchemaViolation:
+        return SchemaViolation(
+            f"topic {self.topic} declares {self.schema.describe()} for its {self.field}s; "
+            f"refused a {type(obj).__name__} {self.field} before sending it: {why}",
+            topic=self.topic,
+            declared=self.schema.format,
+        )
+
+    def encode(self, obj: Any) -> bytes | None:
+        if obj is None:
+            return None  # a tombstone, or an absent key: nothing to encode
+        if isinstance(obj, _RAW_TYPES):
+            raise self._refuse(
+                obj,
+                "raw bytes or text bypass the schema; pass the record itself and the SDK "
+                "serializes it with the registered schema",
+            )
+        try:
+            data = self._serialize(obj, self._ctx)
+        except SchemaRegistryError as exc:
+            raise ClientError(
+                f"the schema registry refused the {self.field} schema of topic {self.topic} "
+                f"({self.schema.source or self.schema.format}): {exc}"
+            ) from exc
+        except Exception as exc:
+            # fastavro, protobuf and jsonschema each raise their own types for a bad value.
+            raise self._refuse(obj, f"{type(exc).__name__}: {exc}") from exc
+        if data is None:
+            return None
+        prefix = data[1:5]
+        if prefix != self._prefix:
+            self._prefix = prefix
+            self.schema_header = (
+                self._header_name,
+                str(int.from_bytes(prefix, "big")).encode(),
+            )
+        return data
+
+
+def _parse_avro(text: str | None) -> Any:
+    """The fastavro form of an Avro schema, or None when the fast path cannot use it."""
+    if text is None:
+        return None
+    try:
+        parsed = parse_schema(json.loads(text))
+    except (ValueError, TypeError, KeyError):
+        return None
+    # A bare "bytes" schema is written without Avro encoding by confluent-kafka.
+    bare_bytes = parsed == "bytes" or (isinstance(parsed, dict) and parsed.get("type") == "bytes")
+    return None if bare_bytes else parsed
+
+
+class _AvroEncoder(_SchemaEncoder):
+    """Avro: confluent-kafka's AvroSerializer, then the same fastavro call without its overhead.
+
+    The serializer registers (or looks up) the schema and frames the first record. For the
+    records after it, the SDK makes the one call the serializer would make,
+    ``schemaless_writer`` with the same parsed schema behind the same 5-byte frame, and
+    skips the per-record bookkeeping around it (subject strategy, known-subject lock, rule
+    checks, buffer wrappers), which costs as much as the encoding itself. That is exact
+    while the serializer writes with its own schema, which is how the SDK configures it
+    (no ``use.latest.version``, so no data-contract rules on the write path); the first
+    record is encoded both ways and the shortcut is taken only if the bytes are identical.
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        field: str,
+        schema: TopicSchema,
+        serialize: Callable[[Any, SerializationContext], bytes | None],
+        *,
+        header: str,
+    ) -> None:
+        super().__init__(topic, field, schema, serialize, header=header)
+        self._candidate = _parse_avro(schema.text)
+        self._parsed: Any = None
+        self._frame = b""
+
+    def encode(self, obj: Any) -> bytes | None:
+        parsed = self._parsed
+        if parsed is None or obj is None or isinstance(obj, _RAW_TYPES):
+            data = super().encode(obj)
+            if data is not None and parsed is None and self._candidate is not None:
+                self._adopt(obj, data)
+            return data
+        out = io.BytesIO()
+        out.write(self._frame)
+        try:
+            schemaless_writer(out, parsed, obj)
+        except Exception as exc:
+            raise self._refuse(obj, f"{type(exc).__name__}: {exc}") from exc
+        return out.getvalue()
+
+    def _adopt(self, obj: Any, data: bytes) -> None:
+        out = io.BytesIO()
+        out.write(data[:5])
+        try:
+            schemaless_writer(out, self._candidate, obj)
+        except Exception:  # noqa: BLE001 (no shortcut then; the serializer stays in charge)
+            self._candidate = None
+            return
+        if out.getvalue() == data:
+            self._parsed, self._frame = self._candidate, data[:5]
+        else:
+            self._candidate = None
+
+
+class _ProtobufEncoder(_SchemaEncoder):
+    """Protobuf serializers are per message class; the class is taken from the value."""
+
+    def __init__(
+        self, topic: str, field: str, schema: TopicSchema, registry: SchemaRegistryClient, *,
+        conf: dict[str, Any], header: str,
+    ) -> None:  # fmt: skip
+        super().__init__(topic, field, schema, self._dispatch, header=header)
+        self._registry = registry
+        self._conf = conf
+        self._by_type: dict[type[Any], ProtobufSerializer] = {}
+
+    def _dispatch(self, obj: Any, ctx: SerializationContext) -> bytes | None:
+        from google.protobuf.message import Message
+
+        kind = type(obj)
+        serializer = self._by_type.get(kind)
+        if serializer is None:
+            expected = self.schema.message_type
+            if not isinstance(obj, Message) or (expected is not None and kind is not expected):
+                wanted = expected.__name__ if expected is not None else "a protobuf message"
+                raise TypeError(f"expected {wanted}")
+            serializer = ProtobufSerializer(kind, self._registry, dict(self._conf))
+            self._by_type[kind] = serializer
+        return serializer(obj, ctx)
+
+
+class RecordSerializer:
+    """Encodes keys and values for the topics a producer writes, per their declared schemas."""
+
+    def __init__(
+        self,
+        schemas: Mapping[str, TopicSchemas],
+        registry: SchemaRegistryClient | None,
+        *,
+        auto_register: bool = True,
+        schema_header: str,
+    ) -> None:
+        self._schemas = dict(schemas)
+        self._registry = registry
+        self._auto_register = auto_register
+        self._header = schema_header
+        self._values: dict[str, Encoder] = {}
+        self._keys: dict[str, Encoder] = {}
+
+    def value_encoder(self, topic: str) -> Encoder:
+        encoder = self._values.get(topic)
+        if encoder is None:
+            declared = self._schemas.get(topic)
+            encoder = self._build(topic, "value", declared.value if declared else None)
+            self._values[topic] = encoder
+        return encoder
+
+    def key_encoder(self, topic: str) -> Encoder:
+        encoder = self._keys.get(topic)
+        if encoder is None:
+            declared = self._schemas.get(topic)
+            encoder = self._build(topic, "key", declared.key if declared else None)
+            self._keys[topic] = encoder
+        return encoder
+
+    def _build(self, topic: str, field: str, schema: TopicSchema | None) -> Encoder:
+        if schema is None:
+            return _RawEncoder(topic, field)
+        if self._registry is None:
+            raise ClientError(
+                f"topic {topic} declares {schema.describe()} for its {field}s, but this client "
+                "has no schema registry; pass registry=RegistrySettings(url, ...)"
+            )
+        conf: dict[str, Any] = {"auto.register.schemas": self._auto_register, **_SUBJECTS}
+        if schema.format == "PROTOBUF":
+            return _ProtobufEncoder(
+                topic, field, schema, self._registry, conf=conf, header=self._header
+            )
+        if schema.text is None:
+            # No schema text: write with the subject's latest registered version.
+            conf = {"auto.register.schemas": False, "use.latest.version": True, **_SUBJECTS}
+        if schema.format == "AVRO":
+            avro = AvroSerializer(self._registry, schema.text, conf=conf)
+            return _AvroEncoder(topic, field, schema, avro, header=self._header)
+        serializer = JSONSerializer(schema.text, self._registry, conf=conf)
+        return _SchemaEncoder(topic, field, schema, serializer, header=self._header)
+
+
+class Decoder:
+    def decode(self, data: bytes | None) -> Any:
+        raise NotImplementedError
+
+
+class _RawDecoder(Decoder):
+    def decode(self, data: bytes | None) -> Any:
+        return data
+
+
+class _SchemaDecoder(Decoder):
+    def __init__(
+        self, topic: str, field: str, deserialize: Callable[[bytes, SerializationContext], Any]
+    ) -> None:
+        self._deserialize = deserialize
+        self._ctx = SerializationContext(
+            topic, MessageField.KEY if field == "key" else MessageField.VALUE
+        )
+
+    def decode(self, data: bytes | None) -> Any:
+        if data is None:
+            return None
+        if len(data) < 5 or data[0] != _MAGIC_BYTE:
+            raise ValueError(
+                "not in the schema registry wire format (magic byte 0 and a 4-byte schema id)"
+            )
+        return self._deserialize(data, self._ctx)
+
+
+_UNSEEN = object()
+
+
+class _AvroDecoder(_SchemaDecoder):
+    """Avro: confluent-kafka's AvroDeserializer, then the same fastavro call without its overhead.
+
+    Per writer schema id, the first record goes through the deserializer. When the
+    registered schema has no references and no rule set (nothing the deserializer would
+    run besides decoding) and decoding it directly gives the identical value, later records
+    with that id are read with ``schemaless_reader`` and the same parsed schemas. The
+    deserializer otherwise walks the whole schema for field tags on every record, which
+    costs more than reading it.
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        field: str,
+        deserialize: Callable[[bytes, SerializationContext], Any],
+        *,
+        registry: SchemaRegistryClient,
+        reader: str | None,
+    ) -> None:
+        super().__init__(topic, field, deserialize)
+        self._registry = registry
+        self._reader_text = reader
+        self._reader = _parse_avro(reader)
+        #: frame (magic byte + schema id) -> parsed writer schema, or None: no shortcut
+        self._writers: dict[bytes, Any] = {}
+
+    def decode(self, data: bytes | None) -> Any:
+        if data is None:
+            return None
+        writer = self._writers.get(data[:5], _UNSEEN)
+        if writer is None:
+            return super().decode(data)
+        if writer is _UNSEEN:
+            return self._first(data)
+        return schemaless_reader(io.BytesIO(data[5:]), writer, self._reader)
+
+    def _first(self, data: bytes) -> Any:
+        value = super().decode(data)  # checks the framing, fetches and caches the schema
+        frame = data[:5]
+        self._writers[frame] = None
+        if self._reader_text is not None and self._reader is None:
+            return value
+        registered = self._registry.get_schema(int.from_bytes(frame[1:5], "big"))
+        if registered.references or registered.rule_set is not None:
+            return value
+        if (registered.schema_type or "AVRO") != "AVRO":
+            return value
+        writer = _parse_avro(registered.schema_str)
+        if writer is None:
+            return value
+        try:
+            same = schemaless_reader(io.BytesIO(data[5:]), writer, self._reader) == value
+        except Exception:  # noqa: BLE001 (no shortcut then; the deserializer stays in charge)
+            same = False
+        if same:
+            self._writers[frame] = writer
+        return value
+
+
+class RecordDeserializer:
+    """Decodes keys and values of the topics a consumer reads, per their declared schemas."""
+
+    def __init__(
+        self, schemas: Mapping[str, TopicSchemas], registry: SchemaRegistryClient | None
+    ) -> None:
+        self._schemas = dict(schemas)
+        self._registry = registry
+        self._values: dict[str, Decoder] = {}
+        self._keys: dict[str, Decoder] = {}
+        for topic, declared in self._schemas.items():
+            # Fail at start-up, not at the first record, when a Protobuf type is missing.
+            for field, schema in (("key", declared.key), ("value", declared.value)):
+                if (
+                    schema is not None
+                    and schema.format == "PROTOBUF"
+                    and schema.message_type is None
+                ):
+                    raise ClientError(
+                        f"topic {topic} declares a PROTOBUF {field} schema "
+                        f"({schema.source or 'no file'}); pass its generated message "
+                        f"class, e.g. protobuf_types={{{topic!r}: MyMessage}}"
+                    )
+
+    def value_decoder(self, topic: str) -> Decoder:
+        decoder = self._values.get(topic)
+        if decoder is None:
+            declared = self._schemas.get(topic)
+            decoder = self._build(topic, "value", declared.value if declared else None)
+            self._values[topic] = decoder
+        return decoder
+
+    def key_decoder(self, topic: str) -> Decoder:
+        decoder = self._keys.get(topic)
+        if decoder is None:
+            declared = self._schemas.get(topic)
+            decoder = self._build(topic, "key", declared.key if declared else None)
+            self._keys[topic] = decoder
+        return decoder
+
+    def _build(self, topic: str, field: str, schema: TopicSchema | None) -> Decoder:
+        if schema is None:
+            return _RawDecoder()
+        if self._registry is None:
+            raise ClientError(
+                f"topic {topic} declares {schema.describe()} for its {field}s, but this client "
+                "has no schema registry; pass registry=RegistrySettings(url, ...)"
+            )
+        conf = dict(_SUBJECTS)
+        if schema.format == "AVRO":
+            avro = AvroDeserializer(self._registry, schema.text, conf=conf)
+            return _AvroDecoder(topic, field, avro, registry=self._registry, reader=schema.text)
+        deserializer: JSONDeserializer | ProtobufDeserializer
+        if schema.format == "JSON":
+            deserializer = JSONDeserializer(
+                schema.text, schema_registry_client=self._registry, conf=conf
+            )
+        else:
+            deserializer = ProtobufDeserializer(
+                schema.message_type, conf, schema_registry_client=self._registry
+            )
+        return _SchemaDecoder(topic, field, deserializer)

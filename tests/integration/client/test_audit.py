@@ -1,0 +1,169 @@
+"""`streamplane audit zero-loss` against the live 3-node cluster, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ResourceType,
+)
+from typer.testing import CliRunner
+
+from streamplane.cli._app import app
+from streamplane.local import LocalCluster
+from tests.integration.conftest import create_topic
+
+SPEC = """\
+clusters:
+  - name: c3
+    environment: prod
+    brokers: 3
+    bootstrap_servers: {bootstrap}
+    auth:
+      security_protocol: SASL_PLAINTEXT
+      mechanism: SCRAM-SHA-512
+      username: admin
+      password: {{env: SP_AUDIT_PASSWORD}}
+tenants:
+  - name: audit
+    prefix: "{prefix}"
+    owners: [team@example.com]
+    clusters: [c3]
+    domains:
+      - name: pay
+        topics:
+          - name: good
+          - name: thin
+            replication_factor: 1
+          - name: drifted
+          - name: unclean
+            configs:
+              unclean.leader.election.enable: true
+          - name: missing
+          - name: fed
+        applications:
+          - name: writer
+            profile: zero_loss
+            produces: [{prefix}pay.good, {prefix}pay.thin, {prefix}pay.drifted, {prefix}pay.unclean, {prefix}pay.missing]
+          - name: mover
+            transactional: true
+            profile: low_latency
+            produces: [{prefix}pay.good]
+          - name: feeder
+            produces: [{prefix}pay.fed]
+          - name: reader
+            profile: zero_loss
+            consumes: [{prefix}pay.fed]
+"""
+
+CLEAN = """\
+clusters:
+  - name: c3
+    environment: prod
+    brokers: 3
+    bootstrap_servers: {bootstrap}
+    auth:
+      security_protocol: SASL_PLAINTEXT
+      mechanism: SCRAM-SHA-512
+      username: admin
+      password: {{env: SP_AUDIT_PASSWORD}}
+tenants:
+  - name: audit
+    prefix: "{prefix}"
+    owners: [team@example.com]
+    clusters: [c3]
+    domains:
+      - name: pay
+        topics: [{{name: good}}]
+        applications:
+          - {{name: writer, profile: zero_loss, transactional: true, produces: [{prefix}pay.good]}}
+"""
+
+
+def _audit(spec: Path, password: str) -> tuple[int, dict[str, object], str]:
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["audit", "zero-loss", str(spec), "--json"], env={"SP_AUDIT_PASSWORD": password}
+    )
+    return (
+        result.exit_code,
+        json.loads(result.stdout) if result.stdout.strip() else {},
+        result.output,
+    )
+
+
+def test_audit_zero_loss_reports_each_violation_with_its_fix_and_exits_1(
+    cluster3: LocalCluster, tmp_path: Path
+) -> None:
+    settings = cluster3.admin_settings()
+    prefix = f"a{uuid.uuid4().hex[:6]}."
+    for name, rf in (("good", 3), ("thin", 1), ("drifted", 3), ("fed", 3)):
+        create_topic(settings, f"{prefix}pay.{name}", partitions=1, replication_factor=rf)
+    create_topic(
+        settings,
+        f"{prefix}pay.unclean",
+        replication_factor=3,
+        config={"unclean.leader.election.enable": "true"},
+    )
+    # Someone lowered min.insync.replicas by hand: live drift the spec does not show.
+    admin = AdminClient(settings.librdkafka())
+    drifted = ConfigResource(
+        ResourceType.TOPIC,
+        f"{prefix}pay.drifted",
+        incremental_configs=[
+            ConfigEntry("min.insync.replicas", "1", incremental_operation=AlterConfigOpType.SET)
+        ],
+    )
+    for future in admin.incremental_alter_configs([drifted]).values():
+        future.result(30)
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    text = SPEC.format(bootstrap=settings.bootstrap_servers, prefix=prefix)
+    (spec / "platform.yaml").write_text(text)
+
+    code, report, output = _audit(spec, settings.password or "")
+    assert code == 1, output
+    found = {(v["resource"], v["setting"]): v for v in report["violations"]}  # type: ignore[union-attr]
+    assert set(found) == {
+        (f"topic {prefix}pay.thin", "replication factor"),
+        (f"topic {prefix}pay.drifted", "min.insync.replicas"),
+        (f"topic {prefix}pay.unclean", "unclean.leader.election.enable"),
+        (f"topic {prefix}pay.missing", "existence"),
+        ("application mover", "profile"),
+        ("application feeder", "profile"),
+    }, output
+    thin = found[(f"topic {prefix}pay.thin", "replication factor")]
+    assert thin["line"] == text.splitlines().index("            replication_factor: 1") + 1
+    assert thin["actual"] == "1 in the spec, 1 on the cluster"
+    drift = found[(f"topic {prefix}pay.drifted", "min.insync.replicas")]
+    assert drift["actual"] == "1 (overridden on the cluster, not in the spec)"
+    assert report["brokers"] == [1, 2, 3]
+
+    # The same audit for people: each violation, then its fix.
+    human = CliRunner().invoke(
+        app, ["audit", "zero-loss", str(spec)], env={"SP_AUDIT_PASSWORD": settings.password or ""}
+    )
+    assert human.exit_code == 1
+    assert "fix: set replication_factor: 3, then reassign" in human.output
+    assert "6 violation(s) of zero_loss on cluster c3" in human.output
+
+
+def test_audit_zero_loss_of_a_sound_estate_exits_0(cluster3: LocalCluster, tmp_path: Path) -> None:
+    settings = cluster3.admin_settings()
+    prefix = f"a{uuid.uuid4().hex[:6]}."
+    create_topic(settings, f"{prefix}pay.good", partitions=1)
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    (spec / "platform.yaml").write_text(
+        CLEAN.format(bootstrap=settings.bootstrap_servers, prefix=prefix)
+    )
+    code, report, output = _audit(spec, settings.password or "")
+    assert code == 0, output
+    assert report["violations"] == []
+    assert f"{prefix}pay.good" in report["topics_checked"]  # type: ignore[operator]

@@ -1,0 +1,110 @@
+"""``streamplane dlq inspect`` and ``streamplane dlq replay`` against the real cluster."""
+
+from __future__ import annotations
+
+import json
+
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+from confluent_kafka import Consumer as RawConsumer
+from typer.testing import CliRunner
+
+from streamplane.cli import app
+from streamplane.client import REPLAYED_FROM_HEADER, Consumer, Producer, Record
+from streamplane.local import LocalCluster
+from tests.integration.client.conftest import Estate
+
+runner = CliRunner()
+
+
+def park(estate: Estate, topic: str, values: list[bytes]) -> None:
+    """Produce ``values`` and let a consumer whose handler always fails park them all."""
+    with Producer.for_application(
+        estate.spec, "checkout", connection=estate.connection, telemetry=estate.telemetry()
+    ) as producer:
+        for value in values:
+            producer.produce(topic, value, key=value)
+
+    def refuse(record: Record) -> None:
+        raise LookupError(f"no customer for {record.value.decode()}")
+
+    with Consumer.for_application(
+        estate.spec, "auditor", connection=estate.connection, telemetry=estate.telemetry()
+    ) as consumer:
+        consumer.run(refuse, max_records=len(values), idle_timeout_s=30)
+
+
+def read_all(estate: Estate, topic: str) -> list[tuple[bytes, dict[str, bytes]]]:
+    """Every record of partition 0 (transaction markers take offsets but are not records)."""
+    reader = RawConsumer(
+        estate.connection.librdkafka(**{"group.id": "read-all", "enable.partition.eof": True})
+    )
+    reader.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    found: list[tuple[bytes, dict[str, bytes]]] = []
+    at_end = False
+    while not at_end:
+        for msg in reader.consume(100, 1.0):
+            error = msg.error()
+            if error is None:
+                found.append((msg.value() or b"", dict(msg.headers() or [])))
+            elif error.code() == KafkaError._PARTITION_EOF:
+                at_end = True
+    reader.close()
+    return found
+
+
+def cli(cluster: LocalCluster, *args: str) -> str:
+    result = runner.invoke(app, [*args, "--data-dir", str(cluster.dir.root)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def test_dlq_inspect_lists_parked_records_with_their_headers(
+    estate: Estate, cluster1: LocalCluster
+) -> None:
+    topic = estate.topic("raw")
+    estate.create(topic, f"{topic}.dlq")
+    park(estate, topic, [b"c-1", b"c-2", b"c-3"])
+
+    listed = json.loads(cli(cluster1, "dlq", "inspect", topic, "--json", "--limit", "2"))
+    assert [entry["offset"] for entry in listed] == [0, 1]
+    first = listed[0]
+    assert first["error"] == {
+        "kind": "handler", "class": "LookupError", "message": "no customer for c-1",
+    }  # fmt: skip
+    assert first["origin"] == {"topic": topic, "partition": 0, "offset": 0}
+    assert first["failed_app"] == "auditor" and first["producer_app"] == "checkout"
+    assert first["headers"]["streamplane-app"] == "checkout"
+    assert first["failed_at"] is not None and first["attempts"] == 1
+
+    text = cli(cluster1, "dlq", "inspect", topic)
+    assert "LookupError: no customer for c-2" in text
+    assert f"from:    {topic}[0]@2" in text
+    assert "header   streamplane-failed-app: auditor" in text
+    assert "3 record(s) shown" in text
+
+
+def test_dlq_replay_sends_each_record_back_once_even_when_interrupted_and_rerun(
+    estate: Estate, cluster1: LocalCluster
+) -> None:
+    topic = estate.topic("raw")
+    estate.create(topic, f"{topic}.dlq")
+    park(estate, topic, [b"r-1", b"r-2", b"r-3"])
+
+    dry = json.loads(cli(cluster1, "dlq", "replay", topic, "--dry-run", "--json"))
+    assert dry["dry_run"] is True and dry["replayed"] == 0 and len(dry["records"]) == 3
+    assert estate.end_offsets(topic) == [3]  # a dry run changes nothing
+
+    # A replay that stops after one record, then a rerun: the rest, and nothing twice.
+    first = json.loads(cli(cluster1, "dlq", "replay", topic, "--limit", "1", "--json"))
+    assert first["replayed"] == 1
+    rest = cli(cluster1, "dlq", "replay", topic)
+    assert f"replayed 2 record(s) from {topic}.dlq to {topic}" in rest
+    again = json.loads(cli(cluster1, "dlq", "replay", topic, "--json"))
+    assert again["replayed"] == 0
+
+    records = read_all(estate, topic)
+    assert [value for value, _ in records] == [b"r-1", b"r-2", b"r-3", b"r-1", b"r-2", b"r-3"]
+    for offset, (_, headers) in enumerate(records[3:]):
+        assert headers[REPLAYED_FROM_HEADER] == f"{topic}.dlq/0/{offset}".encode()
+        assert headers["streamplane-app"] == b"checkout"
+        assert "streamplane-error-class" not in headers
