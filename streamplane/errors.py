@@ -4,6 +4,13 @@
     ├── SpecError               the spec is invalid; carries every issue with file:line:column
     ├── PlanError               a plan cannot be made or applied (refused change, stale saved plan)
     ├── RegistryError           a schema registry request failed; carries Confluent's error_code
+    ├── ProfileError            a client configuration breaks its profile's guarantee
+    ├── ClientError             the client SDK refused or failed a record (streamplane.client)
+    │   ├── SchemaViolation     a value does not match its topic's declared schema
+    │   ├── DeliveryError       records the broker did not acknowledge, each with its reason
+    │   ├── DeadLetterError     a poison pill could not be parked; the consumer stopped
+    │   ├── TransactionError    consume-transform-produce could not commit (Fenced: replaced)
+    │   └── SinkError           the idempotent sink could not store a batch
     └── ClusterError            the local runtime or a live cluster cannot do what was asked
         ├── JavaRuntimeError    no usable Java (missing, or older than Kafka needs)
         ├── FetchError          the Kafka jars could not be resolved

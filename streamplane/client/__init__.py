@@ -70,6 +70,21 @@ from streamplane.client._schemas import (
     schemas_from_spec,
 )
 from streamplane.client._telemetry import Telemetry
+from streamplane.client.sink import (
+    BatchSettings,
+    IdempotentSink,
+    PostgresSinkStore,
+    SinkError,
+    SinkStore,
+    SqliteSinkStore,
+)
+from streamplane.client.transactional import (
+    Output,
+    TransactionalProcessor,
+    TransactionError,
+    TransactionFencedError,
+    TransactionSettings,
+)
 from streamplane.kafka import ProfileError
 
 __all__ = [
@@ -92,6 +107,7 @@ __all__ = [
     "TRACEPARENT_HEADER",
     "TRACESTATE_HEADER",
     "ApplicationClients",
+    "BatchSettings",
     "ClientError",
     "ClientMetrics",
     "CommitPolicy",
@@ -102,16 +118,26 @@ __all__ = [
     "DeliveryError",
     "DeliveryFailure",
     "Handler",
+    "IdempotentSink",
     "JsonLogFormatter",
+    "Output",
+    "PostgresSinkStore",
     "Producer",
     "ProfileError",
     "Record",
     "RegistrySettings",
     "ReplayResult",
     "SchemaViolation",
+    "SinkError",
+    "SinkStore",
+    "SqliteSinkStore",
     "Telemetry",
     "TopicSchema",
     "TopicSchemas",
+    "TransactionError",
+    "TransactionFencedError",
+    "TransactionSettings",
+    "TransactionalProcessor",
     "application_clients",
     "configure_json_logging",
     "consumer_lag",

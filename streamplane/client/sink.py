@@ -57,7 +57,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from streamplane.errors import StreamplaneError
+from streamplane.client._errors import ClientError
 from streamplane.kafka import ConnectionSettings, client_config
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ Partition = tuple[str, int]
 Effect = Callable[[Any, list[Message]], None]
 
 
-class SinkError(StreamplaneError):
+class SinkError(ClientError):
     """The sink's database could not be opened or used as configured."""
 
 

@@ -53,6 +53,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from streamplane.client._errors import ClientError
 from streamplane.errors import StreamplaneError
 from streamplane.kafka import ConnectionSettings, client_config
 
@@ -64,7 +65,7 @@ T = TypeVar("T")
 _NO_OFFSET = -1001
 
 
-class TransactionError(StreamplaneError):
+class TransactionError(ClientError):
     """A transactional step could not be completed, committed or aborted."""
 
 
