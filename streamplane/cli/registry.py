@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -26,14 +28,65 @@ def serve(
         DEFAULT_DATA_DIR
     ),
     topic: Annotated[str, typer.Option(help="Topic holding the schemas.")] = "_schemas",
+    advertised_url: Annotated[
+        str | None,
+        typer.Option(
+            "--advertised-url",
+            help="URL other instances forward writes to when this one is the writer "
+            "[default: http://<host>:<port>].",
+        ),
+    ] = None,
+    auth: Annotated[
+        bool,
+        typer.Option(
+            "--auth/--no-auth",
+            help="HTTP basic auth against the cluster's SCRAM principals, with tenant rules.",
+        ),
+    ] = False,
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            "--spec", help="Platform spec whose tenants and topics define the access policy."
+        ),
+    ] = None,
+    audit_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit-log",
+            help="JSON-lines audit of writes [default: <data-dir>/registry/audit.log].",
+        ),
+    ] = None,
+    forward_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a write waits for a reachable writer before it fails."),
+    ] = 30.0,
 ) -> None:
-    """Serve the registry, storing schemas in the local cluster's ``_schemas`` topic."""
+    """Serve the registry, storing schemas in the local cluster's ``_schemas`` topic.
+
+    Start several on the same topic (each with its own port) for availability: one is
+    elected writer and the others forward writes to it.
+    """
     import uvicorn
 
-    from streamplane.registry import Registry, create_app
+    from streamplane.model import load_spec
+    from streamplane.registry import AppOptions, AuthSettings, Registry, create_app
+    from streamplane.registry import policy_from_spec as access_from
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per forwarded write is noise
     props = data_dir / "admin.properties"
     if not props.exists():
         raise ClusterError(f"{props} does not exist; start the cluster with `streamplane up` first")
-    registry = Registry(ConnectionSettings.from_properties_file(props), topic=topic)
-    uvicorn.run(create_app(registry), host=host, port=port, log_level="warning")
+    if advertised_url is None:
+        shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+        advertised_url = f"http://{shown}:{port}"
+    registry = Registry(
+        ConnectionSettings.from_properties_file(props), topic=topic, advertised_url=advertised_url
+    )
+    options = AppOptions(
+        auth=AuthSettings() if auth else None,
+        audit_log=audit_log or data_dir / "registry" / "audit.log",
+        forward_timeout_s=forward_timeout,
+        access_policy=access_from(load_spec(spec)) if spec is not None else None,
+    )
+    uvicorn.run(create_app(registry, options), host=host, port=port, log_level="warning")

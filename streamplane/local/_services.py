@@ -2,7 +2,9 @@
 
 Each runs as a detached process of its own, like a node: a pid file with the
 process start time, a log file, readiness checked over its real interface, and
-SIGTERM-then-SIGKILL on stop.
+SIGTERM-then-SIGKILL on stop. Services are secure by default like the cluster: the
+registry requires HTTP basic auth with the cluster's SCRAM principals (its readiness
+probe logs in as ``admin``) and audits every write to ``registry/audit.log``.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import psutil
 
 from streamplane.errors import NodeStartError
-from streamplane.local._layout import DataDir
+from streamplane.local._layout import ADMIN_USER, DataDir
 from streamplane.local._ports import ensure_ports_free
 from streamplane.local._process import (
     SERVICE_TAG,
@@ -48,6 +51,7 @@ class RegistryProcess:
         self.home = data_dir.root / "registry"
         self.pid_file = self.home / "registry.pid"
         self.log_file = self.home / "registry.log"
+        self.audit_log: Path = self.home / "audit.log"
 
     @property
     def url(self) -> str:
@@ -56,11 +60,16 @@ class RegistryProcess:
     def process(self) -> psutil.Process | None:
         return running_process(self.pid_file)
 
+    def _admin_auth(self) -> tuple[str, str] | None:
+        creds = self.dir.read_credentials()
+        return (ADMIN_USER, creds.admin_password) if creds else None
+
     def ready(self) -> bool:
         try:
-            return httpx.get(f"{self.url}/subjects", timeout=2).status_code == 200
+            answer = httpx.get(f"{self.url}/subjects", auth=self._admin_auth(), timeout=5)
         except httpx.HTTPError:
             return False
+        return answer.status_code == 200
 
     def start(self, *, timeout_s: float = 60.0) -> None:
         """Start unless running; return once it serves requests, or fail with its log."""
@@ -71,6 +80,7 @@ class RegistryProcess:
         cmd = [
             sys.executable, "-m", "streamplane", "registry", "serve",
             "--port", str(self.port), f"{SERVICE_TAG}{self.dir.root}",
+            "--advertised-url", self.url, "--auth", "--audit-log", str(self.audit_log),
         ]  # fmt: skip
         proc = launch(cmd, console=self.log_file, cwd=self.home)
         write_pid_file(self.pid_file, proc)

@@ -1,10 +1,22 @@
-"""The REST API, shaped like Confluent Schema Registry's so its clients work unchanged."""
+"""The REST API, shaped like Confluent Schema Registry's so its clients work unchanged.
+
+Every request passes the gate first (``_gate``: authentication, audit of writes).
+Routes then apply the access rules (``_access``) to the subject they touch, answer
+reads from this instance's state, and hand writes to the write router (``_forward``),
+which runs them here if this instance is the elected writer and forwards them to the
+writer otherwise. Beyond Confluent's API: ``/streamplane/access`` (the access policy,
+super users only) and ``/streamplane/status`` (this instance's role).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -14,11 +26,33 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from streamplane.errors import RegistryError
-from streamplane.registry._service import Reference, Registry
+from streamplane.registry._access import AccessPolicy, AccessRules, Caller
+from streamplane.registry._audit import AUDIT_TOPIC, AuditEvent, AuditTrail, utc_now
+from streamplane.registry._auth import AuthSettings, CredentialCache, ScramVerifier
+from streamplane.registry._forward import WriteRequest, WriteRouter
+from streamplane.registry._gate import CONTENT_TYPE, RegistryGate
+from streamplane.registry._service import SUPPORTED_TYPES, Reference, Registry
 from streamplane.registry._state import SchemaVersion
 
-CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    """How an instance is served, grouped apart from the registry itself."""
+
+    #: None: no authentication (Confluent's default); every caller may do everything.
+    auth: AuthSettings | None = None
+    #: Checks a user/password pair; default: a SASL/SCRAM handshake with the cluster.
+    verifier: Callable[[str, str], bool] | None = None
+    audit_log: Path | None = None
+    #: None: audit events go to the file only.
+    audit_topic: str | None = AUDIT_TOPIC
+    #: How long a write waits for a writer (elected, reachable) before it fails.
+    forward_timeout_s: float = 30.0
+    #: Stored at start-up unless already stored (``registry serve --spec``).
+    access_policy: AccessPolicy | None = None
 
 
 class SchemaReference(BaseModel):
@@ -48,21 +82,71 @@ def _json(body: Any, status: int = 200) -> Response:
     return JSONResponse(body, status_code=status, media_type=CONTENT_TYPE)
 
 
-def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
+def _caller(request: Request) -> Caller:
+    caller = getattr(request.state, "caller", None)
+    return caller if isinstance(caller, Caller) else Caller.anonymous()
+
+
+async def _write_request(request: Request) -> WriteRequest:
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    query: bytes = request.scope.get("query_string", b"")
+    target = raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+    client = f"{request.client.host}:{request.client.port}" if request.client else None
+    return WriteRequest(
+        request.method,
+        target,
+        await request.body(),
+        dict(request.headers),
+        client,
+        request.scope.setdefault("state", {}),
+    )
+
+
+def create_app(
+    registry: Registry, options: AppOptions | None = None, *, manage_lifecycle: bool = True
+) -> FastAPI:
     """The ASGI app. With ``manage_lifecycle`` the app starts and stops the registry."""
+    opts = options or AppOptions()
+    audit = AuditTrail(
+        path=opts.audit_log,
+        settings=registry.settings if opts.audit_topic else None,
+        topic=opts.audit_topic or AUDIT_TOPIC,
+    )
+    router = WriteRouter(registry, timeout_s=opts.forward_timeout_s)
+    auth = opts.auth
+    if auth is not None and registry.settings.username:
+        # The registry's own Kafka principal may write _schemas directly anyway.
+        auth = replace(auth, super_users=auth.super_users | {registry.settings.username})
+    credentials = None
+    if auth is not None:
+        verify = opts.verifier or ScramVerifier(registry.settings, timeout_s=auth.verify_timeout_s)
+        credentials = CredentialCache(verify, settings=auth)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
+        await asyncio.to_thread(audit.start)
         if manage_lifecycle:
             await asyncio.to_thread(registry.start)
+        await router.start()
+        if opts.access_policy is not None:
+            await _publish_policy(registry, router, audit, opts.access_policy)
         yield
+        await router.stop()
         if manage_lifecycle:
             await asyncio.to_thread(registry.stop)
+        await asyncio.to_thread(audit.stop)
 
     app = FastAPI(title="Streamplane Schema Registry", lifespan=lifespan)
+    app.add_middleware(
+        RegistryGate,
+        auth=auth,
+        credentials=credentials,
+        audit=audit,
+        instance=registry.advertised_url,
+    )
 
     async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        # Writes wait for Kafka; keep the event loop free for reads meanwhile.
+        # Compatibility checks parse schemas; keep the event loop free for reads meanwhile.
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     @app.exception_handler(RegistryError)
@@ -81,6 +165,28 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
             {"error_code": exc.status_code, "message": f"HTTP {exc.status_code} {exc.detail}"},
             exc.status_code,
         )
+
+    def rules() -> AccessRules:
+        return registry.access_rules()
+
+    def require_read_id(request: Request, schema_id: int) -> None:
+        """A schema is readable if any subject using it (deleted ones too) is readable."""
+        caller = _caller(request)
+        if caller.super_user:
+            return
+        current = rules()
+        usages = registry.usages(schema_id, deleted=True)
+        if not any(current.may_read(caller, v.subject) for v in usages):
+            raise RegistryError(
+                403,
+                40301,
+                f"User {caller.principal} is denied operation Read on Schema: {schema_id}; "
+                "no subject using it is readable by this principal",
+            )
+
+    def readable(request: Request, versions: list[SchemaVersion]) -> list[SchemaVersion]:
+        caller, current = _caller(request), rules()
+        return [v for v in versions if current.may_read(caller, v.subject)]
 
     def schema_body(schema_id: int, fmt: str | None = None) -> dict[str, Any]:
         """The schema as Confluent returns it: schemaType only when not Avro."""
@@ -105,60 +211,92 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
     def refs(body: SchemaBody) -> list[Reference]:
         return [Reference(r.name, r.subject, r.version) for r in body.references]
 
+    # ------------------------------------------------------------------ misc
     @app.get("/")
     async def root() -> Response:
         return _json({})
 
     @app.get("/schemas/types")
     async def types() -> Response:
-        from streamplane.registry._service import SUPPORTED_TYPES
-
         return _json(list(SUPPORTED_TYPES))
 
     @app.get("/contexts")
     async def contexts() -> Response:
         return _json(["."])
 
+    # -------------------------------------------------------------- subjects
     @app.get("/subjects")
-    async def subjects(deleted: bool = False, subjectPrefix: str = "") -> Response:
-        return _json(registry.subjects(deleted=deleted, prefix=subjectPrefix))
+    async def subjects(
+        request: Request, deleted: bool = False, subjectPrefix: str = ""
+    ) -> Response:
+        caller, current = _caller(request), rules()
+        found = registry.subjects(deleted=deleted, prefix=subjectPrefix)
+        return _json([s for s in found if current.may_read(caller, s)])
 
     @app.get("/subjects/{subject}/versions")
-    async def versions(subject: str, deleted: bool = False) -> Response:
+    async def versions(request: Request, subject: str, deleted: bool = False) -> Response:
+        rules().require_read(_caller(request), subject)
         return _json(registry.versions(subject, deleted=deleted))
 
     @app.post("/subjects/{subject}/versions")
-    async def register(subject: str, body: SchemaBody, normalize: bool = False) -> Response:
-        schema_id = await run(registry.register, subject, body.schema_, body.schemaType, refs(body))
-        return _json({"id": schema_id})
+    async def register(
+        request: Request, subject: str, body: SchemaBody, normalize: bool = False
+    ) -> Response:
+        caller, current = _caller(request), rules()
+        current.require_write(caller, subject)
+        for reference in body.references:
+            current.require_read(caller, reference.subject)
+
+        def local() -> dict[str, int]:
+            return {"id": registry.register(subject, body.schema_, body.schemaType, refs(body))}
+
+        # Registering the same schema again returns its id: safe to retry on a new writer.
+        return await router.write(await _write_request(request), local, idempotent=True)
 
     @app.post("/subjects/{subject}")
     async def lookup(
-        subject: str, body: SchemaBody, deleted: bool = False, normalize: bool = False
+        request: Request,
+        subject: str,
+        body: SchemaBody,
+        deleted: bool = False,
+        normalize: bool = False,
     ) -> Response:
+        rules().require_read(_caller(request), subject)
         found = registry.lookup(subject, body.schema_, body.schemaType, refs(body), deleted=deleted)
         return _json(version_body(found))
 
     @app.get("/subjects/{subject}/versions/{version}")
     async def get_version(
-        subject: str, version: str, deleted: bool = False, format: str | None = None
+        request: Request,
+        subject: str,
+        version: str,
+        deleted: bool = False,
+        format: str | None = None,
     ) -> Response:
+        rules().require_read(_caller(request), subject)
         return _json(version_body(registry.get_version(subject, version, deleted=deleted), format))
 
     @app.get("/subjects/{subject}/versions/{version}/schema")
     async def get_version_schema(
-        subject: str, version: str, deleted: bool = False, format: str | None = None
+        request: Request,
+        subject: str,
+        version: str,
+        deleted: bool = False,
+        format: str | None = None,
     ) -> Response:
+        rules().require_read(_caller(request), subject)
         entry = registry.get_version(subject, version, deleted=deleted)
         return Response(registry.render(entry.schema_id, format), media_type=CONTENT_TYPE)
 
     @app.get("/subjects/{subject}/versions/{version}/referencedby")
-    async def referenced_by(subject: str, version: str) -> Response:
+    async def referenced_by(request: Request, subject: str, version: str) -> Response:
+        rules().require_read(_caller(request), subject)
         entry = registry.get_version(subject, version)
         return _json(registry.referenced_by(subject, entry.version))
 
     @app.get("/subjects/{subject}/metadata")
-    async def by_metadata(subject: str, request: Request, format: str | None = None) -> Response:
+    async def by_metadata(request: Request, subject: str, format: str | None = None) -> Response:
+        rules().require_read(_caller(request), subject)
         # Metadata is not stored yet: with no filter this is the latest version.
         if request.query_params.getlist("key"):
             raise RegistryError(
@@ -167,85 +305,144 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
         return _json(version_body(registry.get_version(subject, "latest"), format))
 
     @app.delete("/subjects/{subject}")
-    async def delete_subject(subject: str, permanent: bool = False) -> Response:
-        return _json(await run(registry.delete_subject, subject, permanent=permanent))
+    async def delete_subject(request: Request, subject: str, permanent: bool = False) -> Response:
+        rules().require_write(_caller(request), subject)
+        return await router.write(
+            await _write_request(request),
+            lambda: registry.delete_subject(subject, permanent=permanent),
+            idempotent=False,
+        )
 
     @app.delete("/subjects/{subject}/versions/{version}")
-    async def delete_version(subject: str, version: str, permanent: bool = False) -> Response:
-        return _json(await run(registry.delete_version, subject, version, permanent=permanent))
+    async def delete_version(
+        request: Request, subject: str, version: str, permanent: bool = False
+    ) -> Response:
+        rules().require_write(_caller(request), subject)
+        return await router.write(
+            await _write_request(request),
+            lambda: registry.delete_version(subject, version, permanent=permanent),
+            idempotent=False,
+        )
 
+    # --------------------------------------------------------------- schemas
     @app.get("/schemas/ids/{schema_id}")
     async def schema_by_id(
-        schema_id: int, subject: str | None = None, format: str | None = None
+        request: Request, schema_id: int, subject: str | None = None, format: str | None = None
     ) -> Response:
+        require_read_id(request, schema_id)
         return _json(schema_body(schema_id, format))
 
     @app.get("/schemas/ids/{schema_id}/schema")
-    async def raw_schema_by_id(schema_id: int, format: str | None = None) -> Response:
+    async def raw_schema_by_id(
+        request: Request, schema_id: int, format: str | None = None
+    ) -> Response:
+        require_read_id(request, schema_id)
         return Response(registry.render(schema_id, format), media_type=CONTENT_TYPE)
 
     @app.get("/schemas/ids/{schema_id}/subjects")
-    async def id_subjects(schema_id: int, deleted: bool = False) -> Response:
-        return _json(sorted({v.subject for v in registry.usages(schema_id, deleted=deleted)}))
+    async def id_subjects(request: Request, schema_id: int, deleted: bool = False) -> Response:
+        require_read_id(request, schema_id)
+        usages = readable(request, registry.usages(schema_id, deleted=deleted))
+        return _json(sorted({v.subject for v in usages}))
 
     @app.get("/schemas/ids/{schema_id}/versions")
-    async def id_versions(schema_id: int, deleted: bool = False) -> Response:
-        return _json(
-            [
-                {"subject": v.subject, "version": v.version}
-                for v in registry.usages(schema_id, deleted=deleted)
-            ]
-        )
+    async def id_versions(request: Request, schema_id: int, deleted: bool = False) -> Response:
+        require_read_id(request, schema_id)
+        usages = readable(request, registry.usages(schema_id, deleted=deleted))
+        return _json([{"subject": v.subject, "version": v.version} for v in usages])
+
+    # ---------------------------------------------------------------- config
+    def level_of(body: ConfigBody) -> str:
+        return (body.compatibility or body.compatibilityLevel or "").upper()
 
     @app.get("/config")
     async def get_global_config() -> Response:
         return _json({"compatibilityLevel": registry.config(None)})
 
     @app.put("/config")
-    async def put_global_config(body: ConfigBody) -> Response:
-        level = (body.compatibility or body.compatibilityLevel or "").upper()
-        await run(registry.set_config, None, level)
-        return _json({"compatibility": level})
+    async def put_global_config(request: Request, body: ConfigBody) -> Response:
+        AccessRules.require_super_user(_caller(request), "AlterConfigs on the global config")
+        level = level_of(body)
+
+        def local() -> dict[str, str]:
+            registry.set_config(None, level)
+            return {"compatibility": level}
+
+        return await router.write(await _write_request(request), local, idempotent=True)
 
     @app.get("/config/{subject}")
-    async def get_config(subject: str, defaultToGlobal: bool = False) -> Response:
+    async def get_config(request: Request, subject: str, defaultToGlobal: bool = False) -> Response:
+        rules().require_read(_caller(request), subject)
         return _json(
             {"compatibilityLevel": registry.config(subject, default_to_global=defaultToGlobal)}
         )
 
     @app.put("/config/{subject}")
-    async def put_config(subject: str, body: ConfigBody) -> Response:
-        level = (body.compatibility or body.compatibilityLevel or "").upper()
-        await run(registry.set_config, subject, level)
-        return _json({"compatibility": level})
+    async def put_config(request: Request, subject: str, body: ConfigBody) -> Response:
+        rules().require_write(_caller(request), subject)
+        level = level_of(body)
+
+        def local() -> dict[str, str]:
+            registry.set_config(subject, level)
+            return {"compatibility": level}
+
+        return await router.write(await _write_request(request), local, idempotent=True)
 
     @app.delete("/config/{subject}")
-    async def delete_config(subject: str) -> Response:
-        previous = registry.config(subject)
-        await run(registry.set_config, subject, None)
-        return _json({"compatibilityLevel": previous})
+    async def delete_config(request: Request, subject: str) -> Response:
+        rules().require_write(_caller(request), subject)
+        return await router.write(
+            await _write_request(request),
+            lambda: {"compatibilityLevel": registry.set_config(subject, None)},
+            idempotent=False,
+        )
 
+    # ------------------------------------------------------------------ mode
     @app.get("/mode")
     async def get_global_mode() -> Response:
         return _json({"mode": registry.mode(None)})
 
     @app.put("/mode")
-    async def put_global_mode(body: ModeBody) -> Response:
-        await run(registry.set_mode, None, body.mode.upper())
-        return _json({"mode": body.mode.upper()})
+    async def put_global_mode(request: Request, body: ModeBody) -> Response:
+        AccessRules.require_super_user(_caller(request), "AlterConfigs on the global mode")
+        mode = body.mode.upper()
+
+        def local() -> dict[str, str]:
+            registry.set_mode(None, mode)
+            return {"mode": mode}
+
+        return await router.write(await _write_request(request), local, idempotent=True)
 
     @app.get("/mode/{subject}")
-    async def get_mode(subject: str) -> Response:
+    async def get_mode(request: Request, subject: str) -> Response:
+        rules().require_read(_caller(request), subject)
         return _json({"mode": registry.mode(subject)})
 
     @app.put("/mode/{subject}")
-    async def put_mode(subject: str, body: ModeBody) -> Response:
-        await run(registry.set_mode, subject, body.mode.upper())
-        return _json({"mode": body.mode.upper()})
+    async def put_mode(request: Request, subject: str, body: ModeBody) -> Response:
+        rules().require_write(_caller(request), subject)
+        mode = body.mode.upper()
 
+        def local() -> dict[str, str]:
+            registry.set_mode(subject, mode)
+            return {"mode": mode}
+
+        return await router.write(await _write_request(request), local, idempotent=True)
+
+    @app.delete("/mode/{subject}")
+    async def delete_mode(request: Request, subject: str) -> Response:
+        rules().require_write(_caller(request), subject)
+        return await router.write(
+            await _write_request(request),
+            lambda: {"mode": registry.set_mode(subject, None)},
+            idempotent=False,
+        )
+
+    # --------------------------------------------------------- compatibility
     async def compatibility(
-        subject: str, version: str, body: SchemaBody, verbose: bool
+        request: Request, subject: str, version: str, body: SchemaBody, verbose: bool
     ) -> Response:
+        rules().require_read(_caller(request), subject)
         messages = await run(
             registry.check, subject, body.schema_, body.schemaType, refs(body), version=version
         )
@@ -256,12 +453,91 @@ def create_app(registry: Registry, *, manage_lifecycle: bool = True) -> FastAPI:
 
     @app.post("/compatibility/subjects/{subject}/versions/{version}")
     async def compat_version(
-        subject: str, version: str, body: SchemaBody, verbose: bool = False
+        request: Request, subject: str, version: str, body: SchemaBody, verbose: bool = False
     ) -> Response:
-        return await compatibility(subject, version, body, verbose)
+        return await compatibility(request, subject, version, body, verbose)
 
     @app.post("/compatibility/subjects/{subject}/versions")
-    async def compat_all(subject: str, body: SchemaBody, verbose: bool = False) -> Response:
-        return await compatibility(subject, "latest", body, verbose)
+    async def compat_all(
+        request: Request, subject: str, body: SchemaBody, verbose: bool = False
+    ) -> Response:
+        return await compatibility(request, subject, "latest", body, verbose)
+
+    # ----------------------------------------------------------- streamplane
+    @app.get("/streamplane/access")
+    async def get_access(request: Request) -> Response:
+        AccessRules.require_super_user(_caller(request), "Read on the access policy")
+        policy = registry.stored_access()
+        if policy is None:
+            raise RegistryError(404, 404, "No access policy is stored")
+        return _json(policy.model_dump(mode="json"))
+
+    @app.put("/streamplane/access")
+    async def put_access(request: Request, body: AccessPolicy) -> Response:
+        AccessRules.require_super_user(_caller(request), "Write on the access policy")
+
+        def local() -> dict[str, Any]:
+            registry.set_access(body)
+            return body.model_dump(mode="json")
+
+        return await router.write(await _write_request(request), local, idempotent=True)
+
+    @app.delete("/streamplane/access")
+    async def delete_access(request: Request) -> Response:
+        AccessRules.require_super_user(_caller(request), "Write on the access policy")
+
+        def local() -> dict[str, Any]:
+            registry.set_access(None)
+            return {}
+
+        return await router.write(await _write_request(request), local, idempotent=True)
+
+    @app.get("/streamplane/status")
+    async def status() -> Response:
+        return _json(
+            {
+                "instance": registry.advertised_url,
+                "writer": registry.writer_url(),
+                "is_writer": registry.is_writer,
+                "applied_offset": registry.applied_offset,
+            }
+        )
 
     return app
+
+
+async def _publish_policy(
+    registry: Registry, router: WriteRouter, audit: AuditTrail, policy: AccessPolicy
+) -> None:
+    """Store the spec's policy through the writer, as the registry's own principal."""
+    if registry.stored_access() == policy:
+        return
+    body = policy.model_dump_json().encode()
+    headers = {"content-type": "application/json"}
+    user, password = registry.settings.username, registry.settings.password
+    if user is not None and password is not None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers["authorization"] = f"Basic {token}"
+    request = WriteRequest("PUT", "/streamplane/access", body, headers, client=None)
+
+    def local() -> dict[str, Any]:
+        registry.set_access(policy)
+        return {}
+
+    try:
+        answer = await router.write(request, local, idempotent=True)
+        status, code = answer.status_code, None
+    except RegistryError as exc:
+        status, code = exc.status, exc.error_code
+        log.warning("the access policy from the spec was not stored: %s", exc.message)
+    if status >= 300:
+        log.warning("the access policy from the spec was not stored (HTTP %d)", status)
+    if not request.state.get("audit_elsewhere"):
+        audit.record(
+            AuditEvent(
+                at=utc_now(), principal=user, authenticated=True, action="set-access",
+                method="PUT", path="/streamplane/access", subject=None, version=None, id=None,
+                status=status, error_code=code, decision="allowed", client="serve --spec",
+                forwarded_for=None, instance=registry.advertised_url,
+            )
+        )  # fmt: skip

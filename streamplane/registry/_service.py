@@ -1,15 +1,25 @@
-"""Schema registry operations with Confluent Schema Registry's semantics and error codes."""
+"""Schema registry operations with Confluent Schema Registry's semantics and error codes.
+
+Reads are answered from the state this instance replayed from ``_schemas``. Writes
+run only on the elected writer (``_writer``), inside a write session: the id or
+version a write hands out is computed from the state and produced under the one lock
+that a change of writer also takes. Other instances never call the write methods;
+they forward the HTTP request (``_forward``).
+"""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from streamplane.errors import RegistryError
 from streamplane.kafka import ConnectionSettings
+from streamplane.registry._access import ACCESS_KEY, AccessPolicy, AccessRules
 from streamplane.registry._log import SCHEMAS_TOPIC, SchemaLog
 from streamplane.registry._state import RegistryState, SchemaVersion, StoredSchema
+from streamplane.registry._writer import ElectionTimeouts, WriterElection
 from streamplane.registry.compat._levels import LEVELS
 from streamplane.registry.compat.formats import FORMATS, Parsed
 
@@ -32,24 +42,74 @@ class Reference:
 class Registry:
     """One registry instance: the state replayed from ``_schemas`` plus the write path."""
 
-    def __init__(self, settings: ConnectionSettings, *, topic: str = SCHEMAS_TOPIC) -> None:
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        topic: str = SCHEMAS_TOPIC,
+        advertised_url: str | None = None,
+        timeouts: ElectionTimeouts | None = None,
+    ) -> None:
+        self.settings = settings
         self.state = RegistryState()
+        self.advertised_url = advertised_url.rstrip("/") if advertised_url else None
         self._lock = threading.RLock()
-        self._write_lock = threading.Lock()
         self._rendered: dict[tuple[int, str | None], str] = {}
+        self._rules = AccessRules(None)
+        #: (type, text, references) -> identity of the schema this instance is writing
+        self._identity_hint: tuple[tuple[str, str, tuple[tuple[str, str, int], ...]], str] | None
+        self._identity_hint = None
         self.log = SchemaLog(settings, self._apply, topic=topic)
+        self.writer = WriterElection(
+            settings,
+            self.log,
+            instance_id=uuid.uuid4().hex,
+            advertised_url=self.advertised_url,
+            timeouts=timeouts,
+        )
 
     def start(self) -> None:
+        """Replay ``_schemas``, then join the writer election."""
         self.log.start()
+        self.writer.start()
 
     def stop(self) -> None:
+        self.writer.stop()  # first: another instance can take over while this one winds down
         self.log.stop()
+
+    # ------------------------------------------------------------ cluster role
+    @property
+    def is_writer(self) -> bool:
+        return self.writer.is_writer
+
+    def writer_url(self) -> str | None:
+        """The URL the current writer announced (None: none announced, or it has no URL)."""
+        with self._lock:
+            announced = self.state.writer or {}
+        url = announced.get("url")
+        return url.rstrip("/") if isinstance(url, str) and url else None
+
+    @property
+    def applied_offset(self) -> int:
+        return self.log.watcher.offset
+
+    def wait_applied(self, offset: int, timeout_s: float) -> bool:
+        return self.log.watcher.wait_for(offset, timeout_s=timeout_s)
+
+    def access_rules(self) -> AccessRules:
+        """The stored access policy, indexed (rebuilt only when a new one is applied)."""
+        return self._rules
 
     def _apply(self, record: tuple[dict[str, Any], dict[str, Any] | None]) -> None:
         with self._lock:
             self.state.apply(record, canonicalise=self._canonical_of)
+            if record[0].get("keytype") == ACCESS_KEY["keytype"]:
+                self._rules = AccessRules(_stored_policy(self.state.access))
 
     def _canonical_of(self, stored: StoredSchema) -> str:
+        hint = self._identity_hint
+        if hint is not None and hint[0] == (stored.schema_type, stored.schema, stored.references):
+            return hint[1]  # the write being applied parsed it already
         try:
             parsed = self._parse(stored.schema_type, stored.schema, stored.references)
             return FORMATS[stored.schema_type].identity(parsed)
@@ -143,11 +203,14 @@ class Registry:
     def usages(self, schema_id: int, *, deleted: bool = False) -> list[SchemaVersion]:
         with self._lock:
             self.schema(schema_id)
+            found = (
+                self.state.subjects[subject][version]
+                for subject, version in self.state.usages.get(schema_id, ())
+            )
             return sorted(
-                (v for versions in self.state.subjects.values() for v in versions.values()
-                 if v.schema_id == schema_id and (deleted or not v.deleted)),
+                (v for v in found if deleted or not v.deleted),
                 key=lambda v: (v.subject, v.version),
-            )  # fmt: skip
+            )
 
     def referenced_by(self, subject: str, version: int) -> list[int]:
         with self._lock:
@@ -213,6 +276,11 @@ class Registry:
     ) -> list[str]:
         """Messages explaining why ``text`` is incompatible (empty: compatible)."""
         parsed = self._parse(schema_type, text, _refs(refs))
+        return self._check_parsed(subject, parsed, schema_type, version=version)
+
+    def _check_parsed(
+        self, subject: str, parsed: Parsed, schema_type: str, *, version: str = "latest"
+    ) -> list[str]:
         with self._lock:
             level = self.config(subject, default_to_global=True)
             live = self.state.live_versions(subject)
@@ -244,13 +312,13 @@ class Registry:
         references = _refs(refs)
         parsed = self._parse(schema_type, text, references)
         identity = FORMATS[schema_type].identity(parsed)
-        with self._write_lock:
+        with self.writer.session() as session:
             with self._lock:
                 for existing in self.state.live_versions(subject):
                     same_refs = self.state.schemas[existing.schema_id].references == references
                     if same_refs and self.state.canonical.get(existing.schema_id) == identity:
                         return existing.schema_id
-            problems = self.check(subject, text, schema_type, refs)
+            problems = self._check_parsed(subject, parsed, schema_type)
             if problems:
                 raise RegistryError(
                     409, 409,
@@ -259,6 +327,8 @@ class Registry:
                 )  # fmt: skip
             with self._lock:
                 content = (schema_type, identity, references)
+                # The writer's state holds every committed record (see _writer), so
+                # max_id + 1 has never been handed out.
                 schema_id = self.state.by_content.get(content, self.state.max_id + 1)
                 version = max(self.state.subjects.get(subject, {}).keys(), default=0) + 1
             value: dict[str, Any] = {
@@ -270,12 +340,16 @@ class Registry:
             if refs:
                 value["references"] = [vars(r) for r in refs]
             key = {"keytype": "SCHEMA", "subject": subject, "version": version, "magic": 1}
-            self.log.write(key, value)
+            self._identity_hint = ((schema_type, text, references), identity)
+            try:
+                session.write([(key, value)])
+            finally:
+                self._identity_hint = None
             return schema_id
 
     def delete_version(self, subject: str, version: str, *, permanent: bool) -> int:
         self._check_writable(subject)
-        with self._write_lock:
+        with self.writer.session() as session:
             # A soft-deleted version is found too, so deleting it again says so (40406).
             latest = version in ("latest", "-1")
             entry = self.get_version(subject, version, deleted=permanent or not latest)
@@ -301,19 +375,19 @@ class Registry:
                 )
             key = {"keytype": "SCHEMA", "subject": subject, "version": entry.version, "magic": 1}
             if permanent:
-                self.log.write(key, None)
+                session.write([(key, None)])
             else:
                 stored = self.state.schemas[entry.schema_id]
                 value = {"subject": subject, "version": entry.version, "id": entry.schema_id,
                          "schema": stored.schema, "deleted": True}  # fmt: skip
                 if stored.schema_type != "AVRO":
                     value["schemaType"] = stored.schema_type
-                self.log.write(key, value)
+                session.write([(key, value)])
             return entry.version
 
     def delete_subject(self, subject: str, *, permanent: bool) -> list[int]:
         self._check_writable(subject)
-        with self._write_lock:
+        with self.writer.session() as session:
             with self._lock:
                 all_versions = self.state.live_versions(subject, deleted=True)
                 live = [v for v in all_versions if not v.deleted]
@@ -327,11 +401,12 @@ class Registry:
                         f"Subject '{subject}' was not deleted first before being "
                         "permanently deleted",
                     )
-                for v in all_versions:
-                    self.log.write(
-                        {"keytype": "SCHEMA", "subject": subject, "version": v.version, "magic": 1},
-                        None,
-                    )
+                # One transaction: the subject is gone entirely or not at all.
+                session.write([
+                    ({"keytype": "SCHEMA", "subject": subject, "version": v.version, "magic": 1},
+                     None)
+                    for v in all_versions
+                ])  # fmt: skip
                 return [v.version for v in all_versions]
             if not live:
                 raise RegistryError(
@@ -340,13 +415,14 @@ class Registry:
                     f"Subject '{subject}' was soft deleted. "
                     "Set permanent=true to delete permanently",
                 )
-            self.log.write(
+            session.write([(
                 {"keytype": "DELETE_SUBJECT", "subject": subject, "magic": 0},
                 {"subject": subject, "version": live[-1].version},
-            )
+            )])  # fmt: skip
             return [v.version for v in live]
 
-    def set_config(self, subject: str | None, level: str | None) -> None:
+    def set_config(self, subject: str | None, level: str | None) -> str | None:
+        """Set (or with None remove) a compatibility level; returns the previous one."""
         if level is not None and level not in LEVELS:
             raise RegistryError(
                 422,
@@ -355,18 +431,60 @@ class Registry:
                 "backward_transitive, forward_transitive, and full_transitive",
             )
         self._check_writable(subject)
-        with self._write_lock:
+        with self.writer.session() as session:
+            with self._lock:
+                if subject is None:
+                    previous = self.state.global_config
+                else:
+                    previous = self.state.subject_config.get(subject)
+            if level is None and subject is not None and previous is None:
+                raise RegistryError(
+                    404,
+                    40408,
+                    f"Subject '{subject}' does not have subject-level compatibility configured",
+                )
             value = None if level is None else {"compatibilityLevel": level}
-            self.log.write({"keytype": "CONFIG", "subject": subject, "magic": 0}, value)
+            session.write([({"keytype": "CONFIG", "subject": subject, "magic": 0}, value)])
+            return previous
 
-    def set_mode(self, subject: str | None, mode: str | None) -> None:
+    def set_mode(self, subject: str | None, mode: str | None) -> str | None:
+        """Set (or with None remove) a mode; returns the previous one."""
         if mode is not None and mode not in MODES:
             raise RegistryError(
                 422, 42204, "Invalid mode. Valid values are READWRITE, READONLY, IMPORT"
             )
-        with self._write_lock:
+        with self.writer.session() as session:
+            with self._lock:
+                if subject is None:
+                    previous = self.state.global_mode
+                else:
+                    previous = self.state.subject_mode.get(subject)
+            if mode is None and subject is not None and previous is None:
+                raise RegistryError(
+                    404, 40409, f"Subject '{subject}' does not have subject-level mode configured"
+                )
             value = None if mode is None else {"mode": mode}
-            self.log.write({"keytype": "MODE", "subject": subject, "magic": 0}, value)
+            session.write([({"keytype": "MODE", "subject": subject, "magic": 0}, value)])
+            return previous
+
+    def set_access(self, policy: AccessPolicy | None) -> None:
+        """Store the access policy (None removes it) for every instance and restart."""
+        value = None if policy is None else policy.model_dump(mode="json")
+        with self.writer.session() as session:
+            session.write([(dict(ACCESS_KEY), value)])
+
+    def stored_access(self) -> AccessPolicy | None:
+        return self._rules.policy
+
+
+def _stored_policy(value: dict[str, Any] | None) -> AccessPolicy | None:
+    if value is None:
+        return None
+    try:
+        return AccessPolicy.model_validate(value)
+    except ValueError:
+        # Written through the API, so valid; refusing everything beats trusting garbage.
+        return AccessPolicy()
 
 
 def _refs(refs: list[Reference]) -> tuple[tuple[str, str, int], ...]:

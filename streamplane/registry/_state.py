@@ -1,7 +1,12 @@
 """The registry's in-memory state, built only by applying ``_schemas`` records in order.
 
 Record shapes follow Confluent Schema Registry's own topic (keytype SCHEMA, CONFIG,
-MODE, DELETE_SUBJECT), so a ``_schemas`` topic written by either can be read.
+MODE, DELETE_SUBJECT, NOOP), so a ``_schemas`` topic written by either can be read.
+Two key types of our own carry platform state that every instance and every restart
+must agree on, and that Confluent's clients never read (they only see the REST API):
+STREAMPLANE_WRITER announces the elected writer's URL (``_writer``), and
+STREAMPLANE_ACCESS holds the access policy (``_access``). Both are single keys, so
+compaction keeps only the latest of each.
 """
 
 from __future__ import annotations
@@ -39,7 +44,13 @@ class RegistryState:
         default_factory=dict
     )
     canonical: dict[int, str] = field(default_factory=dict)
+    #: id -> (subject, version) pairs using it, so reads by id need no scan of every subject
+    usages: dict[int, set[tuple[str, int]]] = field(default_factory=dict)
     max_id: int = 0
+    #: the latest STREAMPLANE_WRITER announcement: {"url", "instance", "claimed_at"}
+    writer: dict[str, Any] | None = None
+    #: the latest STREAMPLANE_ACCESS policy as stored (validated where it is used)
+    access: dict[str, Any] | None = None
 
     def apply(
         self, record: tuple[dict[str, Any], dict[str, Any] | None], *, canonicalise: Any
@@ -51,7 +62,9 @@ class RegistryState:
             version = int(key["version"])
             if value is None:  # permanent delete (tombstone)
                 versions = self.subjects.get(subject, {})
-                versions.pop(version, None)
+                gone = versions.pop(version, None)
+                if gone is not None:
+                    self.usages.get(gone.schema_id, set()).discard((subject, version))
                 if not versions:
                     self.subjects.pop(subject, None)
                 return
@@ -66,9 +79,14 @@ class RegistryState:
                 self.canonical[schema_id] = canonical
                 self.by_content.setdefault((stored.schema_type, canonical, refs), schema_id)
             self.max_id = max(self.max_id, schema_id)
-            self.subjects.setdefault(subject, {})[version] = SchemaVersion(
+            versions = self.subjects.setdefault(subject, {})
+            previous = versions.get(version)
+            if previous is not None:
+                self.usages.get(previous.schema_id, set()).discard((subject, version))
+            versions[version] = SchemaVersion(
                 subject, version, schema_id, bool(value.get("deleted", False))
             )
+            self.usages.setdefault(schema_id, set()).add((subject, version))
         elif kind == "CONFIG":
             level = (value or {}).get("compatibilityLevel")
             if not subject:
@@ -85,6 +103,10 @@ class RegistryState:
                 self.subject_mode.pop(subject, None)
             else:
                 self.subject_mode[subject] = mode
+        elif kind == "STREAMPLANE_WRITER":
+            self.writer = value
+        elif kind == "STREAMPLANE_ACCESS":
+            self.access = value
         elif kind == "DELETE_SUBJECT" and value is not None:
             for entry in self.subjects.get(subject, {}).values():
                 if entry.version <= int(value.get("version", 1 << 31)):

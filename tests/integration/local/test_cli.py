@@ -37,7 +37,10 @@ def test_cli_lifecycle_of_a_one_node_cluster(cluster_root: Path, next_port_offse
         registry = status["services"][0]
         assert registry["name"] == "registry" and registry["ready"] is True
         assert registry["url"] == f"http://127.0.0.1:{8081 + next_port_offset}"
-        assert httpx.get(f"{registry['url']}/subjects", timeout=5).json() == []
+        secret = json.loads((cluster_root / "data" / "credentials").read_text())["admin_password"]
+        assert httpx.get(f"{registry['url']}/subjects", timeout=5).status_code == 401
+        listed = httpx.get(f"{registry['url']}/subjects", auth=("admin", secret), timeout=5)
+        assert listed.json() == []
 
         killed = _sp("local", "kill-node", "1", *data, cwd=cluster_root)
         assert killed.returncode == 0 and f"pid {node['pid']}" in killed.stdout

@@ -1,0 +1,204 @@
+"""The HTTP edge of the registry: authenticate every request, audit every write.
+
+An ASGI middleware rather than per-route code, for two reasons. Authentication must
+come before anything else looks at the request (routing, body parsing): an
+unauthenticated caller learns nothing, not even that its body was malformed. And
+auditing wraps the whole exchange, so a write is recorded with the status the client
+actually got, whether it was refused here (401), by the access rules (403), by
+validation (422), by the registry (409, 404...) or failed to reach the writer (5xx).
+
+Authorization needs the subject and the policy, so it happens in the routes (see
+``_api``), which find the authenticated :class:`Caller` in ``request.state.caller``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import unquote
+
+from confluent_kafka import KafkaException
+
+from streamplane.errors import RegistryError
+from streamplane.registry._access import Caller
+from streamplane.registry._audit import AuditEvent, AuditTrail, utc_now
+from streamplane.registry._auth import AuthSettings, CredentialCache, parse_basic
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+#: Set by a forwarding instance; the writer records the address in its audit event.
+FORWARDED_FOR = "x-streamplane-forwarded-for"
+_FORWARDED_FOR = FORWARDED_FOR.encode()
+
+#: (method, path pattern) -> action name, for every request that changes the registry.
+WRITES: list[tuple[str, re.Pattern[str], str]] = [
+    ("POST", re.compile(r"^/subjects/(?P<subject>[^/]+)/versions/?$"), "register"),
+    ("DELETE", re.compile(r"^/subjects/(?P<subject>[^/]+)/?$"), "delete-subject"),
+    (
+        "DELETE",
+        re.compile(r"^/subjects/(?P<subject>[^/]+)/versions/(?P<version>[^/]+)/?$"),
+        "delete-version",
+    ),
+    ("PUT", re.compile(r"^/config(?:/(?P<subject>[^/]+))?/?$"), "set-config"),
+    ("DELETE", re.compile(r"^/config(?:/(?P<subject>[^/]+))?/?$"), "delete-config"),
+    ("PUT", re.compile(r"^/mode(?:/(?P<subject>[^/]+))?/?$"), "set-mode"),
+    ("DELETE", re.compile(r"^/mode(?:/(?P<subject>[^/]+))?/?$"), "delete-mode"),
+    ("PUT", re.compile(r"^/streamplane/access/?$"), "set-access"),
+    ("DELETE", re.compile(r"^/streamplane/access/?$"), "delete-access"),
+]
+
+
+def classify(method: str, path: str) -> tuple[str, str | None, str | None] | None:
+    """(action, subject, version) of a write request; None for a read."""
+    for write_method, pattern, action in WRITES:
+        if method == write_method:
+            match = pattern.match(path)
+            if match:
+                groups = match.groupdict()
+                subject, version = groups.get("subject"), groups.get("version")
+                return action, unquote(subject) if subject else None, version
+    return None
+
+
+def error_body(exc: RegistryError) -> bytes:
+    return json.dumps({"error_code": exc.error_code, "message": exc.message}).encode()
+
+
+class RegistryGate:
+    """ASGI middleware: authentication (when ``auth`` is set) and the audit of writes."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        auth: AuthSettings | None,
+        credentials: CredentialCache | None,
+        audit: AuditTrail | None,
+        instance: str | None,
+    ) -> None:
+        self.app = app
+        self.auth = auth
+        self.credentials = credentials
+        self.audit = audit
+        self.instance = instance
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        write = classify(scope["method"], scope["path"])
+        state = scope.setdefault("state", {})
+        authorization = forwarded_for = None
+        for name, value in scope["headers"]:  # ASGI header names are lower case
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == _FORWARDED_FOR:
+                forwarded_for = value.decode("latin-1")
+        claimed = parse_basic(authorization)
+        caller, refusal = await self._authenticate(claimed)
+        status, body = 0, bytearray()
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                if len(body) < 65536:
+                    body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Recorded before the last byte leaves: a client that has its answer
+                    # can rely on the audit line being there.
+                    audit(status, bytes(body))
+            await send(message)
+
+        def audit(status: int, body: bytes) -> None:
+            if write is None or self.audit is None or state.get("audit_elsewhere"):
+                return
+            who = caller.principal if caller else (claimed[0] if claimed else None)
+            self.audit.record(
+                self._event(scope, forwarded_for, write, who, caller is not None, status, body)
+            )
+
+        if refusal is not None:
+            await _send_error(capture, refusal, authenticate=refusal.status == 401)
+        else:
+            assert caller is not None
+            state["caller"] = caller
+            await self.app(scope, receive, capture if write else send)
+
+    async def _authenticate(
+        self, claimed: tuple[str, str] | None
+    ) -> tuple[Caller | None, RegistryError | None]:
+        if self.auth is None or self.credentials is None:
+            return Caller.anonymous(), None
+        if claimed is None:
+            return None, RegistryError(401, 40101, "Unauthorized: credentials are required")
+        user, password = claimed
+        verdict = self.credentials.cached(user, password)
+        if verdict is None:
+            try:
+                verdict = await asyncio.to_thread(self.credentials.verify, user, password)
+            except RegistryError as exc:
+                return None, exc
+            except KafkaException as exc:
+                message = f"cannot verify credentials with the cluster: {exc.args[0].str()}"
+                return None, RegistryError(500, 50001, message)
+        if not verdict:
+            return None, RegistryError(401, 40101, "Unauthorized: wrong user name or password")
+        return Caller(user, super_user=user in self.auth.super_users), None
+
+    def _event(
+        self,
+        scope: Scope,
+        forwarded_for: str | None,
+        write: tuple[str, str | None, str | None],
+        principal: str | None,
+        authenticated: bool,
+        status: int,
+        body: bytes,
+    ) -> AuditEvent:
+        action, subject, version = write
+        parsed: Any = None
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(body) if body else None
+        error_code = parsed.get("error_code") if isinstance(parsed, dict) else None
+        schema_id = parsed.get("id") if isinstance(parsed, dict) and status == 200 else None
+        client = scope.get("client")
+        return AuditEvent(
+            at=utc_now(),
+            principal=principal,
+            authenticated=authenticated,
+            action=action,
+            method=scope["method"],
+            path=scope["path"],
+            subject=subject,
+            version=version,
+            id=schema_id if isinstance(schema_id, int) else None,
+            status=status,
+            error_code=error_code if isinstance(error_code, int) else None,
+            decision="denied" if status in (401, 403) else "allowed",
+            client=f"{client[0]}:{client[1]}" if client else None,
+            forwarded_for=forwarded_for,
+            instance=self.instance,
+        )
+
+
+async def _send_error(send: Send, exc: RegistryError, *, authenticate: bool) -> None:
+    body = error_body(exc)
+    headers = [
+        (b"content-type", CONTENT_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if authenticate:
+        headers.append((b"www-authenticate", b'Basic realm="streamplane-registry"'))
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
