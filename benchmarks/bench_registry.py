@@ -15,6 +15,7 @@ Run: .venv/bin/python benchmarks/bench_registry.py [--schemas 10000]
 from __future__ import annotations
 
 import argparse
+import base64
 import re
 import shutil
 import subprocess
@@ -37,9 +38,9 @@ def schema(i: int) -> str:
     return f'{{"type":"record","name":"R{i}","fields":[{{"name":"f{i}","type":"long"}}]}}'
 
 
-def register_all(url: str, count: int) -> tuple[float, list[int]]:
+def register_all(url: str, count: int, auth: tuple[str, str]) -> tuple[float, list[int]]:
     ids = []
-    with httpx.Client(base_url=url, headers=CT, timeout=30) as http:
+    with httpx.Client(base_url=url, headers=CT, timeout=30, auth=auth) as http:
         started = time.perf_counter()
         for i in range(count):
             body = {"schema": schema(i)}
@@ -60,7 +61,7 @@ def kafka_floor(settings: object, count: int) -> float:
     return time.perf_counter() - started
 
 
-def wrk(url: str, *, seconds: float, paced: bool) -> tuple[float, float]:
+def wrk(url: str, *, seconds: float, paced: bool, auth: tuple[str, str]) -> tuple[float, float]:
     """(requests/s, p99 ms) from wrk (a C load generator: Python clients saturate first).
 
     Paced mode gives each of 32 connections a 31 ms pause between requests, about
@@ -70,7 +71,9 @@ def wrk(url: str, *, seconds: float, paced: bool) -> tuple[float, float]:
     if binary is None:
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
         binary = "wrk"
+    token = base64.b64encode(":".join(auth).encode()).decode()
     cmd = [binary, "-t1", "-c32", f"-d{int(seconds)}s", "--latency"]
+    cmd += ["-H", f"Authorization: Basic {token}"]
     script = None
     if paced:
         script = Path(tempfile.mkstemp(suffix=".lua")[1])
@@ -110,13 +113,16 @@ def main() -> None:
         cluster.up(nodes=1, port_offset=PORT_OFFSET)
         settings = cluster.admin_settings()
         service.start()
-        reg_s, ids = register_all(service.url, args.schemas)
+        auth = (str(settings.username), str(settings.password))  # the registry checks them
+        reg_s, ids = register_all(service.url, args.schemas, auth)
         floor_s = kafka_floor(settings, args.schemas)
         probe = f"{service.url}/schemas/ids/{ids[len(ids) // 2]}"
-        full_rate, _ = wrk(probe, seconds=args.seconds, paced=False)
-        base_rate, _ = wrk(f"{service.url}/", seconds=args.seconds, paced=False)
-        paced_rate, paced_p99 = wrk(probe, seconds=args.seconds, paced=True)
-        base_paced_rate, base_p99 = wrk(f"{service.url}/", seconds=args.seconds, paced=True)
+        full_rate, _ = wrk(probe, seconds=args.seconds, paced=False, auth=auth)
+        base_rate, _ = wrk(f"{service.url}/", seconds=args.seconds, paced=False, auth=auth)
+        paced_rate, paced_p99 = wrk(probe, seconds=args.seconds, paced=True, auth=auth)
+        base_paced_rate, base_p99 = wrk(
+            f"{service.url}/", seconds=args.seconds, paced=True, auth=auth
+        )
         service.stop()
         started = time.perf_counter()
         service.start()

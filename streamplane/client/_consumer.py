@@ -60,6 +60,9 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Record], object]
 
+#: ``_processing`` without a parent given: extract it from the record's headers.
+_NO_PARENT: Any = object()
+
 #: Poison pills go straight to ``<topic>.dlq``.
 DEFAULT_DEAD_LETTERS = DeadLetterPolicy()
 
@@ -127,6 +130,7 @@ class Consumer:
         self._extractor = TraceExtractor()
         self._deserializer = RecordDeserializer(schemas or {}, registry_client(registry))
         self._value_decoders: dict[str, Decoder] = {}
+        self._key_decoders: dict[str, Decoder] = {}
         self._batch_size = batch_size
         self._pending: dict[tuple[str, int], int] = {}
         self._stored_since_commit = False
@@ -252,31 +256,161 @@ class Consumer:
                 self._maybe_commit()
                 continue
             last_record = time.monotonic()
-            pending = self._pending
-            index = 0
-            try:
-                for index, msg in enumerate(batch):
-                    record = self._prepare(msg)
-                    if record is not None:
-                        self._handle(handler, record, msg)
-                        handled += 1
-                        pending[(record.read_from, record.partition)] = record.offset + 1
-                    else:
-                        self._processed(msg)
-                    if (max_records is not None and handled >= max_records) or self._stopping:
-                        self._stopping = True
-                        index += 1
-                        break
-                else:
-                    index = len(batch)
-            finally:
-                # Records fetched but not processed (a stop, or an error escaping the
-                # handler) are kept in order for the next call: the fetch position has
-                # already moved past them.
-                if index < len(batch):
-                    self._backlog = batch[index:] + self._backlog
-                self._store_pending()
+            limit = None if max_records is None else max_records - handled
+            done = self._handle_batch(handler, batch, limit)
+            handled += done
+            if max_records is not None and handled >= max_records:
+                self._stopping = True
             self._maybe_commit()
+        return handled
+
+    def _handle_batch(self, handler: Handler, batch: list[Message], limit: int | None) -> int:
+        """Hand a fetched batch to ``handler`` in order; the number of records handled.
+
+        This is the consumer's hot loop, so the common record (no error, not from a retry
+        topic, no partition paused, decoders already built) is handled inline with local
+        variables, and everything else goes through :meth:`_prepare`. Consecutive records
+        with identical headers share one extracted trace context, consumed counts are
+        added per run of one topic, and a partition's offset is noted when the loop moves
+        to another partition or leaves: processing order is offset order per partition, so
+        the last offset noted is the highest processed.
+        """
+        pending = self._pending
+        decoders = self._value_decoders
+        key_decoders = self._key_decoders
+        retry_of = self._retry_of
+        pauses = self._pauses
+        stats = self._stats
+        extract = self._extractor.context
+        spans = self._spans
+        tracer = self._tracer
+        attach, detach = otel_context.attach, otel_context.detach
+        handled = 0
+        index = 0
+        # Offset bookkeeping: the partition of the previous record and its next offset.
+        at_topic: str | None = None
+        at_partition = -1
+        at_next = 0
+        # Metric bookkeeping: records and bytes of the current run of one topic.
+        counted_topic: str | None = None
+        counted = counted_bytes = 0
+        last_headers: object = None
+        last_parent: otel_context.Context | None = None
+        # The producer's context is made current once for consecutive records of one trace
+        # (attaching costs more per record than the rest of the bookkeeping), and detached
+        # when the trace changes, the batch ends, or a handler leaves another one current.
+        current = otel_context.get_current
+        attached: otel_context.Context | None = None
+        token: Any = None
+        try:
+            for msg in batch:
+                topic = msg.topic()
+                decoder = decoders.get(topic)  # type: ignore[arg-type]
+                raw_key = msg.key()
+                key_decoder = None if raw_key is None else key_decoders.get(topic)  # type: ignore[arg-type]
+                record: Record | None = None
+                if not (
+                    decoder is None
+                    or (raw_key is not None and key_decoder is None)
+                    or pauses
+                    or (retry_of and topic in retry_of)
+                    or msg.error() is not None
+                ):
+                    try:
+                        value = decoder.decode(msg.value())
+                        key = raw_key if key_decoder is None else key_decoder.decode(raw_key)
+                    except Exception:  # noqa: BLE001 (_prepare decodes again and parks it)
+                        record = None
+                    else:
+                        headers: Headers = msg.headers() or []  # type: ignore[assignment]
+                        # A fetched record always has a topic, partition and offset.
+                        record = Record(
+                            topic=topic,  # type: ignore[arg-type]
+                            partition=msg.partition(),  # type: ignore[arg-type]
+                            offset=msg.offset(),  # type: ignore[arg-type]
+                            key=key, value=value, headers=headers,
+                            timestamp_ms=msg.timestamp()[1], message=msg, read_from=topic,
+                        )  # fmt: skip
+                        if stats is not None:
+                            if topic != counted_topic:
+                                if counted_topic is not None:
+                                    _count(stats, counted_topic, counted, counted_bytes)
+                                counted_topic, counted, counted_bytes = topic, 0, 0
+                            counted += 1
+                            counted_bytes += len(msg) + (len(raw_key) if raw_key else 0)
+                        if not headers:
+                            parent = None
+                        elif headers == last_headers:
+                            parent = last_parent
+                        else:
+                            parent = last_parent = extract(headers)
+                            last_headers = headers
+                        if token is not None and parent is not attached:
+                            detach(token)
+                            token = attached = None
+                        try:
+                            if parent is None:
+                                # No trace to continue: no span, the record starts its own.
+                                handler(record)
+                            elif spans:
+                                with RecordSpan(
+                                    tracer, record, parent, group=self.group_id, app=self.app_id
+                                ):
+                                    handler(record)
+                            else:
+                                # Nobody records spans, but what the handler produces still
+                                # carries the producer's trace.
+                                if token is None:
+                                    token, attached = attach(parent), parent
+                                handler(record)
+                                if current() is not parent:
+                                    # The handler left another context current: undo it.
+                                    detach(token)
+                                    token = attached = None
+                        except Exception as exc:  # noqa: BLE001 (parked or raised again)
+                            if token is not None:
+                                detach(token)
+                                token = attached = None
+                            self._handler_failed(msg, record, exc)
+                if record is None:
+                    if token is not None:
+                        detach(token)
+                        token = attached = None
+                    if at_topic is not None:
+                        # _prepare and _processed note offsets themselves: flush ours first.
+                        pending[(at_topic, at_partition)] = at_next
+                        at_topic, at_partition = None, -1
+                    record = self._prepare(msg)
+                    if record is None:
+                        index += 1
+                        self._processed(msg)
+                        if self._stopping:
+                            break
+                        continue
+                    self._handle(handler, record, msg)
+                index += 1
+                handled += 1
+                # Processed: note its offset (the read_from topic is where it is committed).
+                if record.partition != at_partition or record.read_from != at_topic:
+                    if at_topic is not None:
+                        pending[(at_topic, at_partition)] = at_next
+                    at_topic, at_partition = record.read_from, record.partition
+                at_next = record.offset + 1
+                if handled == limit or self._stopping:
+                    break
+        finally:
+            if token is not None:
+                detach(token)
+            if at_topic is not None:
+                pending[(at_topic, at_partition)] = at_next
+            if counted_topic is not None and stats is not None:
+                _count(stats, counted_topic, counted, counted_bytes)
+            # Records fetched but not processed (a stop, or an error escaping the handler)
+            # are kept in order for the next call: the fetch position has already moved
+            # past them.
+            if index < len(batch):
+                self._backlog = batch[index:] + self._backlog
+            self._store_pending()
         return handled
 
     def __iter__(self) -> Iterator[Record]:
@@ -361,7 +495,12 @@ class Consumer:
         try:
             key = raw_key
             if raw_key is not None:
-                key = self._deserializer.key_decoder(origin).decode(raw_key)
+                key_decoder = self._key_decoders.get(origin)
+                if key_decoder is None:
+                    key_decoder = self._key_decoders[origin] = self._deserializer.key_decoder(
+                        origin
+                    )
+                key = key_decoder.decode(raw_key)
             decoder = self._value_decoders.get(origin)
             if decoder is None:
                 decoder = self._value_decoders[origin] = self._deserializer.value_decoder(origin)
@@ -387,29 +526,28 @@ class Consumer:
     def _handle(self, handler: Handler, record: Record, msg: Message) -> None:
         parent = self._extractor.context(record.headers)
         try:
-            if self._spans:
-                with RecordSpan(self._tracer, record, parent, group=self.group_id, app=self.app_id):
-                    handler(record)
-            elif parent is not None:
-                # Nobody records spans, but what the handler produces still carries the
-                # producer's trace.
-                token = otel_context.attach(parent)
-                try:
-                    handler(record)
-                finally:
-                    otel_context.detach(token)
-            else:
+            with self._processing(record, parent):
                 handler(record)
-        except Exception as exc:
-            if self._stats is not None:
-                self._stats.error("handler")
-            if self.dead_letters is None:
-                raise
-            self._park(msg, exc, kind="handler", origin=record.topic, attempt=record.attempt)
+        except Exception as exc:  # noqa: BLE001 (parked or raised again)
+            self._handler_failed(msg, record, exc)
 
-    def _processing(self, record: Record) -> Processing:
-        parent = self._extractor.context(record.headers)
-        if self._spans:
+    def _handler_failed(self, msg: Message, record: Record, exc: Exception) -> None:
+        """Park the record, or re-raise when there is no dead-letter policy."""
+        if self._stats is not None:
+            self._stats.error("handler")
+        if self.dead_letters is None:
+            raise exc
+        self._park(msg, exc, kind="handler", origin=record.topic, attempt=record.attempt)
+
+    def _processing(
+        self, record: Record, parent: otel_context.Context | None = _NO_PARENT
+    ) -> Processing:
+        """A CONSUMER span continuing the producer's trace when there is one to continue and
+        someone records spans; otherwise only the producer's context, if any, is made
+        current (a span per record costs microseconds, more than decoding it)."""
+        if parent is _NO_PARENT:
+            parent = self._extractor.context(record.headers)
+        if parent is not None and self._spans:
             return RecordSpan(self._tracer, record, parent, group=self.group_id, app=self.app_id)
         return Attached(parent)
 
@@ -623,3 +761,12 @@ class Consumer:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _count(stats: ConsumerStats, topic: str, records: int, size: int) -> None:
+    """Add a run of records handed over from ``topic`` to the consumed counters."""
+    entry = stats.consumed.get(topic)
+    if entry is None:
+        entry = stats.consumed[topic] = [0, 0]
+    entry[0] += records
+    entry[1] += size

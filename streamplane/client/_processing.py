@@ -1,9 +1,11 @@
 """The OpenTelemetry context a consumed record is processed in.
 
-With a tracer provider that records, the handler runs in a CONSUMER span whose parent is
-the producer's span (from the record's ``traceparent``). Without one, spans would be
+With a tracer provider that records, the handler of a record carrying a ``traceparent``
+runs in a CONSUMER span whose parent is the producer's span. Without one, spans would be
 no-ops that still cost microseconds per record, so only the producer's context is made
-current: whatever the handler produces still continues the producer's trace.
+current: whatever the handler produces still continues the producer's trace. A record
+without a trace context gets no span: there is no trace to continue, and a span for each
+such record would cost more than handling it.
 """
 
 from __future__ import annotations

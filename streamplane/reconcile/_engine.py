@@ -30,6 +30,7 @@ from streamplane.reconcile._plan import (
     observed_digests,
     quota_entity,
 )
+from streamplane.reconcile._registry_access import access_changes, apply_access
 from streamplane.reconcile._registry_client import RegistryEndpoint
 from streamplane.reconcile._resources import AclEntry, ActualState, DesiredState
 from streamplane.reconcile._schemas import (
@@ -211,8 +212,9 @@ def compute_plan(spec: Spec, target: Target, *, allow_delete: bool = False) -> P
     if schemas:
         with require_registry(spec, target, schemas).client() as client:
             readings = read_subjects(client, schemas)
+            access = access_changes(client, spec, target.cluster)
         actions, refusals = schema_changes(readings)
-        plan.actions.extend(actions)
+        plan.actions.extend(actions + access)
         plan.actions.sort(key=Action.sort_key)
         plan.refusals.extend(refusals)
         plan.observed.update(observed_subjects(readings))
@@ -348,9 +350,15 @@ def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | N
     admin.delete_topics([a.resource for a in gone_topics])
     step("delete topics", len(gone_topics))
     _await_visible(plan, target)
-    if schema_actions:
+    access = [a for a in plan.actions if a.kind == "registry-access"]
+    if schema_actions or access:
         with require_registry(spec, target, schemas).client() as client:
-            apply_schema_actions(schema_actions, schemas, client, step=step)
+            # The policy first: the spec's applications may then register their own schemas.
+            for action in access:
+                apply_access(action, client)
+            step("registry access policy", len(access))
+            if schema_actions:
+                apply_schema_actions(schema_actions, schemas, client, step=step)
 
 
 def _await_visible(plan: Plan, target: Target, *, timeout_s: float = 30.0) -> None:

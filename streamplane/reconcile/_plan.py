@@ -23,7 +23,15 @@ PLATFORM_USERS = frozenset({"admin"})
 
 Op = Literal["create", "update", "delete"]
 Kind = Literal[
-    "topic", "config", "partitions", "acl", "credential", "quota", "compatibility", "schema"
+    "topic",
+    "config",
+    "partitions",
+    "acl",
+    "credential",
+    "quota",
+    "compatibility",
+    "schema",
+    "registry-access",
 ]
 
 
@@ -47,7 +55,7 @@ class Action:
     def sort_key(self) -> tuple[str, int, str, str]:
         order = (
             "topic", "partitions", "config", "credential", "acl", "quota", "compatibility",
-            "schema",
+            "schema", "registry-access",
         )  # fmt: skip
         return (self.tenant or "~", order.index(self.kind), self.resource, self.op)
 

@@ -254,3 +254,15 @@ class HttpRegistryClient:
         path = f"/subjects/{self._subject(subject)}"
         self._call("DELETE", path, missing=(40401, 40404))
         self._call("DELETE", path, params={"permanent": "true"}, missing=(40401,))
+
+    # Streamplane's own registry: the access policy (see streamplane.registry._access).
+    def has_access_policies(self) -> bool:
+        """Whether this registry enforces a Streamplane access policy (Confluent's does not)."""
+        return self._call("GET", "/streamplane/status", missing=(404, 40401)) is not None
+
+    def access_policy(self) -> dict[str, Any] | None:
+        policy = self._call("GET", "/streamplane/access", missing=(404,))
+        return dict(policy) if policy is not None else None
+
+    def set_access_policy(self, policy: dict[str, Any]) -> None:
+        self._call("PUT", "/streamplane/access", body=policy)
