@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
@@ -18,34 +15,8 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from streamplane.local import LocalCluster
-from streamplane.registry import Registry, create_app
 from tests.integration.conftest import create_topic, next_http_port
-
-
-@dataclass
-class Served:
-    registry: Registry
-    url: str
-    topic: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(20)
-
-
-def serve(cluster: LocalCluster, topic: str, port: int) -> Served:
-    registry = Registry(cluster.admin_settings(), topic=topic)
-    config = uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "registry did not start"
-    return Served(registry, f"http://127.0.0.1:{port}", topic, server, thread)
+from tests.integration.registry.serving import Served, serve
 
 
 @pytest.fixture
