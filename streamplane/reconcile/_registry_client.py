@@ -69,10 +69,6 @@ class RegistryClient(Protocol):
         references: tuple[dict[str, Any], ...] = (),
     ) -> int: ...
 
-    def delete_subject(self, subject: str) -> None:
-        """Delete every version, soft then permanently."""
-        ...
-
 
 @dataclass(frozen=True)
 class RegistryEndpoint:
@@ -249,11 +245,6 @@ class HttpRegistryClient:
             body=self._schema(schema_type, text, references),
         )
         return int(answer["id"])
-
-    def delete_subject(self, subject: str) -> None:
-        path = f"/subjects/{self._subject(subject)}"
-        self._call("DELETE", path, missing=(40401, 40404))
-        self._call("DELETE", path, params={"permanent": "true"}, missing=(40401,))
 
     # Streamplane's own registry: the access policy (see streamplane.registry._access).
     def has_access_policies(self) -> bool:

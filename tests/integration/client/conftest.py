@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from confluent_kafka import Consumer as RawConsumer
 from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry
@@ -20,37 +16,17 @@ from streamplane.client import ClientMetrics, Telemetry
 from streamplane.kafka import ConnectionSettings
 from streamplane.local import LocalCluster
 from streamplane.model import Spec
-from streamplane.registry import Registry, create_app
 from tests.integration.conftest import create_topic, next_http_port
+from tests.integration.registry.serving import Served, serve
 from tests.unit.client.specs import write_spec
 
 
-@dataclass
-class ServedRegistry:
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def types(self) -> list[str]:
-        return list(httpx.get(f"{self.url}/schemas/types", timeout=10).json())
-
-
 @pytest.fixture(scope="session")
-def registry(cluster1: LocalCluster) -> Iterator[ServedRegistry]:
+def registry(cluster1: LocalCluster) -> Iterator[Served]:
     """One registry for the client tests, on a ``_schemas`` topic of its own."""
-    port = next_http_port()
-    served = Registry(cluster1.admin_settings(), topic=f"_schemas-client-{uuid.uuid4().hex[:8]}")
-    config = uvicorn.Config(create_app(served), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "registry did not start"
-    yield ServedRegistry(f"http://127.0.0.1:{port}", server, thread)
-    server.should_exit = True
-    thread.join(20)
+    served = serve(cluster1, f"_schemas-client-{uuid.uuid4().hex[:8]}", next_http_port())
+    yield served
+    served.stop()
 
 
 @dataclass
@@ -98,7 +74,7 @@ class Estate:
 
 
 @pytest.fixture
-def estate(tmp_path: Path, cluster1: LocalCluster, registry: ServedRegistry) -> Estate:
+def estate(tmp_path: Path, cluster1: LocalCluster, registry: Served) -> Estate:
     prefix = f"c{uuid.uuid4().hex[:8]}."
     return Estate(
         spec=write_spec(tmp_path / "spec", prefix=prefix),

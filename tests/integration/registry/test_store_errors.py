@@ -7,17 +7,15 @@ broker is back. (50003 and 50004, forwarding errors, are in test_forwarding.py.)
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from streamplane.local import LocalCluster
-from streamplane.registry import Registry, create_app
 from tests.integration.conftest import next_http_port
+from tests.integration.registry.serving import serve
 
 V1 = '{"type":"record","name":"E","fields":[{"name":"a","type":"int"}]}'
 V2 = '{"type":"record","name":"E","fields":[{"name":"a","type":"int"},{"name":"b","type":"int","default":0}]}'
@@ -26,20 +24,9 @@ V2 = '{"type":"record","name":"E","fields":[{"name":"a","type":"int"},{"name":"b
 @pytest.fixture
 def registry_on_own_cluster(own_cluster: LocalCluster, next_port_offset: int) -> Iterator[str]:
     own_cluster.up(nodes=1, port_offset=next_port_offset)
-    registry = Registry(own_cluster.admin_settings())
-    port = next_http_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    served = serve(own_cluster, "_schemas", next_http_port())
+    yield served.url
+    served.stop()
 
 
 def test_a_write_kafka_cannot_take_is_a_5000x_store_error_and_nothing_half_done(

@@ -110,10 +110,6 @@ class FakeRegistry:
             self.versions.setdefault(subject, []).append((schema_id, schema_type, text))
         return schema_id
 
-    def delete_subject(self, subject: str) -> None:
-        self.writes.append(("delete", subject))
-        self.versions.pop(subject, None)
-
 
 def spec_schemas(spec_dir: Path = EXAMPLE) -> dict[str, DesiredSchema]:
     return {s.subject: s for s in desired_schemas(load_spec(spec_dir), "local")}
