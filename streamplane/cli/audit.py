@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
 from streamplane.kafka._durability import read_durability
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import load_spec
@@ -28,14 +27,10 @@ def register(app: typer.Typer) -> None:
 
 @audit_app.command("zero-loss")
 def zero_loss(
-    spec: Annotated[Path, typer.Argument(help="Spec directory (or file).")],
-    cluster: Annotated[
-        str | None, typer.Option(help="Cluster of the spec (default: the local one).")
-    ] = None,
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Local cluster data directory.")
-    ] = DEFAULT_DATA_DIR,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    as_json: JsonOpt = False,
 ) -> None:
     """Brokers, topics and applications that let a zero_loss record be lost; exit 1 if any.
 

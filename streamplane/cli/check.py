@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
 from streamplane.errors import PlanError
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import load_spec
@@ -32,18 +32,14 @@ def register(app: typer.Typer) -> None:
 
 
 def check(
-    spec: Annotated[Path, typer.Argument(help="Spec directory (or file).")],
-    cluster: Annotated[
-        str | None, typer.Option(help="Cluster of the spec (default: the local one).")
-    ] = None,
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Local cluster data directory.")
-    ] = DEFAULT_DATA_DIR,
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     registry: Annotated[
         str | None,
         typer.Option("--registry", help="Registry URL (default: the cluster's, from the spec)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check the spec's schemas against the registry; exit 1 if any is incompatible."""
     if registry is not None and not registry.startswith(("http://", "https://")):

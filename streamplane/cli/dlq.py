@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from streamplane.cli._options import DataDirOpt, JsonOpt
 from streamplane.client import (
     FAILED_APP_HEADER,
     DeadLetter,
@@ -24,14 +25,12 @@ console = Console(soft_wrap=True)
 dlq_app = typer.Typer(help="Dead-letter topics: inspect parked records, replay them.")
 
 TopicArg = Annotated[str, typer.Argument(help="The original topic; its DLQ is <TOPIC>.dlq.")]
-DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="Local cluster data directory.")]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
         "--config", help="librdkafka properties file (default: <data dir>/admin.properties)."
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def register(app: typer.Typer) -> None:

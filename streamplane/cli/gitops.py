@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from streamplane import policy
+from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
 from streamplane.cli._render import render_plan
 from streamplane.errors import PlanError
 from streamplane.kafka._admin import ClusterAdmin
@@ -32,12 +33,6 @@ from streamplane.reconcile._actual import read_actual
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
 
-SpecArg = Annotated[Path, typer.Argument(help="Spec directory (or file).")]
-ClusterOpt = Annotated[
-    str | None, typer.Option(help="Cluster of the spec (default: the local one).")
-]
-DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="Local cluster data directory.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 AllowDeleteOpt = Annotated[
     bool,
     typer.Option(help="Delete what the spec no longer has (topics only after the grace period)."),

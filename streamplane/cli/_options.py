@@ -1,0 +1,15 @@
+"""The command-line options several command groups share, declared once so they read alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+SpecArg = Annotated[Path, typer.Argument(help="Spec directory (or file).")]
+ClusterOpt = Annotated[
+    str | None, typer.Option(help="Cluster of the spec (default: the local one).")
+]
+DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="Local cluster data directory.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
