@@ -7,12 +7,17 @@ no compression: the random payload does not compress):
 - produce: the SDK producer (Avro serialization through the registry, traceparent +
   streamplane-app + streamplane-schema-id headers, metrics on) against raw confluent-kafka
   producing the same records pre-serialized (the target is a ratio >= 0.80); kafka-python
-  and Quix Streams producing the same bytes. Quix Streams pins confluent-kafka<2.13, so it
+  and Quix Streams producing the same bytes. A third confluent-kafka loop, "hand-written",
+  does only the work the SDK cannot skip (the same Avro writer, frame and three headers,
+  a delivery callback) with no wrapper: the ceiling of any Python SDK doing that work, so
+  SDK / hand-written is the wrapper's own cost. Each loop's Python CPU per record
+  (thread time) is printed too. Quix Streams pins confluent-kafka<2.13, so it
   runs from a venv of its own under .streamplane/bench-venvs/quix (created on first use)
   as a subprocess.
 - consume: the SDK consumer (Avro deserialization, trace context, metrics on, offsets
-  stored after the handler) against a raw confluent-kafka consumer of the same topic;
-  both timed from the first record (the group join excluded).
+  stored after the handler) against a raw confluent-kafka consumer of the same topic, and
+  a hand-written one that only decodes each value and reads its headers; all timed from
+  the first record (the group join excluded).
 - latency: produce-to-consume p50/p99 under the low_latency profile at a steady rate,
   SDK producer and consumer against raw ones.
 
@@ -55,6 +60,7 @@ from streamplane.client import (
     TopicSchema,
     TopicSchemas,
 )
+from streamplane.client._avro import body_reader, body_writer
 from streamplane.kafka import ConnectionSettings, client_config
 from streamplane.local import LocalCluster, RegistryProcess
 
@@ -151,14 +157,25 @@ class SdkRun:
     def __call__(self, start: int, count: int) -> float:
         producer, topic, records, k = self.producer, self.topic, self.records, len(self.records)
         with in_trace():
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.thread_time()
             for i in range(start, start + count):
                 producer.produce(topic, records[i % k])
             producer.flush(120)
-            return time.perf_counter() - began
+            return time.perf_counter() - began, time.thread_time() - cpu
 
     def close(self) -> None:
         self.producer.close()
+
+
+def when_room(producer: RawProducer, topic: str, data: bytes, **kwargs: Any) -> None:
+    """Produce once the local queue has room (deliveries served meanwhile)."""
+    while True:
+        producer.poll(0.01)
+        try:
+            producer.produce(topic, data, **kwargs)
+            return
+        except BufferError:
+            continue
 
 
 class RawRun:
@@ -177,20 +194,50 @@ class RawRun:
         if err is not None:
             self.failed += 1
 
-    def __call__(self, start: int, count: int) -> float:
+    def __call__(self, start: int, count: int) -> tuple[float, float]:
         producer, topic, payloads, k = self.producer, self.topic, self.payloads, len(self.payloads)
         on_delivery = self._on_delivery
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.thread_time()
         for i in range(start, start + count):
-            while True:
-                try:
-                    producer.produce(topic, payloads[i % k], on_delivery=on_delivery)
-                    break
-                except BufferError:
-                    producer.poll(0.01)
+            data = payloads[i % k]
+            try:
+                producer.produce(topic, data, on_delivery=on_delivery)
+            except BufferError:
+                when_room(producer, topic, data, on_delivery=on_delivery)
             producer.poll(0)
         assert producer.flush(120) == 0 and self.failed == 0, f"{self.failed} deliveries failed"
-        return time.perf_counter() - began
+        return time.perf_counter() - began, time.thread_time() - cpu
+
+
+class HandWrittenRun(RawRun):
+    """Raw confluent-kafka doing only what the SDK must do per record, with no wrapper.
+
+    The same Avro body writer and frame as the SDK's encoder, the same three headers
+    (built once), a delivery callback: the most a Python producer doing that work gets.
+    """
+
+    def __init__(
+        self, conn: ConnectionSettings, topic: str, payloads: list[bytes],
+        records: list[Any], frame: bytes, headers: list[tuple[str, bytes]],
+    ) -> None:  # fmt: skip
+        super().__init__(conn, topic, payloads)
+        write = body_writer(json.loads(SCHEMA))
+        assert write is not None
+        self.write, self.records, self.frame, self.headers = write, records, frame, headers
+
+    def __call__(self, start: int, count: int) -> tuple[float, float]:
+        producer, topic, records, k = self.producer, self.topic, self.records, len(self.records)
+        write, frame, headers, on_delivery = self.write, self.frame, self.headers, self._on_delivery
+        began, cpu = time.perf_counter(), time.thread_time()
+        for i in range(start, start + count):
+            data = frame + write(records[i % k])
+            try:
+                producer.produce(topic, data, headers=headers, on_delivery=on_delivery)
+            except BufferError:
+                when_room(producer, topic, data, headers=headers, on_delivery=on_delivery)
+            producer.poll(0)
+        assert producer.flush(120) == 0 and self.failed == 0, f"{self.failed} deliveries failed"
+        return time.perf_counter() - began, time.thread_time() - cpu
 
 
 def produce_kafka_python(
@@ -310,11 +357,15 @@ def consume_sdk(conn: ConnectionSettings, registry: str, topic: str, n: int) -> 
     return elapsed
 
 
-def consume_raw(conn: ConnectionSettings, topic: str, n: int) -> float:
+def consume_raw(conn: ConnectionSettings, topic: str, n: int, *, decode: bool = False) -> float:
+    """Raw confluent-kafka; with ``decode``, the hand-written loop: the SDK's Avro reader
+    for each value and its headers read, nothing else."""
     consumer = RawConsumer(
         client_config("zero_loss", "consumer", connection=conn.librdkafka(
             **{"group.id": f"bench-raw-{uuid.uuid4().hex}"}))
     )  # fmt: skip
+    read = body_reader(json.loads(SCHEMA), None)
+    assert read is not None
     consumer.subscribe([topic])
     seen = 0
     started = 0.0
@@ -323,6 +374,9 @@ def consume_raw(conn: ConnectionSettings, topic: str, n: int) -> float:
             if msg.error() is None:
                 if not seen:
                     started = time.perf_counter()
+                if decode:
+                    read(msg.value()[5:])  # type: ignore[index]
+                    msg.headers()
                 seen += 1
     elapsed = time.perf_counter() - started
     consumer.close()
@@ -450,21 +504,36 @@ def main() -> None:
                 "bench-probe"
             )
             records, payloads = make_records(encoder.encode)
-            times: dict[str, list[float]] = {"sdk": [], "raw": []}
-            create(cluster, "bench-raw", "bench-sdk")
-            raw, sdk = RawRun(conn, "bench-raw", payloads), SdkRun(conn, url, "bench-sdk", records)
-            # Alternating chunks, so that both clients see the same machine load.
+            times: dict[str, list[float]] = {"sdk": [], "raw": [], "hand": []}
+            cpu: dict[str, float] = {"sdk": 0.0, "raw": 0.0, "hand": 0.0}
+            create(cluster, "bench-raw", "bench-sdk", "bench-hand")
+            sdk = SdkRun(conn, url, "bench-sdk", records)
+            frame = payloads[0][:5]
+            # The SDK's three headers, as it writes them inside a trace.
+            headers = [
+                ("traceparent", f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01".encode()),
+                ("streamplane-app", b"bench-sdk"),
+                ("streamplane-schema-id", str(int.from_bytes(frame[1:5], "big")).encode()),
+            ]
+            loops = {
+                "raw": RawRun(conn, "bench-raw", payloads),
+                "hand": HandWrittenRun(conn, "bench-hand", payloads, records, frame, headers),
+                "sdk": sdk,
+            }
+            # Alternating chunks, so that all clients see the same machine load.
             chunk = max(1, n // CHUNKS)
             for run in range(runs):
-                spent = {"raw": 0.0, "sdk": 0.0}
+                spent = dict.fromkeys(loops, 0.0)
                 for first in range(0, n, chunk):
                     count = min(chunk, n - first)
-                    spent["raw"] += raw(first, count)
-                    spent["sdk"] += sdk(first, count)
+                    for name, loop in loops.items():
+                        wall, thread = loop(first, count)
+                        spent[name] += wall
+                        cpu[name] += thread
                 for key, value in spent.items():
                     times[key].append(value)
-                print(f"run {run + 1}: raw {n / spent['raw']:,.0f} msgs/s, "
-                      f"sdk {n / spent['sdk']:,.0f} msgs/s", flush=True)  # fmt: skip
+                rates = ", ".join(f"{name} {n / spent[name]:,.0f} msgs/s" for name in loops)
+                print(f"run {run + 1}: {rates}", flush=True)
             sdk.close()
             sdk_topics = ["bench-sdk"] * runs
             create(cluster, "bench-kafka-python", "bench-quix")
@@ -475,12 +544,14 @@ def main() -> None:
                 scratch = cluster.dir.root.parent
                 quix = produce_quix(conn, "bench-quix", payloads, n, scratch)
                 print(f"quix {n / quix[0]:,.0f} msgs/s ({quix[1]})", flush=True)
-            consume: dict[str, list[float]] = {"sdk": [], "raw": []}
+            consume: dict[str, list[float]] = {"sdk": [], "raw": [], "hand": []}
             for run in range(runs):
                 consume["raw"].append(consume_raw(conn, sdk_topics[run], n))
+                consume["hand"].append(consume_raw(conn, sdk_topics[run], n, decode=True))
                 consume["sdk"].append(consume_sdk(conn, url, sdk_topics[run], n))
-                print(f"consume run {run + 1}: raw {n / consume['raw'][-1]:,.0f} msgs/s, "
-                      f"sdk {n / consume['sdk'][-1]:,.0f} msgs/s", flush=True)  # fmt: skip
+                print(f"consume run {run + 1}: " + ", ".join(
+                    f"{name} {n / spent[-1]:,.0f} msgs/s" for name, spent in consume.items()),
+                    flush=True)  # fmt: skip
             create(cluster, "bench-latency-raw", "bench-latency-sdk")
             lat_raw = latency_raw(
                 conn, "bench-latency-raw", payloads, args.rate, args.latency_seconds
@@ -492,17 +563,26 @@ def main() -> None:
             service.stop()
     load_after = os.getloadavg()
 
-    sdk_p, raw_p = median(times["sdk"]), median(times["raw"])
-    # Each run interleaves both clients, so its ratio is the one measured under one load.
+    sdk_p, raw_p, hand_p = median(times["sdk"]), median(times["raw"]), median(times["hand"])
+    # Each run interleaves the clients, so its ratio is the one measured under one load.
     run_ratios = [r / s for r, s in zip(times["raw"], times["sdk"], strict=True)]
     produce_ratio = median(run_ratios)
-    sdk_c, raw_c = median(consume["sdk"]), median(consume["raw"])
+    hand_ratio = median([h / s for h, s in zip(times["hand"], times["sdk"], strict=True)])
+    hand_raw = median([r / h for r, h in zip(times["raw"], times["hand"], strict=True)])
+    sdk_c, raw_c, hand_c = median(consume["sdk"]), median(consume["raw"]), median(consume["hand"])
     mb = n * RECORD_BYTES / 1e6
+    per_record = {name: spent / (n * runs) * 1e6 for name, spent in cpu.items()}
     rows = [
         ("produce msgs/s (SDK: Avro, headers, metrics)", f"{n / sdk_p:,.0f}", f"{n / raw_p:,.0f}"),
         ("produce MB/s", f"{mb / sdk_p:,.1f}", f"{mb / raw_p:,.1f}"),
         ("produce ratio SDK / raw, median of runs (target >= 0.80)", f"{produce_ratio:.2f}",
          "1.00"),
+        ("hand-written (Avro + headers, no wrapper) msgs/s", f"{n / hand_p:,.0f}",
+         f"{n / raw_p:,.0f}"),
+        ("hand-written ratio / raw: the ceiling for that work", f"{hand_raw:.2f}", "1.00"),
+        ("produce ratio SDK / hand-written", f"{hand_ratio:.2f}", "1.00"),
+        ("produce Python CPU us/record: SDK | hand-written vs raw",
+         f"{per_record['sdk']:.2f} | {per_record['hand']:.2f}", f"{per_record['raw']:.2f}"),
         ("kafka-python produce msgs/s", f"{n / kp:,.0f}", f"{n / raw_p:,.0f}"),
         ("kafka-python ratio / raw", f"{raw_p / kp:.2f}", "1.00"),
     ]  # fmt: skip
@@ -514,6 +594,10 @@ def main() -> None:
     rows += [
         ("consume msgs/s (SDK: Avro + trace + metrics)", f"{n / sdk_c:,.0f}", f"{n / raw_c:,.0f}"),
         ("consume ratio SDK / raw", f"{raw_c / sdk_c:.2f}", "1.00"),
+        ("hand-written consume (decode + headers) msgs/s", f"{n / hand_c:,.0f}",
+         f"{n / raw_c:,.0f}"),
+        ("hand-written consume ratio / raw: the ceiling", f"{raw_c / hand_c:.2f}", "1.00"),
+        ("consume ratio SDK / hand-written", f"{hand_c / sdk_c:.2f}", "1.00"),
         (f"latency p50 ms (low_latency, {args.rate}/s)", f"{percentile(lat_sdk, 0.5):.2f}",
          f"{percentile(lat_raw, 0.5):.2f}"),
         (f"latency p99 ms (low_latency, {args.rate}/s)", f"{percentile(lat_sdk, 0.99):.2f}",

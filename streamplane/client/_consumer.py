@@ -324,12 +324,10 @@ class Consumer:
                     else:
                         headers: Headers = msg.headers() or []  # type: ignore[assignment]
                         # A fetched record always has a topic, partition and offset.
+                        # topic, partition, offset, key, value, headers, timestamp, message
                         record = Record(
-                            topic=topic,  # type: ignore[arg-type]
-                            partition=msg.partition(),  # type: ignore[arg-type]
-                            offset=msg.offset(),  # type: ignore[arg-type]
-                            key=key, value=value, headers=headers,
-                            timestamp_ms=msg.timestamp()[1], message=msg, read_from=topic,
+                            topic, msg.partition(), msg.offset(), key, value,  # type: ignore[arg-type]
+                            headers, msg.timestamp()[1], msg,
                         )  # fmt: skip
                         if stats is not None:
                             if topic != counted_topic:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+#: produce() serves delivery reports (poll(0)) once per this many records.
+POLL_EVERY = 8
 
 
 class Producer:
@@ -103,11 +107,14 @@ class Producer:
         self._app_header = (APP_HEADER, app_id.encode())
         self._header_cache: tuple[object, object, Headers] = (None, None, [])
         native = dict(self.config)
-        native["on_delivery"] = self._delivered
+        self._on_delivered = self._delivery_callback()
+        native["on_delivery"] = self._on_delivered
         native["error_cb"] = self._kafka_error
         self._producer = confluent_kafka.Producer(native)
         self._produce = self._producer.produce
         self._poll = self._producer.poll
+        #: produce() calls since delivery reports were last served (see produce()).
+        self._unpolled = 0
 
     @classmethod
     def for_application(
@@ -170,6 +177,8 @@ class Producer:
             if self._stats is not None:
                 self._stats.error("serialization")
             raise
+        # The lineage headers change only with the trace context or the schema id, so the
+        # list handed to librdkafka is rebuilt only then (confluent-kafka copies it).
         trace_headers = self._trace.headers()
         schema_header = encoder.schema_header
         cached = self._header_cache
@@ -199,8 +208,13 @@ class Producer:
                 self._produce(topic, data, key_bytes, **kwargs)
             except BufferError:
                 self._produce_when_room(topic, data, key_bytes, kwargs)
-        # Serve delivery reports as we go, so failures surface early and the queue drains.
-        self._poll(0)
+        # Serve delivery reports as we go, so failures surface early and the queue drains;
+        # every POLL_EVERY records, since each poll releases and retakes the GIL, and a
+        # full queue or flush() serves them anyway.
+        self._unpolled += 1
+        if self._unpolled >= POLL_EVERY:
+            self._unpolled = 0
+            self._poll(0)
 
     def _produce_when_room(
         self, topic: str, data: bytes | None, key: bytes | None, kwargs: dict[str, Any]
@@ -277,27 +291,48 @@ class Producer:
         self.close(raise_on_failure=exc is None)
 
     # ------------------------------------------------------------------ callbacks
-    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            self._failed(err, msg)
-            return
+    def _delivery_callback(self) -> DeliveryCallback:
+        """The delivery report callback librdkafka runs for every record (from poll/flush).
+
+        It runs once per record, so it is a closure over the stats block instead of a
+        method reaching through ``self``: acknowledged records and bytes per topic, and
+        the delivery latency librdkafka measured, into the histogram's buckets.
+        """
+        failed = self._failed
         stats = self._stats
         if stats is None:
-            return
-        topic = msg.topic() or ""
-        entry = stats.produced.get(topic)
-        if entry is None:
-            entry = stats.produced[topic] = [0, 0]
-        entry[0] += 1
-        key = msg.key()
-        entry[1] += len(msg) + (len(key) if key else 0)
-        latency = msg.latency()
-        if latency is not None:
-            stats.delivery_latency.observe(latency)
+
+            def report_failures(err: KafkaError | None, msg: Message) -> None:
+                if err is not None:
+                    failed(err, msg)
+
+            return report_failures
+        produced = stats.produced
+        histogram = stats.delivery_latency
+        bounds, counts = histogram.bounds, histogram.counts
+
+        def delivered(err: KafkaError | None, msg: Message) -> None:
+            if err is not None:
+                failed(err, msg)
+                return
+            topic = msg.topic()
+            entry = produced.get(topic)  # type: ignore[arg-type]
+            if entry is None:
+                entry = produced[topic or ""] = [0, 0]
+            entry[0] += 1
+            key = msg.key()
+            entry[1] += len(msg) + (len(key) if key else 0)
+            latency = msg.latency()
+            if latency is not None:
+                counts[bisect_left(bounds, latency)] += 1
+                histogram.total += latency
+                histogram.count += 1
+
+        return delivered
 
     def _chained(self, user: DeliveryCallback) -> DeliveryCallback:
         def both(err: KafkaError | None, msg: Message) -> None:
-            self._delivered(err, msg)
+            self._on_delivered(err, msg)
             user(err, msg)
 
         return both

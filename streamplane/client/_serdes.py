@@ -12,7 +12,6 @@ record carries a registered schema id.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,8 +22,8 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
-from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
+from streamplane.client._avro import BodyReader, BodyWriter, body_reader, body_writer
 from streamplane.client._errors import ClientError, SchemaViolation
 from streamplane.client._schemas import TopicSchema, TopicSchemas
 
@@ -128,30 +127,27 @@ class _SchemaEncoder(Encoder):
         return data
 
 
-def _parse_avro(text: str | None) -> Any:
-    """The fastavro form of an Avro schema, or None when the fast path cannot use it."""
+def _document(text: str | None) -> Any:
+    """The parsed JSON of a schema text, or None when there is none or it is not JSON."""
     if text is None:
         return None
     try:
-        parsed = parse_schema(json.loads(text))
-    except (ValueError, TypeError, KeyError):
+        return json.loads(text)
+    except ValueError:
         return None
-    # A bare "bytes" schema is written without Avro encoding by confluent-kafka.
-    bare_bytes = parsed == "bytes" or (isinstance(parsed, dict) and parsed.get("type") == "bytes")
-    return None if bare_bytes else parsed
 
 
 class _AvroEncoder(_SchemaEncoder):
-    """Avro: confluent-kafka's AvroSerializer, then the same fastavro call without its overhead.
+    """Avro: confluent-kafka's AvroSerializer for the first record, then ``_avro``'s writer.
 
     The serializer registers (or looks up) the schema and frames the first record. For the
-    records after it, the SDK makes the one call the serializer would make,
-    ``schemaless_writer`` with the same parsed schema behind the same 5-byte frame, and
-    skips the per-record bookkeeping around it (subject strategy, known-subject lock, rule
-    checks, buffer wrappers), which costs as much as the encoding itself. That is exact
-    while the serializer writes with its own schema, which is how the SDK configures it
-    (no ``use.latest.version``, so no data-contract rules on the write path); the first
-    record is encoded both ways and the shortcut is taken only if the bytes are identical.
+    records after it, the SDK writes the same 5-byte frame and the body with the writer
+    built once (``_avro``), and skips the per-record bookkeeping around the
+    serializer's fastavro call (subject strategy, known-subject lock, rule checks, buffer
+    wrappers), which costs as much as the encoding itself. That is exact while the
+    serializer writes with its own schema, which is how the SDK configures it (no
+    ``use.latest.version``, so no data-contract rules on the write path); the first record
+    is encoded both ways and the shortcut is taken only if the bytes are identical.
     """
 
     def __init__(
@@ -164,37 +160,31 @@ class _AvroEncoder(_SchemaEncoder):
         header: str,
     ) -> None:
         super().__init__(topic, field, schema, serialize, header=header)
-        self._candidate = _parse_avro(schema.text)
-        self._parsed: Any = None
+        self._candidate = body_writer(_document(schema.text))
+        self._write: BodyWriter | None = None
         self._frame = b""
 
     def encode(self, obj: Any) -> bytes | None:
-        parsed = self._parsed
-        if parsed is None or obj is None or isinstance(obj, _RAW_TYPES):
+        write = self._write
+        if write is None or obj is None or isinstance(obj, _RAW_TYPES):
             data = super().encode(obj)
-            if data is not None and parsed is None and self._candidate is not None:
+            if data is not None and write is None and self._candidate is not None:
                 self._adopt(obj, data)
             return data
-        out = io.BytesIO()
-        out.write(self._frame)
         try:
-            schemaless_writer(out, parsed, obj)
+            return self._frame + write(obj)
         except Exception as exc:
+            # cavro and fastavro each raise their own types for a value the schema refuses.
             raise self._refuse(obj, f"{type(exc).__name__}: {exc}") from exc
-        return out.getvalue()
 
     def _adopt(self, obj: Any, data: bytes) -> None:
-        out = io.BytesIO()
-        out.write(data[:5])
+        candidate, self._candidate = self._candidate, None
         try:
-            schemaless_writer(out, self._candidate, obj)
+            same = candidate is not None and data[:5] + candidate(obj) == data
         except Exception:  # noqa: BLE001 (no shortcut then; the serializer stays in charge)
-            self._candidate = None
-            return
-        if out.getvalue() == data:
-            self._parsed, self._frame = self._candidate, data[:5]
-        else:
-            self._candidate = None
+            same = False
+        if same:
+            self._write, self._frame = candidate, data[:5]
 
 
 class _ProtobufEncoder(_SchemaEncoder):
@@ -310,18 +300,15 @@ class _SchemaDecoder(Decoder):
         return self._deserialize(data, self._ctx)
 
 
-_UNSEEN = object()
-
-
 class _AvroDecoder(_SchemaDecoder):
-    """Avro: confluent-kafka's AvroDeserializer, then the same fastavro call without its overhead.
+    """Avro: confluent-kafka's AvroDeserializer for the first record, then ``_avro``'s reader.
 
     Per writer schema id, the first record goes through the deserializer. When the
     registered schema has no references and no rule set (nothing the deserializer would
-    run besides decoding) and decoding it directly gives the identical value, later records
-    with that id are read with ``schemaless_reader`` and the same parsed schemas. The
-    deserializer otherwise walks the whole schema for field tags on every record, which
-    costs more than reading it.
+    run besides decoding) and the reader built from it (resolved to the consumer's reader
+    schema, if one is declared) gives the identical value, later records with that id are
+    read by that reader. The deserializer otherwise walks the whole schema for field tags on
+    every record, which costs more than reading it.
     """
 
     def __init__(
@@ -336,19 +323,27 @@ class _AvroDecoder(_SchemaDecoder):
         super().__init__(topic, field, deserialize)
         self._registry = registry
         self._reader_text = reader
-        self._reader = _parse_avro(reader)
-        #: frame (magic byte + schema id) -> parsed writer schema, or None: no shortcut
-        self._writers: dict[bytes, Any] = {}
+        self._reader = _document(reader)
+        #: frame (magic byte + schema id) -> the body reader for that writer, or None
+        self._writers: dict[bytes, BodyReader | None] = {}
+        #: The frame and reader of the last record read that way: consecutive records
+        #: nearly always share their writer, and startswith() neither slices nor hashes.
+        self._last_frame = b"\xff"  # matches no record: the wire format starts with 0
+        self._last_read: BodyReader | None = None
 
     def decode(self, data: bytes | None) -> Any:
         if data is None:
             return None
-        writer = self._writers.get(data[:5], _UNSEEN)
-        if writer is None:
-            return super().decode(data)
-        if writer is _UNSEEN:
+        if data.startswith(self._last_frame):
+            return self._last_read(data[5:])  # type: ignore[misc]
+        frame = data[:5]
+        if frame not in self._writers:
             return self._first(data)
-        return schemaless_reader(io.BytesIO(data[5:]), writer, self._reader)
+        read = self._writers[frame]
+        if read is None:
+            return super().decode(data)
+        self._last_frame, self._last_read = frame, read
+        return read(data[5:])
 
     def _first(self, data: bytes) -> Any:
         value = super().decode(data)  # checks the framing, fetches and caches the schema
@@ -361,15 +356,16 @@ class _AvroDecoder(_SchemaDecoder):
             return value
         if (registered.schema_type or "AVRO") != "AVRO":
             return value
-        writer = _parse_avro(registered.schema_str)
-        if writer is None:
+        writer = _document(registered.schema_str)
+        read = body_reader(writer, self._reader) if writer is not None else None
+        if read is None:
             return value
         try:
-            same = schemaless_reader(io.BytesIO(data[5:]), writer, self._reader) == value
+            same = read(data[5:]) == value
         except Exception:  # noqa: BLE001 (no shortcut then; the deserializer stays in charge)
             same = False
         if same:
-            self._writers[frame] = writer
+            self._writers[frame] = read
         return value
 
 

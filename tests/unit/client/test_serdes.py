@@ -139,7 +139,7 @@ def test_avro_shortcut_writes_exactly_what_the_confluent_serializer_writes(tmp_p
     encoder = serializer(tmp_path, client).value_encoder("shop.orders.placed")
     orders = [{"id": f"o{i}", "amount_minor": i * 1000 - 7, "currency": "CHF"} for i in range(50)]
     ours = [encoder.encode(order) for order in orders]
-    assert encoder._parsed is not None  # type: ignore[attr-defined]  # the shortcut is on
+    assert encoder._write is not None  # type: ignore[attr-defined]  # the shortcut is on
     reference = AvroSerializer(client, (tmp_path / "schemas/order.avsc").read_text())
     ctx = SerializationContext("shop.orders.placed", MessageField.VALUE)
     assert ours == [reference(order, ctx) for order in orders]
