@@ -65,6 +65,8 @@ _NO_PARENT: Any = object()
 
 #: Poison pills go straight to ``<topic>.dlq``.
 DEFAULT_DEAD_LETTERS = DeadLetterPolicy()
+#: ``for_application`` without ``dead_letters``: the spec's, else DEFAULT_DEAD_LETTERS.
+_FROM_SPEC: Any = object()
 
 
 @dataclass(frozen=True)
@@ -182,16 +184,25 @@ class Consumer:
         telemetry: Telemetry | None = None,
         commit: CommitPolicy | Literal["sync", "async"] = "async",
         instance_id: str | None = None,
-        dead_letters: DeadLetterPolicy | None = DEFAULT_DEAD_LETTERS,
+        dead_letters: DeadLetterPolicy | None = _FROM_SPEC,
         topics: Sequence[str] | None = None,
         protobuf_types: Mapping[str, type[Any]] | None = None,
     ) -> Consumer:
         """A consumer for application ``app``: its profile, group and consumed topics.
 
         ``config`` goes on top of the spec's consumer overrides; anything that would
-        commit before processing raises ProfileError.
+        commit before processing raises ProfileError. Unless ``dead_letters`` is given,
+        the application's ``dead_letters`` in the spec (its retry delays) decide where
+        failed records go, and without one they go straight to ``<topic>.dlq``.
         """
         clients = application_clients(spec, app)
+        if dead_letters is _FROM_SPEC:
+            declared = spec.applications[app].app.dead_letters
+            dead_letters = (
+                DeadLetterPolicy(retry_delays_s=tuple(ms / 1000 for ms in declared.retries))
+                if declared is not None
+                else DEFAULT_DEAD_LETTERS
+            )
         chosen = list(topics) if topics is not None else list(clients.consumes)
         if not chosen:
             raise ClientError(f"application {app} consumes no topics in the spec")
@@ -220,8 +231,9 @@ class Consumer:
         retries = [t for t in missing if t in self._retry_of]
         if retries:
             raise ClientError(
-                f"retry topics {', '.join(retries)} do not exist; declare them in the spec "
-                "(they are not created automatically), or drop retry_delays_s"
+                f"retry topics {', '.join(retries)} do not exist; give the application "
+                "`dead_letters: {retries: [...]}` in the spec and apply it, or drop "
+                "retry_delays_s"
             )
         if missing:
             logger.warning(

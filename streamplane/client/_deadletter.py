@@ -10,7 +10,8 @@ topic keeps flowing: one bad record does not block its partition.
 The copy keeps the original key, value bytes and headers (trace, producing app, schema id)
 and adds why it failed, where it came from and when. The consumer commits past the record
 only once the copy is acknowledged, so a record is never lost between the two topics.
-None of these topics is created here: they belong in the spec like any other topic.
+None of these topics is created here: an application's ``dead_letters`` in the spec makes
+``apply`` create them and grant it access (``streamplane.model._dead_letters``).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from confluent_kafka import KafkaError
 from streamplane.client._errors import DeadLetterError
 from streamplane.client._headers import Headers, header_text
 
-DLQ_SUFFIX = ".dlq"
-RETRY_INFIX = ".retry."
+# The names are the platform's, shared with what apply creates.
+from streamplane.model._dead_letters import dlq_topic as dlq_topic
+from streamplane.model._dead_letters import retry_topic as retry_topic
 
 ERROR_KIND_HEADER = "streamplane-error-kind"
 ERROR_CLASS_HEADER = "streamplane-error-class"
@@ -61,14 +63,6 @@ ORIGIN_HEADERS = frozenset(
 )
 #: Error messages can be arbitrarily long (a stack of causes); headers should not be.
 MAX_MESSAGE_BYTES = 4096
-
-
-def dlq_topic(topic: str) -> str:
-    return f"{topic}{DLQ_SUFFIX}"
-
-
-def retry_topic(topic: str, attempt: int) -> str:
-    return f"{topic}{RETRY_INFIX}{attempt}"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from streamplane.model._dead_letters import (
+    ParkingTopic,
+    dlq_topic,
+    parking_topics,
+    retry_topic,
+)
 from streamplane.model._load import json_schema, load_spec
 from streamplane.model._spec import ApplicationEntry, Spec, TopicEntry, full_topic_name
 from streamplane.model._types import (
@@ -9,6 +15,7 @@ from streamplane.model._types import (
     Application,
     Classification,
     Cluster,
+    DeadLetters,
     Domain,
     Platform,
     Quota,
@@ -25,7 +32,9 @@ __all__ = [
     "ApplicationEntry",
     "Classification",
     "Cluster",
+    "DeadLetters",
     "Domain",
+    "ParkingTopic",
     "Platform",
     "Quota",
     "QuotaEntry",
@@ -35,7 +44,10 @@ __all__ = [
     "Topic",
     "TopicEntry",
     "Visibility",
+    "dlq_topic",
     "full_topic_name",
     "json_schema",
     "load_spec",
+    "parking_topics",
+    "retry_topic",
 ]

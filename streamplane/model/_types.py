@@ -213,6 +213,32 @@ def _client_profile(value: object) -> object:
 ProfileField = Annotated[ClientProfile | None, BeforeValidator(_client_profile)]
 
 
+class DeadLetters(_Model):
+    """Where an application's consumer parks records it cannot process (see the client SDK).
+
+    Each topic the application consumes gets ``<topic>.dlq`` and, per retry delay,
+    ``<topic>.retry.<n>``: ``apply`` creates them beside the topic (its partitions,
+    replication and durability settings) and grants the application what it needs on them.
+    """
+
+    retries: list[DurationMs] = Field(
+        [],
+        description="One retry topic per delay before the dead-letter topic, e.g. [5s, 1m]; "
+        "empty: straight to <topic>.dlq.",
+        max_length=10,
+    )
+    retention: DurationMs = Field(
+        14 * 86400 * 1000, description="retention.ms of the retry and dead-letter topics."
+    )
+
+    @field_validator("retries")
+    @classmethod
+    def _positive(cls, delays: list[int]) -> list[int]:
+        if any(d <= 0 for d in delays):
+            raise ValueError("retry delays must be positive, e.g. [5s, 1m]")
+        return delays
+
+
 class Application(_Model):
     name: Name
     principal: str | None = Field(None, description="SCRAM user name; default: the app name.")
@@ -231,6 +257,11 @@ class Application(_Model):
     credentials: Literal["managed", "external"] = Field(
         "managed",
         description="external: the principal's SCRAM credential is managed outside Streamplane.",
+    )
+    dead_letters: DeadLetters | None = Field(
+        None,
+        description="Retry and dead-letter topics for the topics this application consumes, "
+        "created by apply; {} for <topic>.dlq alone.",
     )
 
 

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from streamplane.errors import SpecIssue
 from streamplane.kafka._profiles import violations
+from streamplane.model._dead_letters import parking_topics
 from streamplane.model._spec import Spec, full_topic_name
 from streamplane.model._topic_configs import check_topic_configs
 from streamplane.model._types import PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE, Topic, Visibility
@@ -126,6 +127,7 @@ def validate(spec: Spec) -> list[SpecIssue]:
             )
     for name in spec.applications:
         issues.extend(_check_application(spec, name))
+    issues.extend(_check_dead_letters(spec))
     for qi, quota in enumerate(platform.quotas):
         if quota.user is not None and quota.user not in {
             a.principal for a in spec.applications.values()
@@ -327,6 +329,52 @@ def _check_application(spec: Spec, name: str) -> list[SpecIssue]:
                     f'prefix it: "{tenant.namespace}{client_id}"',
                 )
             )
+    return issues
+
+
+def _check_dead_letters(spec: Spec) -> list[SpecIssue]:
+    """Parking topics need something to park, legal names, and one reader per retry topic."""
+    src = spec.source
+    issues = []
+    retried_by: dict[str, str] = {}
+    for name, entry in spec.applications.items():
+        settings = entry.app.dead_letters
+        if settings is None:
+            continue
+        path: Path_ = (*entry.path, "dead_letters")
+        if not entry.app.consumes:
+            issues.append(
+                src.issue(
+                    path,
+                    f'application "{name}" has dead_letters but consumes no topic',
+                    "dead letters hold records a consumer could not process; "
+                    "list the topics under `consumes`, or remove `dead_letters`",
+                )
+            )
+            continue
+        for parked in parking_topics(spec, entry).values():
+            if len(parked.name) > MAX_TOPIC_NAME:
+                issues.append(
+                    src.issue(
+                        path,
+                        f'application "{name}": dead-letter topic "{parked.name}" is longer '
+                        "than Kafka allows",
+                        f"at most {MAX_TOPIC_NAME} characters; shorten the consumed topic's name",
+                    )
+                )
+            if parked.kind != "retry":
+                continue
+            other = retried_by.setdefault(parked.name, name)
+            if other != name:
+                issues.append(
+                    src.issue(
+                        (*path, "retries"),
+                        f'applications "{other}" and "{name}" would share retry topic '
+                        f'"{parked.name}": each would process the other\'s failures',
+                        f'keep retries for one of them; "{name}" can park straight in '
+                        f'"{parked.origin.full_name}.dlq" with `dead_letters: {{}}`',
+                    )
+                )
     return issues
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from streamplane.kafka import QuotaEntity
-from streamplane.model import ApplicationEntry, Spec
+from streamplane.model import ApplicationEntry, Spec, parking_topics
+from streamplane.model._dead_letters import ParkingName
 from streamplane.model._topic_configs import TOPIC_CONFIGS
 from streamplane.reconcile._resources import AclEntry, DesiredState, DesiredTopic
 
@@ -23,9 +26,25 @@ def desired_state(spec: Spec, cluster: str) -> DesiredState:
             tenant=entry.tenant.name,
             protected=entry.topic.protected,
         )
+    here = {entry.full_name for entry in spec.topics_on(cluster)}
+    for parked in parking_topics(spec).values():
+        if parked.declared or parked.origin.full_name not in here:
+            continue  # declared: created as declared; else beside the topic, on its clusters
+        configs = {
+            key: TOPIC_CONFIGS[key].normalise(value) for key, value in parked.configs().items()
+        }
+        state.topics[parked.name] = DesiredTopic(
+            name=parked.name,
+            partitions=parked.origin.topic.partitions,
+            replication_factor=parked.origin.topic.replication_factor,
+            configs=configs,
+            tenant=parked.origin.tenant.name,
+            protected=False,
+        )
     for app in spec.applications_on(cluster):
         state.principals[app.principal] = app.tenant.name
-        for acl, why in application_acls(app):
+        names = [(p.name, p.kind, p.origin.full_name) for p in parking_topics(spec, app).values()]
+        for acl, why in application_acls(app, names):
             state.acls.setdefault(acl, why)
         # The tenant's quotas are defaults; an application overrides them key by key.
         values = {
@@ -55,8 +74,14 @@ def desired_state(spec: Spec, cluster: str) -> DesiredState:
     return state
 
 
-def application_acls(entry: ApplicationEntry) -> list[tuple[AclEntry, str]]:
-    """Least privilege for one application, each ACL with the reason it exists."""
+def application_acls(
+    entry: ApplicationEntry, parked: Iterable[ParkingName] = ()
+) -> list[tuple[AclEntry, str]]:
+    """Least privilege for one application, each ACL with the reason it exists.
+
+    ``parked``: the retry and dead-letter topics its ``dead_letters`` imply
+    (``parking_topics``); it writes each of them and reads back its retry topics.
+    """
     principal = f"User:{entry.principal}"
     app = entry.app
     here = f"application {app.name}"
@@ -77,6 +102,15 @@ def application_acls(entry: ApplicationEntry) -> list[tuple[AclEntry, str]]:
         # Kafka >= 3.0 lets WRITE imply idempotent produce (KIP-679); older brokers and
         # clients still check IDEMPOTENT_WRITE on the cluster.
         grant("CLUSTER", "kafka-cluster", "IDEMPOTENT_WRITE", "produces idempotently")
+    parks = False
+    for name, kind, origin in parked:
+        parks = True
+        grant("TOPIC", name, "WRITE", f"parks records of {origin} in {name}")
+        grant("TOPIC", name, "DESCRIBE", f"parks records of {origin} in {name}")
+        if kind == "retry":
+            grant("TOPIC", name, "READ", f"retries records of {origin}")
+    if parks and not app.produces:
+        grant("CLUSTER", "kafka-cluster", "IDEMPOTENT_WRITE", "parks records idempotently")
     if app.transactional:
         txn = f"{entry.tenant.namespace}{app.name}"
         grant("TRANSACTIONAL_ID", txn, "WRITE", "uses transactions", "PREFIXED")

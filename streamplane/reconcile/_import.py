@@ -12,6 +12,11 @@ escapes where it does not:
 * A principal whose ACLs are exactly what :func:`application_acls` would derive for one
   valid application becomes that application. Every other principal keeps its ACLs as
   ``acl_exceptions``, to be reviewed and folded into applications by hand.
+* ``<topic>.dlq`` and ``<topic>.retry.<n>`` beside an existing topic, written by a
+  principal that consumes it, make that application's ``dead_letters`` (retry delays are
+  the consumers' business and unknown to the cluster: they are written as 1m, to be
+  corrected). Such a topic stays declared in the spec unless it has exactly the derived
+  shape (the origin's partitions, replication and durability settings, its retention).
 * Kafka never returns a password, so every imported application has
   ``credentials: external``: the reconciler neither creates nor rotates its secret.
 * Principals that own a SCRAM credential or a user quota but did not fit an application
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +44,13 @@ from pydantic import ValidationError
 
 from streamplane.kafka import QuotaEntity
 from streamplane.model import AclException, Application, ApplicationEntry, Domain, Quota, Tenant
-from streamplane.model._topic_configs import check_topic_config
+from streamplane.model._dead_letters import (
+    DLQ_SUFFIX,
+    RETRY_INFIX,
+    parking_configs,
+    parking_names,
+)
+from streamplane.model._topic_configs import TOPIC_CONFIGS, check_topic_config
 from streamplane.model._types import NAME_RE, PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE
 from streamplane.model._yaml import spec_files
 from streamplane.reconcile._desired import application_acls
@@ -56,6 +68,9 @@ UNASSIGNED_OWNER = "unassigned (imported): name the owning team"
 DATA_CLASSES = ("public", "internal", "confidential")
 
 _NAME = re.compile(NAME_RE)
+_RETRY = re.compile(r"^(.+)" + re.escape(RETRY_INFIX) + r"([1-9][0-9]*)$")
+#: Retry delays are the consumers' business; the import writes this and says so.
+IMPORTED_RETRY_DELAY = "1m"
 _NAME_MAX = 40
 _TOPIC_NAME_MAX = 249
 _PLATFORM_USERS = PLATFORM_USERS | {p.removeprefix("User:") for p in PLATFORM_PRINCIPALS}
@@ -147,6 +162,8 @@ class _Draft:
     group: str | None
     #: The name its transactional-id ACLs pin (<namespace><name>), if it is transactional.
     txn_name: str | None
+    #: Retry topics per consumed topic when it parks failed records (``dead_letters``).
+    retries: int | None = None
 
 
 @dataclass
@@ -166,12 +183,24 @@ class _Importer:
         self.exceptions: list[dict[str, Any]] = []
         self.quotas: list[dict[str, Any]] = []
         self.legacy = LEGACY_TENANT
+        #: topic -> (the topic whose records it parks, "dlq" or "retry"), for topics whose
+        #: name and origin make them look like an application's dead letters
+        self.parking: dict[str, tuple[str, str]] = {}
+        self._legacy_names: set[str] = set()
 
     def run(self, *, local: bool) -> Imported:
         acls = self._acls_by_principal()
         self.legacy = self._legacy_tenant_name(acls)
-        self._import_topics()
+        self.parking = {
+            name: found
+            for name in self.actual.topics
+            if (found := _parking_of(name, self.actual.topics)) is not None
+        }
+        self._import_topics([n for n in sorted(self.actual.topics) if n not in self.parking])
         self._import_applications(acls)
+        # Parking topics no application's dead_letters derive exactly stay declared topics.
+        claimed = self._claimed_parking()
+        self._import_topics([n for n in sorted(self.parking) if n not in claimed])
         self._import_quotas()
         cluster: dict[str, Any] = {"name": self.cluster, "local": local}
         cluster["data_classes"] = list(DATA_CLASSES)
@@ -200,9 +229,9 @@ class _Importer:
         }
         return _unique(LEGACY_TENANT, taken, limit=_NAME_MAX)
 
-    def _import_topics(self) -> None:
+    def _import_topics(self, names: list[str]) -> None:
         legacy: list[str] = []
-        for name in sorted(self.actual.topics):
+        for name in names:
             if is_platform_topic(name):
                 continue
             parts = _split_conventional(name)
@@ -211,7 +240,7 @@ class _Importer:
                 continue
             tenant, domain, local, public = parts
             self._add_topic(name, tenant, domain, local, public=public, full_name=None)
-        used: set[str] = set()
+        used = self._legacy_names
         for name in legacy:
             local = _unique(_slug(name, "topic"), used, limit=_TOPIC_NAME_MAX)
             used.add(local)
@@ -314,11 +343,14 @@ class _Importer:
         topics: dict[str, set[str]] = {"WRITE": set(), "READ": set(), "DESCRIBE": set()}
         groups: set[str] = set()
         txns: set[str] = set()
+        parked: set[str] = set()
         for acl in acls:
             if acl.permission != "ALLOW" or acl.host != "*":
                 return None
             shape = (acl.resource_type, acl.pattern_type, acl.operation)
-            if shape[:2] == ("TOPIC", "LITERAL") and acl.operation in topics:
+            if shape[:2] == ("TOPIC", "LITERAL") and acl.resource_name in self.parking:
+                parked.add(acl.resource_name)  # _derives_exactly checks the operations
+            elif shape[:2] == ("TOPIC", "LITERAL") and acl.operation in topics:
                 topics[acl.operation].add(acl.resource_name)
             elif shape == ("GROUP", "LITERAL", "READ"):
                 groups.add(acl.resource_name)
@@ -334,6 +366,16 @@ class _Importer:
         if any(t not in self.homes for names in topics.values() for t in names):
             return None
         produces, consumes = sorted(topics["WRITE"]), sorted(topics["READ"])
+        retries = None
+        if parked:
+            # dead_letters: the highest retry number its parking topics show; whether they
+            # are exactly what that derives is for _derives_exactly to say.
+            if any(self.parking[name][0] not in consumes for name in parked):
+                return None
+            retries = max(
+                (int(n.rsplit(".", 1)[1]) for n in parked if self.parking[n][1] == "retry"),
+                default=0,
+            )
         # Only the owning domain writes a topic, and only it reads a private one.
         owners = {(self.homes[t].tenant, self.homes[t].domain) for t in produces} | {
             (self.homes[t].tenant, self.homes[t].domain)
@@ -361,7 +403,9 @@ class _Importer:
             txn_name = txn.removeprefix(namespace)
             if not txn.startswith(namespace) or not _NAME.match(txn_name):
                 return None
-        return _Draft(user, tenant, domain, tuple(produces), tuple(consumes), group, txn_name)
+        return _Draft(
+            user, tenant, domain, tuple(produces), tuple(consumes), group, txn_name, retries
+        )
 
     def _name_application(
         self, draft: _Draft, names: set[str], others: set[str]
@@ -387,7 +431,45 @@ class _Importer:
             app["consumes"] = list(draft.consumes)
         if draft.txn_name is not None:
             app["transactional"] = True
+        if draft.retries is not None:
+            retention = self._parking_retention(draft)
+            # The cluster does not know how long the consumers wait before each retry.
+            dead_letters: dict[str, Any] = {"retries": [IMPORTED_RETRY_DELAY] * draft.retries}
+            if retention is not None:
+                dead_letters["retention"] = retention
+            app["dead_letters"] = dead_letters
         return app
+
+    def _parking_retention(self, draft: _Draft) -> int | None:
+        """retention.ms of the draft's first dead-letter topic, if it has one set."""
+        for name, _, _ in parking_names(draft.consumes, draft.retries or 0):
+            state = self.actual.topics.get(name)
+            if state is not None and "retention.ms" in state.configs:
+                return int(state.configs["retention.ms"])
+        return None
+
+    def _claimed_parking(self) -> set[str]:
+        """Parking topics an imported application derives exactly as they are on the cluster
+        (its origin's partitions, replication and durability settings, and its retention);
+        any other stays a declared topic, which wins over the derived settings."""
+        claimed: set[str] = set()
+        for app in self.apps_by_user.values():
+            settings = app.get("dead_letters")
+            if settings is None:
+                continue
+            retention = settings.get("retention")
+            for name, _, origin in parking_names(app.get("consumes", []), len(settings["retries"])):
+                parked, source = self.actual.topics.get(name), self.actual.topics[origin]
+                if parked is None or retention is None:
+                    continue
+                derived = parking_configs(source.configs, retention)
+                if (
+                    parked.partitions == source.partitions
+                    and parked.replication_factor == source.replication_factor
+                    and _normalised(parked.configs) == _normalised(derived)
+                ):
+                    claimed.add(name)
+        return claimed
 
     def _derives_exactly(self, draft: _Draft, app: dict[str, Any], acls: set[AclEntry]) -> bool:
         """Would the reconciler grant exactly ``acls`` for ``app``? (Else: exceptions.)"""
@@ -397,7 +479,8 @@ class _Importer:
             app=Application.model_validate(app),
             path=(),
         )
-        return {acl for acl, _ in application_acls(entry)} == acls
+        parked = parking_names(draft.consumes, draft.retries) if draft.retries is not None else []
+        return {acl for acl, _ in application_acls(entry, parked)} == acls
 
     def _add_exception(self, acl: AclEntry) -> None:
         doc: dict[str, Any] = {
@@ -474,6 +557,24 @@ class _Importer:
             "clusters": [self.cluster],
             "domains": domains,
         }
+
+
+def _parking_of(name: str, topics: Mapping[str, object]) -> tuple[str, str] | None:
+    """(origin, "dlq" | "retry") when ``name`` is ``<origin>.dlq`` or ``<origin>.retry.<n>``
+    of a topic that exists."""
+    if name.endswith(DLQ_SUFFIX) and name.removesuffix(DLQ_SUFFIX) in topics:
+        return name.removesuffix(DLQ_SUFFIX), "dlq"
+    match = _RETRY.match(name)
+    if match is not None and match.group(1) in topics:
+        return match.group(1), "retry"
+    return None
+
+
+def _normalised(configs: Mapping[str, object]) -> dict[str, object]:
+    return {
+        key: TOPIC_CONFIGS[key].normalise(value) if key in TOPIC_CONFIGS else value
+        for key, value in configs.items()
+    }
 
 
 def _split_conventional(name: str) -> tuple[str, str, str, bool] | None:

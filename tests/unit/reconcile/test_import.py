@@ -261,16 +261,23 @@ def test_written_spec_loads_and_plans_no_change(actual: ActualState, tmp_path: P
     ]
 
 
-def test_applied_example_estate_imports_to_an_empty_plan(tmp_path: Path) -> None:
+def applied_example(**topics: TopicState) -> ActualState:
+    """A cluster the example spec was applied to (with ``topics`` changed)."""
     desired = desired_state(load_spec(EXAMPLE), "local")
     actual = ActualState(
         topics={
             n: TopicState(n, t.partitions, 1, dict(t.configs)) for n, t in desired.topics.items()
-        },
+        }
+        | topics,
         acls=set(desired.acls),
         scram_users={"admin", *desired.principals},
         quotas=dict(desired.quotas),
     )
+    return actual
+
+
+def test_applied_example_estate_imports_to_an_empty_plan(tmp_path: Path) -> None:
+    actual = applied_example()
     imported = import_estate(actual)
     assert imported.document["acl_exceptions"] == [] and imported.left_out == ()
     write_spec(imported.document, tmp_path)
@@ -321,3 +328,23 @@ def test_full_name_skips_the_naming_convention_but_not_kafkas_rules(tmp_path: Pa
     [issue] = info.value.issues
     assert issue.message == '"orders/eu" is not a legal Kafka topic name'
     assert issue.line == 9
+
+
+def test_dead_letter_topics_import_as_the_application_dead_letters(tmp_path: Path) -> None:
+    # Someone compressed the DLQ by hand: it no longer has the derived shape.
+    dlq = "risk.fraud.features.dlq"
+    changed = {"retention.ms": str(14 * 86_400_000), "compression.type": "zstd"}
+    actual = applied_example(**{dlq: TopicState(dlq, 6, 1, changed)})
+    imported = import_estate(actual)
+    assert imported.document["acl_exceptions"] == [] and imported.left_out == ()
+    write_spec(imported.document, tmp_path)
+    spec = load_spec(tmp_path)
+    scorer = spec.applications["fraud-scorer"].app
+    assert scorer.dead_letters is not None
+    # The cluster does not know the consumers' delays: two retries, written as 1m each.
+    assert scorer.dead_letters.retries == [60_000, 60_000]
+    assert scorer.dead_letters.retention == 14 * 86_400_000
+    # The retry topics are derived again; the hand-compressed DLQ stays declared as it is.
+    assert dlq in spec.topics and "risk.fraud.features.retry.1" not in spec.topics
+    plan: Plan = make_plan(desired_state(spec, "local"), actual)
+    assert plan.actions == [] and plan.refusals == [] and plan.kept == []

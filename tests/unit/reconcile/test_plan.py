@@ -167,3 +167,31 @@ def test_application_quotas_override_tenant_defaults_key_by_key() -> None:
     assert desired.quotas[QuotaEntity(client_id="analytics.adhoc")] == {
         "consumer_byte_rate": 5 * 2**20
     }
+
+
+def test_dead_letters_become_topics_beside_their_origin_and_least_privilege_acls() -> None:
+    desired = example_desired()
+    features = desired.topics["risk.fraud.features"]
+    parked = {n: t for n, t in desired.topics.items() if n.startswith("risk.fraud.features.")}
+    assert sorted(parked) == [
+        "risk.fraud.features.dlq", "risk.fraud.features.retry.1", "risk.fraud.features.retry.2",
+    ]  # fmt: skip
+    for topic in parked.values():
+        assert topic.partitions == features.partitions and topic.tenant == "risk"
+        assert topic.configs == {"retention.ms": str(14 * DAY)}
+    scorer = {
+        (a.resource_name, a.operation)
+        for a in desired.acls
+        if a.principal == "User:fraud-scorer" and a.resource_name.startswith("risk.fraud.features.")
+    }
+    assert scorer == {
+        ("risk.fraud.features.dlq", "WRITE"), ("risk.fraud.features.dlq", "DESCRIBE"),
+        ("risk.fraud.features.retry.1", "WRITE"), ("risk.fraud.features.retry.1", "DESCRIBE"),
+        ("risk.fraud.features.retry.1", "READ"), ("risk.fraud.features.retry.2", "WRITE"),
+        ("risk.fraud.features.retry.2", "DESCRIBE"), ("risk.fraud.features.retry.2", "READ"),
+    }  # fmt: skip
+    # Nobody else may touch them.
+    assert not any(
+        a.resource_name.startswith("risk.fraud.features.") and a.principal != "User:fraud-scorer"
+        for a in desired.acls
+    )
