@@ -2,8 +2,10 @@
 
 A topic's schema comes from the platform spec (``key_schema`` / ``value_schema``) or is
 given explicitly. Protobuf is the odd one out: confluent-kafka's serdes work on generated
-message classes rather than on ``.proto`` text, so a Protobuf topic also needs the
-application's message class to consume it (producing infers it from the value).
+message classes rather than on ``.proto`` text. Producing infers the class from the
+value; consuming parses into the application's generated class when it names one
+(``protobuf_types``), and otherwise into a class built from the writer's schema in the
+registry (``_protobuf``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class TopicSchema:
     """The schema one side (key or value) of a topic must match.
 
     ``text`` is the Avro or JSON Schema document; without it, a consumer reads with the
-    writer's schema from the registry. ``message_type`` is the generated Protobuf class.
+    writer's schema from the registry. ``message_type`` is the generated Protobuf class;
+    without it, a consumer builds the writer's message class from the registry.
     ``source`` says where the schema was declared, for error messages.
     """
 
@@ -126,8 +129,8 @@ def schemas_from_spec(
 ) -> dict[str, TopicSchemas]:
     """The declared schemas of ``topics`` (default: every topic of the spec).
 
-    ``protobuf_types`` maps a topic name to the generated message class of its values,
-    needed to consume a Protobuf topic.
+    ``protobuf_types`` maps a topic name to the generated message class of its values, to
+    consume a Protobuf topic into that class rather than one built from the registry.
     """
     types = dict(protobuf_types or {})
     wanted = set(topics) if topics is not None else None

@@ -25,6 +25,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from streamplane.client._avro import BodyReader, BodyWriter, body_reader, body_writer
 from streamplane.client._errors import ClientError, SchemaViolation
+from streamplane.client._protobuf import DynamicProtobufDecoder
 from streamplane.client._schemas import TopicSchema, TopicSchemas
 
 _RAW_TYPES = (bytes, bytearray, memoryview, str)
@@ -379,19 +380,6 @@ class RecordDeserializer:
         self._registry = registry
         self._values: dict[str, Decoder] = {}
         self._keys: dict[str, Decoder] = {}
-        for topic, declared in self._schemas.items():
-            # Fail at start-up, not at the first record, when a Protobuf type is missing.
-            for field, schema in (("key", declared.key), ("value", declared.value)):
-                if (
-                    schema is not None
-                    and schema.format == "PROTOBUF"
-                    and schema.message_type is None
-                ):
-                    raise ClientError(
-                        f"topic {topic} declares a PROTOBUF {field} schema "
-                        f"({schema.source or 'no file'}); pass its generated message "
-                        f"class, e.g. protobuf_types={{{topic!r}: MyMessage}}"
-                    )
 
     def value_decoder(self, topic: str) -> Decoder:
         decoder = self._values.get(topic)
@@ -426,6 +414,10 @@ class RecordDeserializer:
             deserializer = JSONDeserializer(
                 schema.text, schema_registry_client=self._registry, conf=conf
             )
+        elif schema.message_type is None:
+            # No generated class: the writer's message type, built from the registry.
+            dynamic = DynamicProtobufDecoder(self._registry)
+            return _SchemaDecoder(topic, field, lambda data, _ctx: dynamic.decode(data))
         else:
             deserializer = ProtobufDeserializer(
                 schema.message_type, conf, schema_registry_client=self._registry

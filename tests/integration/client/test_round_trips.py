@@ -14,6 +14,7 @@ from streamplane.client import (
     ProfileError,
     Record,
     SchemaViolation,
+    schemas_from_spec,
 )
 from tests.integration.client.conftest import Estate
 from tests.integration.registry.serving import Served
@@ -107,6 +108,15 @@ def test_protobuf_round_trip(estate: Estate, registry: Served) -> None:
     records = consume_all(consumer, 10)
     assert [(r.value.id, r.value.n) for r in records] == [(f"e{i}", i) for i in range(10)]
     assert all(r.schema_id is not None for r in records)
+    # Without the generated class: the writer's type, built from the registry's schema.
+    generic = Consumer(
+        connection=estate.connection, app_id="inspector", group_id=f"{estate.prefix}inspector",
+        topics=[topic], schemas=schemas_from_spec(estate.spec, [topic]),
+        registry=estate.registry_url, telemetry=estate.telemetry(),
+    )  # fmt: skip
+    records = consume_all(generic, 10)
+    assert {type(r.value).DESCRIPTOR.full_name for r in records} == {"shop.Event"}
+    assert [(r.value.id, r.value.n) for r in records] == [(f"e{i}", i) for i in range(10)]
 
 
 def test_json_schema_round_trip(estate: Estate, registry: Served) -> None:

@@ -20,3 +20,34 @@ def event_class() -> type[Any]:
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("shop.Event"))
+
+
+@cache
+def shipment_classes() -> tuple[type[Any], type[Any]]:
+    """``shop.Order`` then ``shop.Shipment {message Parcel {...}; Timestamp at}`` in one file:
+    the second message, and one nested in it, need message indexes other than [0]."""
+    from google.protobuf import timestamp_pb2
+
+    file = descriptor_pb2.FileDescriptorProto(name="shop/shipment.proto", package="shop")
+    file.syntax = "proto3"
+    file.dependency.append("google/protobuf/timestamp.proto")
+    field = descriptor_pb2.FieldDescriptorProto
+    order = file.message_type.add(name="Order")
+    order.field.add(name="id", number=1, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL)
+    shipment = file.message_type.add(name="Shipment")
+    shipment.field.add(name="id", number=1, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL)
+    shipment.field.add(
+        name="at", number=2, type=field.TYPE_MESSAGE, label=field.LABEL_OPTIONAL,
+        type_name=".google.protobuf.Timestamp",
+    )  # fmt: skip
+    parcel = shipment.nested_type.add(name="Parcel")
+    parcel.field.add(name="grams", number=1, type=field.TYPE_INT32, label=field.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    well_known = descriptor_pb2.FileDescriptorProto()
+    timestamp_pb2.DESCRIPTOR.CopyToProto(well_known)
+    pool.Add(well_known)
+    pool.Add(file)
+    return (
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("shop.Shipment")),
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("shop.Shipment.Parcel")),
+    )

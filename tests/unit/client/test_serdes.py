@@ -105,10 +105,39 @@ def test_protobuf_topic_takes_the_message_class_from_the_value(tmp_path: Path) -
     assert (decoded.id, decoded.n) == ("e1", 7)
 
 
-def test_consuming_a_protobuf_topic_needs_its_message_class(tmp_path: Path) -> None:
-    schemas = schemas_from_spec(write_spec(tmp_path))
-    with pytest.raises(ClientError, match="pass its generated message class"):
-        RecordDeserializer(schemas, registry())
+def test_a_protobuf_topic_is_consumed_without_its_class_into_the_writer_type(
+    tmp_path: Path,
+) -> None:
+    client = registry()
+    encoder = serializer(tmp_path, client).value_encoder("shop.orders.events")
+    data = encoder.encode(event_class()(id="e1", n=7))
+    schemas = schemas_from_spec(write_spec(tmp_path))  # declares PROTOBUF, names no class
+    decoded = RecordDeserializer(schemas, client).value_decoder("shop.orders.events").decode(data)
+    assert decoded.DESCRIPTOR.full_name == "shop.Event"
+    assert (decoded.id, decoded.n) == ("e1", 7)
+
+
+def test_message_indexes_pick_the_second_and_nested_messages_of_a_file() -> None:
+    from tests.unit.client.proto import shipment_classes
+
+    shipment, parcel = shipment_classes()
+    client = registry()
+    schemas = {t: TopicSchemas(value=TopicSchema.protobuf()) for t in ("s", "p")}
+    writer = RecordSerializer(schemas, client, schema_header="streamplane-schema-id")
+    value = shipment(id="s1")
+    value.at.seconds = 1767225600
+    sent = writer.value_encoder("s").encode(value)
+    packed = writer.value_encoder("p").encode(parcel(grams=750))
+    assert sent is not None and packed is not None
+    assert sent[5:7] == b"\x02\x02" and packed[5:8] == b"\x04\x02\x00"  # [1] and [1, 0]
+    readers = RecordDeserializer(schemas, client)
+    got = readers.value_decoder("s").decode(sent)
+    assert got.DESCRIPTOR.full_name == "shop.Shipment"
+    assert (got.id, got.at.seconds) == ("s1", 1767225600)
+    got = readers.value_decoder("p").decode(packed)
+    assert got.DESCRIPTOR.full_name == "shop.Shipment.Parcel" and got.grams == 750
+    with pytest.raises(ValueError, match="wire format"):
+        readers.value_decoder("p").decode(b"\x00\x00\x00\x00\x01")
 
 
 def test_topics_without_a_schema_take_bytes_and_text_only(tmp_path: Path) -> None:
