@@ -13,6 +13,9 @@ from streamplane.cli._options import DataDirOpt, JsonOpt
 from streamplane.client import (
     FAILED_APP_HEADER,
     DeadLetter,
+    Decoded,
+    RegistrySettings,
+    SchemaIdDecoder,
     inspect_dead_letters,
     replay_dead_letters,
 )
@@ -47,7 +50,26 @@ def _connection(data_dir: Path, config: Path | None) -> ConnectionSettings:
     return ConnectionSettings.from_properties_file(props)
 
 
-def _show(letter: DeadLetter) -> None:
+RegistryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        help="Schema registry URL: show each value decoded by its schema id (authenticates "
+        "with the cluster credentials).",
+    ),
+]
+#: A decoded value longer than this is cut in the text listing (--json has it whole).
+SHOWN_VALUE_CHARS = 600
+
+
+def _decoder(registry: str | None, conn: ConnectionSettings) -> SchemaIdDecoder | None:
+    if registry is None:
+        return None
+    settings = RegistrySettings(registry, username=conn.username, password=conn.password)
+    return SchemaIdDecoder(settings.client())
+
+
+def _show(letter: DeadLetter, decoded: Decoded | None = None) -> None:
     origin_topic, origin_partition, origin_offset = letter.origin
     title = f"{letter.topic}[{letter.partition}]@{letter.offset}  {letter.error_kind} failure"
     if letter.failed_at is not None:
@@ -67,6 +89,16 @@ def _show(letter: DeadLetter) -> None:
         )
     size = len(letter.value) if letter.value is not None else 0
     console.print(f"  key:     {letter.key!r}   value: {size} bytes", highlight=False, markup=False)
+    if decoded is not None:
+        text = json.dumps(decoded.value, ensure_ascii=False)
+        if len(text) > SHOWN_VALUE_CHARS:
+            text = text[:SHOWN_VALUE_CHARS] + "…"
+        what = decoded.format or "empty"
+        if decoded.schema_id is not None:
+            what += f" schema {decoded.schema_id}"
+        console.print(f"  value:   ({what}) {text}", highlight=False, markup=False)
+        if decoded.error is not None:
+            console.print(f"           {decoded.error}", highlight=False, markup=False)
     for name, value in letter.headers:
         text = value.decode(errors="replace") if value is not None else "(null)"
         console.print(f"  header   {name}: {text}", highlight=False, markup=False)
@@ -79,17 +111,25 @@ def inspect(
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     config: ConfigOpt = None,
+    registry: RegistryOpt = None,
 ) -> None:
     """List the records parked in <TOPIC>.dlq, oldest first, with why and where they failed."""
-    letters = inspect_dead_letters(_connection(data_dir, config), topic, limit=limit)
+    conn = _connection(data_dir, config)
+    letters = inspect_dead_letters(conn, topic, limit=limit)
+    decoder = _decoder(registry, conn)
+    decoded = [decoder.decode(topic, letter.value) if decoder else None for letter in letters]
     if as_json:
-        print(json.dumps([letter.to_json() for letter in letters], indent=2))
+        entries = [letter.to_json() for letter in letters]
+        for entry, value in zip(entries, decoded, strict=True):
+            if value is not None:
+                entry["decoded"] = value.to_json()
+        print(json.dumps(entries, indent=2, ensure_ascii=False))
         return
     if not letters:
         console.print(f"{topic}.dlq is empty")
         return
-    for letter in letters:
-        _show(letter)
+    for letter, value in zip(letters, decoded, strict=True):
+        _show(letter, value)
     console.print(f"\n{len(letters)} record(s) shown (--limit {limit})")
 
 

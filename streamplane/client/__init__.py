@@ -47,6 +47,7 @@ from streamplane.client._errors import (
     DeliveryFailure,
     SchemaViolation,
 )
+from streamplane.client._generic import Decoded, SchemaIdDecoder
 from streamplane.client._headers import (
     APP_HEADER,
     SCHEMA_ID_HEADER,
@@ -115,6 +116,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterError",
     "DeadLetterPolicy",
+    "Decoded",
     "DeliveryError",
     "DeliveryFailure",
     "Handler",
@@ -127,6 +129,7 @@ __all__ = [
     "Record",
     "RegistrySettings",
     "ReplayResult",
+    "SchemaIdDecoder",
     "SchemaViolation",
     "SinkError",
     "SinkStore",

@@ -108,3 +108,35 @@ def test_dlq_replay_sends_each_record_back_once_even_when_interrupted_and_rerun(
         assert headers[REPLAYED_FROM_HEADER] == f"{topic}.dlq/0/{offset}".encode()
         assert headers["streamplane-app"] == b"checkout"
         assert "streamplane-error-class" not in headers
+
+
+def test_dlq_inspect_decodes_values_by_their_schema_id(
+    estate: Estate, cluster1: LocalCluster
+) -> None:
+    topic = estate.topic("placed")  # Avro: schemas/order.avsc
+    estate.create(topic, f"{topic}.dlq")
+    orders = [{"id": f"o{i}", "amount_minor": 100 * i, "currency": "CHF"} for i in range(2)]
+    with Producer.for_application(
+        estate.spec, "checkout", connection=estate.connection, registry=estate.registry_url,
+        telemetry=estate.telemetry(),
+    ) as producer:  # fmt: skip
+        for order in orders:
+            producer.produce(topic, order)
+
+    def refuse(record: Record) -> None:
+        raise LookupError(f"no warehouse for {record.value['id']}")
+
+    with Consumer.for_application(
+        estate.spec, "fulfilment", connection=estate.connection, registry=estate.registry_url,
+        topics=[topic], telemetry=estate.telemetry(),
+    ) as consumer:  # fmt: skip
+        consumer.run(refuse, max_records=len(orders), idle_timeout_s=30)
+
+    listed = json.loads(
+        cli(cluster1, "dlq", "inspect", topic, "--json", "--registry", estate.registry_url)
+    )
+    decoded = [entry["decoded"] for entry in listed]
+    assert [d["value"] for d in decoded] == orders
+    assert {d["format"] for d in decoded} == {"AVRO"} and decoded[0]["schema_id"] is not None
+    text = cli(cluster1, "dlq", "inspect", topic, "--registry", estate.registry_url)
+    assert f"(AVRO schema {decoded[0]['schema_id']}) {json.dumps(orders[1])}" in text
