@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -230,14 +231,29 @@ def test_deletion_needs_the_flag_the_grace_period_and_no_protection(
     kept = {k.resource: k.why for k in with_flag.kept}
     assert "grace period" in kept[f"{tenant}.d.busy"]
     assert "protected" in kept[f"{tenant}.d.vault"]
-    out = _sp(
-        "apply",
-        str(spec_dir),
-        "--data-dir",
-        str(scratch.dir.root),
-        "--auto-approve",
-        "--allow-delete",
-    )
+    # "busy" must stay busy while the CLI starts and plans, however long a loaded machine
+    # takes for that: a write every half second, well inside the 3 s grace period.
+    stop = threading.Event()
+
+    def keep_busy() -> None:
+        while not stop.wait(0.5):
+            producer.produce(f"{tenant}.d.busy", b"x")
+            producer.flush(10)
+
+    writer = threading.Thread(target=keep_busy, daemon=True)
+    writer.start()
+    try:
+        out = _sp(
+            "apply",
+            str(spec_dir),
+            "--data-dir",
+            str(scratch.dir.root),
+            "--auto-approve",
+            "--allow-delete",
+        )
+    finally:
+        stop.set()
+        writer.join(15)
     assert out.returncode == 0, out.stderr
     remaining = AdminClient(scratch.admin_settings().librdkafka()).list_topics(timeout=10).topics
     assert f"{tenant}.d.old" not in remaining
