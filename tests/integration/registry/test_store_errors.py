@@ -42,11 +42,6 @@ def test_a_write_kafka_cannot_take_is_a_5000x_store_error_and_nothing_half_done(
         assert body["error_code"] in (50001, 50002), body  # store error, or timed out
         assert "_schemas" in body["message"], body
         assert http.get("/subjects/s-value/versions").json() == [1]  # reads still served
-        # The broker stays down past the writer's transaction timeout (20 s). Brought back
-        # sooner, it has been seen to leave the writer's claim committed but unreadable
-        # to read_committed readers (the claim is never read back, so no writer is ever
-        # elected): a known limit, see the README's registry section.
-        time.sleep(25)
         own_cluster.start_node(1)
         deadline = time.monotonic() + 90
         while True:  # the writer claims the role afresh once the broker is back
