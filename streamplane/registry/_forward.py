@@ -94,7 +94,6 @@ class WriteRouter:
         deadline = loop.time() + self.timeout_s
         problem: str | None = None
         known_writer = False
-        store_checked = False
         while True:
             if self.registry.is_writer:
                 try:
@@ -126,16 +125,6 @@ class WriteRouter:
                 url = self.registry.writer_url()
                 if url is None or url == self.registry.advertised_url:
                     problem = problem or "no writer is elected"
-                    if not store_checked:
-                        store_checked = True
-                        down = await asyncio.to_thread(self.registry.store_problem)
-                        if down is not None:
-                            raise RegistryError(
-                                500, 50001,
-                                f"Error in the backend datastore: Kafka, which holds "
-                                f"{self.registry.log.topic}, cannot be reached ({down}); no "
-                                "writer can be elected until it is back",
-                            )  # fmt: skip
                 else:
                     known_writer = True
                     outcome = await self._forward(url, request, deadline, idempotent=idempotent)

@@ -14,9 +14,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
-
 from streamplane.errors import RegistryError
 from streamplane.kafka import ConnectionSettings
 from streamplane.registry._access import ACCESS_KEY, AccessPolicy, AccessRules
@@ -91,20 +88,6 @@ class Registry:
             announced = self.state.writer or {}
         url = announced.get("url")
         return url.rstrip("/") if isinstance(url, str) and url else None
-
-    def store_problem(self, timeout_s: float = 3.0) -> str | None:
-        """Why Kafka, the store, cannot be reached right now; None when it answers.
-
-        Asked only when no writer is elected: with the cluster down, none can be, and the
-        client is better told that than left waiting for an election that cannot happen.
-        """
-        admin = AdminClient(self.settings.librdkafka(**{"log_level": 0}))
-        try:
-            admin.list_topics(topic=self.log.topic, timeout=timeout_s)
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else exc
-            return error.str() if isinstance(error, KafkaError) else str(error)
-        return None
 
     @property
     def applied_offset(self) -> int:
