@@ -194,11 +194,6 @@ class WriterElection:
 
     def _claim(self) -> None:
         with self._lock:
-            # The previous producers may still hold records of a transaction the broker
-            # never acknowledged (it died mid-write): drop them, so they cannot send them
-            # once it is back, after the new producers' claim.
-            for old in self._producers:
-                old.purge()
             self._producers, self._opened_at, self._turn = [], None, 0
             producers = [self._producer(n) for n in (0, 1)]
             for producer in producers:
