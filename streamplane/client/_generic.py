@@ -11,7 +11,6 @@ to show the record.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import decimal
 import uuid
@@ -25,6 +24,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from google.protobuf import json_format
 
 from streamplane.client._protobuf import DynamicProtobufDecoder
+from streamplane.client._replay import _b64
 
 _SUBJECTS = {"subject.name.strategy.type": "TOPIC"}
 
@@ -98,7 +98,3 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, decimal.Decimal | uuid.UUID):
         return str(value)
     return value
-
-
-def _b64(data: bytes) -> str:
-    return base64.standard_b64encode(data).decode("ascii")

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from streamplane.errors import SpecIssue
 from streamplane.kafka._profiles import violations
-from streamplane.model._dead_letters import parking_topics
+from streamplane.model._dead_letters import dlq_topic, parking_topics
 from streamplane.model._spec import Spec, full_topic_name
 from streamplane.model._topic_configs import check_topic_configs
 from streamplane.model._types import PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE, Topic, Visibility
@@ -372,7 +372,7 @@ def _check_dead_letters(spec: Spec) -> list[SpecIssue]:
                         f'applications "{other}" and "{name}" would share retry topic '
                         f'"{parked.name}": each would process the other\'s failures',
                         f'keep retries for one of them; "{name}" can park straight in '
-                        f'"{parked.origin.full_name}.dlq" with `dead_letters: {{}}`',
+                        f'"{dlq_topic(parked.origin.full_name)}" with `dead_letters: {{}}`',
                     )
                 )
     return issues
