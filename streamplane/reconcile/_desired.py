@@ -13,38 +13,36 @@ from streamplane.reconcile._resources import AclEntry, DesiredState, DesiredTopi
 
 def desired_state(spec: Spec, cluster: str) -> DesiredState:
     state = DesiredState(cluster=cluster)
-    for entry in spec.topics_on(cluster):
-        configs = {
-            key: TOPIC_CONFIGS[key].normalise(value)
-            for key, value in entry.topic.kafka_configs().items()
-        }
+    here = spec.topics_on(cluster)
+    for entry in here:
         state.topics[entry.full_name] = DesiredTopic(
             name=entry.full_name,
             partitions=entry.topic.partitions,
             replication_factor=entry.topic.replication_factor,
-            configs=configs,
+            configs=_normalised(entry.topic.kafka_configs()),
             tenant=entry.tenant.name,
             protected=entry.topic.protected,
         )
-    here = {entry.full_name for entry in spec.topics_on(cluster)}
+    here_names = {entry.full_name for entry in here}
+    parked_by_app: dict[str, list[ParkingName]] = {}
     for parked in parking_topics(spec).values():
-        if parked.declared or parked.origin.full_name not in here:
+        for name in parked.applications:
+            parked_by_app.setdefault(name, []).append(
+                (parked.name, parked.kind, parked.origin.full_name)
+            )
+        if parked.declared or parked.origin.full_name not in here_names:
             continue  # declared: created as declared; else beside the topic, on its clusters
-        configs = {
-            key: TOPIC_CONFIGS[key].normalise(value) for key, value in parked.configs().items()
-        }
         state.topics[parked.name] = DesiredTopic(
             name=parked.name,
             partitions=parked.origin.topic.partitions,
             replication_factor=parked.origin.topic.replication_factor,
-            configs=configs,
+            configs=_normalised(parked.configs()),
             tenant=parked.origin.tenant.name,
             protected=False,
         )
     for app in spec.applications_on(cluster):
         state.principals[app.principal] = app.tenant.name
-        names = [(p.name, p.kind, p.origin.full_name) for p in parking_topics(spec, app).values()]
-        for acl, why in application_acls(app, names):
+        for acl, why in application_acls(app, parked_by_app.get(app.app.name, ())):
             state.acls.setdefault(acl, why)
         # The tenant's quotas are defaults; an application overrides them key by key.
         values = {
@@ -72,6 +70,10 @@ def desired_state(spec: Spec, cluster: str) -> DesiredState:
             entity = QuotaEntity(user=quota_entry.user, client_id=quota_entry.client_id)
             state.quotas[entity] = values
     return state
+
+
+def _normalised(configs: dict[str, object]) -> dict[str, str]:
+    return {key: TOPIC_CONFIGS[key].normalise(value) for key, value in configs.items()}
 
 
 def application_acls(
