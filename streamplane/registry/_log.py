@@ -4,13 +4,19 @@ Every change is a record; the in-memory state is whatever replaying the topic
 yields, so a restarted registry rebuilds exactly the same ids and versions. Only
 the elected writer produces (see ``_writer``); every instance runs this reader.
 
-The reader is ``read_committed``: the writer produces in Kafka transactions, and a
-record of a fenced or crashed writer whose transaction never committed must not
-exist for anyone. A write returns only once its records are applied here
-(read-your-writes): the writer applies what it has just committed itself
-(:meth:`SchemaLog.apply_committed`), and a forwarded write waits, on the forwarding
-instance, until the reader has applied the writer's offset, the way karapace's
-OffsetWatcher works.
+Which records count. Each writer's records carry the id of the claim it made when it
+became the writer (header ``streamplane-claim``); a claim is itself a record
+(``STREAMPLANE_WRITER``). A record counts only if its claim is the latest claim before
+it in the log, so a zombie writer (one paused past its group session, then resuming)
+writes records nobody applies. Validity is a function of the log alone, so every
+instance, and every replay, agrees on it. Records without the header (written by
+another registry on the same topic, or before claims were carried) count as they are.
+
+Read-your-writes: a write returns once the writer's reader has read it back and found
+that it counts; a forwarded write waits, on the forwarding instance, until its reader
+has applied the writer's offset, the way karapace's OffsetWatcher works. The state this
+reader builds holds only what the log holds: what the writer computes ahead of the log
+lives in a copy of its own (``_service``), so a failed write leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ from streamplane.kafka import ConnectionSettings
 log = logging.getLogger(__name__)
 
 SCHEMAS_TOPIC = "_schemas"
+#: Header naming the claim a writer's record was written under (see the module docstring).
+CLAIM_HEADER = "streamplane-claim"
+#: Key type of the record announcing a writer and its claim id.
+WRITER_KEYTYPE = "STREAMPLANE_WRITER"
 
 Record = tuple[dict[str, Any], dict[str, Any] | None]
 
@@ -71,7 +81,7 @@ def ensure_topic(
 
 
 class OffsetWatcher:
-    """Lets a writer (or a forwarding instance) wait until the reader has applied an offset."""
+    """Lets a writer (or a forwarding instance) wait until the reader has read an offset."""
 
     def __init__(self) -> None:
         self._applied = -1
@@ -88,12 +98,12 @@ class OffsetWatcher:
 
     @property
     def offset(self) -> int:
-        """The last data record applied (-1: none); transaction markers are not counted."""
+        """The last record the state reflects (-1: none); transaction markers are not counted."""
         return self._applied
 
 
 class SchemaLog:
-    """Apply every committed record of the topic, in order, to ``apply``."""
+    """Apply every record of the topic that counts, in order, to ``apply``."""
 
     def __init__(
         self,
@@ -106,11 +116,16 @@ class SchemaLog:
         self.topic = topic
         self._apply = apply
         self.watcher = OffsetWatcher()
+        #: Called from the reader when this instance's claim has been superseded.
+        self.on_superseded: Callable[[str], None] | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._failed: str | None = None
-        #: Serialises applying between the reader and the writer's direct applies.
+        #: Guards the claim bookkeeping shared with the writer.
         self._apply_lock = threading.Lock()
+        self._current_claim: str | None = None  # the claim governing the next record
+        self._own_claim: str | None = None  # this instance's, while it is the writer
+        self._invalid_from: dict[str, int] = {}  # claim -> first of its records not counted
         self._thread = threading.Thread(target=self._run, name="schemas-reader", daemon=True)
 
     def start(self, *, timeout_s: float = 60.0) -> None:
@@ -128,21 +143,47 @@ class SchemaLog:
         self._stop.set()
         self._thread.join(10)
 
+    # ----------------------------------------------------------- the writer's side
+    def adopt_claim(self, claim: str) -> bool:
+        """Make ``claim`` this instance's own if it is still the latest one read."""
+        with self._apply_lock:
+            if self._current_claim != claim:
+                return False
+            self._own_claim = claim
+            return True
+
+    def drop_claim(self) -> None:
+        with self._apply_lock:
+            self._own_claim = None
+
+    def counted(self, claim: str, offset: int) -> bool:
+        """Whether the record of ``claim`` at ``offset`` (already read) counts."""
+        with self._apply_lock:
+            invalid_from = self._invalid_from.get(claim)
+        return invalid_from is None or offset < invalid_from
+
+    # ------------------------------------------------------------------ reading
+    def _consumer(self) -> Any:
+        consumer = Consumer(self.settings.librdkafka(**{
+            "group.id": f"_streamplane-registry-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            # Writers do not use transactions any more; read_committed still hides what
+            # aborted transactions of earlier versions (or other registries) left behind.
+            "isolation.level": "read_committed",
+            # End of partition is how a replay knows it is done.
+            "enable.partition.eof": True,
+            "log_level": 3, "fetch.wait.max.ms": 50,
+        }))  # fmt: skip
+        consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
+        return consumer
+
     def _run(self) -> None:
         try:
-            consumer = Consumer(self.settings.librdkafka(**{
-                "group.id": f"_streamplane-registry-{uuid.uuid4().hex}",
-                "enable.auto.commit": False, "isolation.level": "read_committed",
-                # End of partition is how replay knows it is done: with transactions the
-                # last offset is a commit marker the reader never sees as a record.
-                "enable.partition.eof": True,
-                "log_level": 3, "fetch.wait.max.ms": 50,
-            }))  # fmt: skip
+            consumer = self._consumer()
         except KafkaException as exc:
             self._failed = f"cannot read {self.topic}: {exc}"
             self._ready.set()
             return
-        consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
         try:
             while not self._stop.is_set():
                 # poll() returns as soon as one record arrives (a writer is waiting on
@@ -160,37 +201,54 @@ class SchemaLog:
                         continue
                     if offset is None:
                         continue
-                    with self._apply_lock:
-                        if offset > self.watcher.offset:  # else the writer applied it already
-                            self._apply_message(msg.key(), msg.value())
-                            self.watcher.applied(offset)
+                    self._read_message(offset, msg.key(), msg.value(), msg.headers())
+                    self.watcher.applied(offset)
         finally:
             consumer.close()
 
-    def apply_committed(self, records: list[tuple[int, bytes, bytes | None]]) -> None:
-        """Apply records this instance has just committed, ahead of the reader.
-
-        Only the writer may, and only when the reader has applied everything before
-        them (see ``_writer``): then nothing else can precede them in the log, and the
-        reader skips them when it gets there. It saves the writer waiting for the
-        transaction markers and a fetch on every write.
-        """
-        with self._apply_lock:
-            for offset, key, value in sorted(records, key=lambda r: r[0]):
-                if offset > self.watcher.offset:
-                    self._apply_message(key, value)
-                    self.watcher.applied(offset)
-
-    def _apply_message(self, key: bytes | None, value: bytes | None) -> None:
+    def _read_message(
+        self, offset: int, key: bytes | None, value: bytes | None, headers: Any
+    ) -> None:
+        claim = _claim_of(headers)
         try:
             parsed_key = json.loads(key) if key else None
             parsed_value = json.loads(value) if value else None
         except ValueError:
-            log.warning("skipping a record of %s that is not JSON", self.topic)
+            log.warning("skipping a record of %s that is not JSON (offset %d)", self.topic, offset)
             return
-        if isinstance(parsed_key, dict):
-            try:
-                self._apply((parsed_key, parsed_value))
-            except (KeyError, TypeError, ValueError) as exc:
-                # One malformed record must not stop every later one from applying.
-                log.warning("skipping a malformed record of %s: %r", self.topic, exc)
+        superseded: str | None = None
+        with self._apply_lock:
+            if claim is not None and claim != self._current_claim:
+                # A zombie's record: written under a claim that a later one replaced.
+                self._invalid_from.setdefault(claim, offset)
+                if claim == self._own_claim:
+                    superseded, self._own_claim = claim, None
+                log.warning(
+                    "ignoring offset %d of %s: written under claim %s, not the current %s",
+                    offset, self.topic, claim, self._current_claim,
+                )  # fmt: skip
+            elif not isinstance(parsed_key, dict):
+                return
+            else:
+                if parsed_key.get("keytype") == WRITER_KEYTYPE:
+                    new_claim = (parsed_value or {}).get("claim")
+                    self._current_claim = new_claim if isinstance(new_claim, str) else None
+                    if self._own_claim is not None and self._current_claim != self._own_claim:
+                        superseded, self._own_claim = self._own_claim, None
+                self._apply_parsed((parsed_key, parsed_value))
+        if superseded is not None and self.on_superseded is not None:
+            self.on_superseded(superseded)
+
+    def _apply_parsed(self, record: Record) -> None:
+        try:
+            self._apply(record)
+        except (KeyError, TypeError, ValueError) as exc:
+            # One malformed record must not stop every later one from applying.
+            log.warning("skipping a malformed record of %s: %r", self.topic, exc)
+
+
+def _claim_of(headers: list[tuple[str, bytes | None]] | None) -> str | None:
+    for name, raw in headers or ():
+        if name == CLAIM_HEADER and raw:
+            return raw.decode()
+    return None

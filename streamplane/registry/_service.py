@@ -9,6 +9,7 @@ they forward the HTTP request (``_forward``).
 
 from __future__ import annotations
 
+import copy
 import threading
 import uuid
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from streamplane.kafka import ConnectionSettings
 from streamplane.registry._access import ACCESS_KEY, AccessPolicy, AccessRules
 from streamplane.registry._log import SCHEMAS_TOPIC, SchemaLog
 from streamplane.registry._state import RegistryState, SchemaVersion, StoredSchema
-from streamplane.registry._writer import ElectionTimeouts, WriterElection
+from streamplane.registry._writer import ElectionTimeouts, NotWriterError, WriterElection
 from streamplane.registry.compat._levels import LEVELS
 from streamplane.registry.compat.formats import FORMATS, Parsed
 
@@ -51,7 +52,10 @@ class Registry:
         timeouts: ElectionTimeouts | None = None,
     ) -> None:
         self.settings = settings
-        self.state = RegistryState()
+        #: What the log holds, as this instance's reader applied it: every read sees this.
+        self._confirmed = RegistryState()
+        #: The writer's copy, ahead of the log by the writes in flight (see ``_writer``).
+        self._ahead: RegistryState | None = None
         self.advertised_url = advertised_url.rstrip("/") if advertised_url else None
         self._lock = threading.RLock()
         self._rendered: dict[tuple[int, str | None], str] = {}
@@ -65,6 +69,7 @@ class Registry:
             self.log,
             instance_id=uuid.uuid4().hex,
             advertised_url=self.advertised_url,
+            ahead=_Ahead(self),
             timeouts=timeouts,
         )
 
@@ -100,11 +105,19 @@ class Registry:
         """The stored access policy, indexed (rebuilt only when a new one is applied)."""
         return self._rules
 
+    @property
+    def state(self) -> RegistryState:
+        """The state a caller sees: the writer's ahead copy while it computes a write."""
+        ahead = self._ahead
+        if ahead is not None and self.writer.in_session:
+            return ahead
+        return self._confirmed
+
     def _apply(self, record: tuple[dict[str, Any], dict[str, Any] | None]) -> None:
         with self._lock:
-            self.state.apply(record, canonicalise=self._canonical_of)
+            self._confirmed.apply(record, canonicalise=self._canonical_of)
             if record[0].get("keytype") == ACCESS_KEY["keytype"]:
-                self._rules = AccessRules(_stored_policy(self.state.access))
+                self._rules = AccessRules(_stored_policy(self._confirmed.access))
 
     def _canonical_of(self, stored: StoredSchema) -> str:
         hint = self._identity_hint
@@ -506,3 +519,28 @@ def _version_number(version: str) -> int:
             'the string "latest"',
         )
     return number
+
+
+class _Ahead:
+    """The registry's side of :class:`AheadState`: a deep copy, so the two never share."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def fork(self) -> None:
+        registry = self._registry
+        with registry._lock:
+            registry._ahead = copy.deepcopy(registry._confirmed)
+
+    def apply(self, records: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> None:
+        registry = self._registry
+        with registry._lock:
+            ahead = registry._ahead
+            if ahead is None:
+                raise NotWriterError("this instance stopped being the writer")
+            for record in records:
+                ahead.apply(record, canonicalise=registry._canonical_of)
+
+    def drop(self) -> None:
+        with self._registry._lock:
+            self._registry._ahead = None

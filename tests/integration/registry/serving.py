@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from streamplane.local import LocalCluster
-from streamplane.registry import Registry, create_app
+from streamplane.registry import ElectionTimeouts, Registry, create_app
 
 
 @dataclass
@@ -25,9 +25,11 @@ class Served:
         self.thread.join(20)
 
 
-def serve(cluster: LocalCluster, topic: str, port: int) -> Served:
+def serve(
+    cluster: LocalCluster, topic: str, port: int, *, timeouts: ElectionTimeouts | None = None
+) -> Served:
     """Start a registry on ``topic`` and return once it answers HTTP."""
-    registry = Registry(cluster.admin_settings(), topic=topic)
+    registry = Registry(cluster.admin_settings(), topic=topic, timeouts=timeouts)
     config = uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
