@@ -29,10 +29,14 @@ from streamplane.errors import RegistryError
 from streamplane.registry._access import AccessPolicy, AccessRules, Caller
 from streamplane.registry._audit import AUDIT_TOPIC, AuditEvent, AuditTrail, utc_now
 from streamplane.registry._auth import AuthSettings, CredentialCache, ScramVerifier
+from streamplane.registry._config import as_update_answer
+from streamplane.registry._contracts import Contract, normalize_metadata, normalize_rule_set
+from streamplane.registry._dek_api import dek_router
 from streamplane.registry._forward import WriteRequest, WriteRouter
 from streamplane.registry._gate import CONTENT_TYPE, RegistryGate
-from streamplane.registry._service import SUPPORTED_TYPES, Reference, Registry
-from streamplane.registry._state import SchemaVersion
+from streamplane.registry._service import SUPPORTED_TYPES, Reference, Registered, Registry
+from streamplane.registry._state import SchemaVersion, StoredSchema
+from streamplane.security.kms import KmsDrivers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,6 +57,8 @@ class AppOptions:
     forward_timeout_s: float = 30.0
     #: Stored at start-up unless already stored (``registry serve --spec``).
     access_policy: AccessPolicy | None = None
+    #: The KMSs of shared KEKs (DEK registry); default: ``KmsDrivers.from_environment()``.
+    kms: KmsDrivers | None = None
 
 
 class SchemaReference(BaseModel):
@@ -65,13 +71,35 @@ class SchemaBody(BaseModel):
     schema_: str = Field(alias="schema")
     schemaType: str = "AVRO"
     references: list[SchemaReference] = []
+    #: The data contract (``_contracts``): tags, properties and sensitive names, and rules.
     metadata: dict[str, Any] | None = None
     ruleSet: dict[str, Any] | None = None
 
+    def contract(self) -> Contract:
+        """The contract as given (422/42210 if malformed); the registry completes it."""
+        return Contract(normalize_metadata(self.metadata), normalize_rule_set(self.ruleSet))
+
 
 class ConfigBody(BaseModel):
+    """A PUT of a config: only the fields present change, a ``null`` removes one."""
+
     compatibility: str | None = None
     compatibilityLevel: str | None = None
+    compatibilityGroup: str | None = None
+    normalize: bool | None = None
+    validateFields: bool | None = None
+    defaultMetadata: dict[str, Any] | None = None
+    overrideMetadata: dict[str, Any] | None = None
+    defaultRuleSet: dict[str, Any] | None = None
+    overrideRuleSet: dict[str, Any] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the request named, with Confluent's ``compatibility`` as the level."""
+        given = {name: getattr(self, name) for name in self.model_fields_set}
+        level = given.pop("compatibility", None)
+        if "compatibility" in self.model_fields_set:
+            given["compatibilityLevel"] = level
+        return given
 
 
 class ModeBody(BaseModel):
@@ -189,16 +217,31 @@ def create_app(
         return [v for v in versions if current.may_read(caller, v.subject)]
 
     def schema_body(schema_id: int, fmt: str | None = None) -> dict[str, Any]:
-        """The schema as Confluent returns it: schemaType only when not Avro."""
-        stored = registry.schema(schema_id)
-        body: dict[str, Any] = {"schema": registry.render(schema_id, fmt)}
+        """The schema as Confluent returns it: schemaType only when not Avro, and its
+        metadata and rule set when it has them (they are part of what the id names)."""
+        return stored_body(registry.schema(schema_id), registry.render(schema_id, fmt))
+
+    def stored_body(stored: StoredSchema, text: str) -> dict[str, Any]:
+        body: dict[str, Any] = {}
         if stored.schema_type != "AVRO":
             body["schemaType"] = stored.schema_type
         if stored.references:
             body["references"] = [
                 {"name": n, "subject": s, "version": ver} for n, s, ver in stored.references
             ]
+        if stored.contract.metadata is not None:
+            body["metadata"] = stored.contract.metadata
+        if stored.contract.rule_set is not None:
+            body["ruleSet"] = stored.contract.rule_set
+        body["schema"] = text
         return body
+
+    def registered_body(registered: Registered) -> dict[str, Any]:
+        """Confluent's register answer: the id, the version, and the schema as stored."""
+        stored = registered.stored  # the writer has applied it by now: render as reads do
+        text = registry.render(stored.schema_id, None)
+        body = {"id": stored.schema_id, "version": registered.version.version}
+        return {**body, **stored_body(stored, text)}
 
     def version_body(v: SchemaVersion, fmt: str | None = None) -> dict[str, Any]:
         return {
@@ -246,9 +289,14 @@ def create_app(
         current.require_write(caller, subject)
         for reference in body.references:
             current.require_read(caller, reference.subject)
+        contract = body.contract()
 
-        def local() -> dict[str, int]:
-            return {"id": registry.register(subject, body.schema_, body.schemaType, refs(body))}
+        def local() -> dict[str, Any]:
+            registered = registry.register(
+                subject, body.schema_, body.schemaType, refs(body),
+                contract=contract, normalize=normalize,
+            )  # fmt: skip
+            return registered_body(registered)
 
         # Registering the same schema again returns its id: safe to retry on a new writer.
         return await router.write(await _write_request(request), local, idempotent=True)
@@ -262,7 +310,10 @@ def create_app(
         normalize: bool = False,
     ) -> Response:
         rules().require_read(_caller(request), subject)
-        found = registry.lookup(subject, body.schema_, body.schemaType, refs(body), deleted=deleted)
+        found = await run(
+            registry.lookup, subject, body.schema_, body.schemaType, refs(body),
+            deleted=deleted, contract=body.contract(), normalize=normalize,
+        )  # fmt: skip
         return _json(version_body(found))
 
     @app.get("/subjects/{subject}/versions/{version}")
@@ -295,14 +346,16 @@ def create_app(
         return _json(registry.referenced_by(subject, entry.version))
 
     @app.get("/subjects/{subject}/metadata")
-    async def by_metadata(request: Request, subject: str, format: str | None = None) -> Response:
+    async def by_metadata(
+        request: Request, subject: str, deleted: bool = False, format: str | None = None
+    ) -> Response:
+        """The latest version whose metadata properties hold every ``key``=``value`` pair
+        (repeated parameters, paired in order), as ``use.latest.with.metadata`` asks."""
         rules().require_read(_caller(request), subject)
-        # Metadata is not stored yet: with no filter this is the latest version.
-        if request.query_params.getlist("key"):
-            raise RegistryError(
-                404, 40401, f"Subject '{subject}' has no version with that metadata"
-            )
-        return _json(version_body(registry.get_version(subject, "latest"), format))
+        keys, values = request.query_params.getlist("key"), request.query_params.getlist("value")
+        wanted = dict(zip(keys, values, strict=False))
+        found = registry.latest_with_metadata(subject, wanted, deleted=deleted)
+        return _json(version_body(found, format))
 
     @app.delete("/subjects/{subject}")
     async def delete_subject(request: Request, subject: str, permanent: bool = False) -> Response:
@@ -352,48 +405,46 @@ def create_app(
         return _json([{"subject": v.subject, "version": v.version} for v in usages])
 
     # ---------------------------------------------------------------- config
-    def level_of(body: ConfigBody) -> str:
-        return (body.compatibility or body.compatibilityLevel or "").upper()
+    def put_config(subject: str | None, body: ConfigBody) -> dict[str, Any]:
+        """Confluent's PUT answer: the whole config now stored, the level as ``compatibility``."""
+        return as_update_answer(registry.set_config(subject, body.changes()))
 
     @app.get("/config")
     async def get_global_config() -> Response:
-        return _json({"compatibilityLevel": registry.config(None)})
+        return _json(registry.config(None))
 
     @app.put("/config")
     async def put_global_config(request: Request, body: ConfigBody) -> Response:
         AccessRules.require_super_user(_caller(request), "AlterConfigs on the global config")
-        level = level_of(body)
+        return await router.write(
+            await _write_request(request), lambda: put_config(None, body), idempotent=True
+        )
 
-        def local() -> dict[str, str]:
-            registry.set_config(None, level)
-            return {"compatibility": level}
-
-        return await router.write(await _write_request(request), local, idempotent=True)
+    @app.delete("/config")
+    async def delete_global_config(request: Request) -> Response:
+        AccessRules.require_super_user(_caller(request), "AlterConfigs on the global config")
+        return await router.write(
+            await _write_request(request), lambda: registry.delete_config(None), idempotent=False
+        )
 
     @app.get("/config/{subject}")
     async def get_config(request: Request, subject: str, defaultToGlobal: bool = False) -> Response:
         rules().require_read(_caller(request), subject)
-        return _json(
-            {"compatibilityLevel": registry.config(subject, default_to_global=defaultToGlobal)}
-        )
+        return _json(registry.config(subject, default_to_global=defaultToGlobal))
 
     @app.put("/config/{subject}")
-    async def put_config(request: Request, subject: str, body: ConfigBody) -> Response:
+    async def put_subject_config(request: Request, subject: str, body: ConfigBody) -> Response:
         rules().require_write(_caller(request), subject)
-        level = level_of(body)
-
-        def local() -> dict[str, str]:
-            registry.set_config(subject, level)
-            return {"compatibility": level}
-
-        return await router.write(await _write_request(request), local, idempotent=True)
+        return await router.write(
+            await _write_request(request), lambda: put_config(subject, body), idempotent=True
+        )
 
     @app.delete("/config/{subject}")
     async def delete_config(request: Request, subject: str) -> Response:
         rules().require_write(_caller(request), subject)
         return await router.write(
             await _write_request(request),
-            lambda: {"compatibilityLevel": registry.set_config(subject, None)},
+            lambda: registry.delete_config(subject),
             idempotent=False,
         )
 
@@ -443,9 +494,11 @@ def create_app(
         request: Request, subject: str, version: str, body: SchemaBody, verbose: bool
     ) -> Response:
         rules().require_read(_caller(request), subject)
+        normalize = request.query_params.get("normalize", "").lower() == "true"
         messages = await run(
-            registry.check, subject, body.schema_, body.schemaType, refs(body), version=version
-        )
+            registry.check, subject, body.schema_, body.schemaType, refs(body), version=version,
+            metadata=body.metadata, normalize=normalize,
+        )  # fmt: skip
         result: dict[str, Any] = {"is_compatible": not messages}
         if verbose:
             result["messages"] = messages
@@ -503,6 +556,8 @@ def create_app(
             }
         )
 
+    # /dek-registry/v1: KEKs and DEKs of client-side field encryption (``_dek_api``).
+    app.include_router(dek_router(registry, router, opts.kms or KmsDrivers.from_environment()))
     return app
 
 

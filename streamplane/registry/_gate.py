@@ -38,6 +38,8 @@ CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 #: Set by a forwarding instance; the writer records the address in its audit event.
 FORWARDED_FOR = "x-streamplane-forwarded-for"
 _FORWARDED_FOR = FORWARDED_FOR.encode()
+#: Statuses whose responses have no body (RFC 9110).
+_NO_BODY = (204, 304)
 
 #: (method, path pattern) -> action name, for every request that changes the registry.
 WRITES: list[tuple[str, re.Pattern[str], str]] = [
@@ -54,6 +56,32 @@ WRITES: list[tuple[str, re.Pattern[str], str]] = [
     ("DELETE", re.compile(r"^/mode(?:/(?P<subject>[^/]+))?/?$"), "delete-mode"),
     ("PUT", re.compile(r"^/streamplane/access/?$"), "set-access"),
     ("DELETE", re.compile(r"^/streamplane/access/?$"), "delete-access"),
+    # The DEK registry (``_dek_api``); the KEK name is in the recorded path.
+    ("POST", re.compile(r"^/dek-registry/v1/keks/?$"), "create-kek"),
+    ("PUT", re.compile(r"^/dek-registry/v1/keks/[^/]+/?$"), "update-kek"),
+    ("DELETE", re.compile(r"^/dek-registry/v1/keks/[^/]+/?$"), "delete-kek"),
+    ("POST", re.compile(r"^/dek-registry/v1/keks/[^/]+/undelete/?$"), "undelete-kek"),
+    (
+        "POST",
+        re.compile(r"^/dek-registry/v1/keks/[^/]+/deks(?:/(?P<subject>[^/]+))?/?$"),
+        "create-dek",
+    ),
+    (
+        "DELETE",
+        re.compile(
+            r"^/dek-registry/v1/keks/[^/]+/deks/(?P<subject>[^/]+)"
+            r"(?:/versions/(?P<version>[^/]+))?/?$"
+        ),
+        "delete-dek",
+    ),
+    (
+        "POST",
+        re.compile(
+            r"^/dek-registry/v1/keks/[^/]+/deks/(?P<subject>[^/]+)"
+            r"(?:/versions/(?P<version>[^/]+))?/undelete/?$"
+        ),
+        "undelete-dek",
+    ),
 ]
 
 
@@ -111,10 +139,14 @@ class RegistryGate:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if status in _NO_BODY:
+                    # The server may complete a bodiless answer with its headers: record
+                    # the event before they leave (the DEK registry's deletes answer 204).
+                    audit(status, b"")
             elif message["type"] == "http.response.body":
                 if len(body) < 65536:
                     body.extend(message.get("body", b""))
-                if not message.get("more_body", False):
+                if not message.get("more_body", False) and status not in _NO_BODY:
                     # Recorded before the last byte leaves: a client that has its answer
                     # can rely on the audit line being there.
                     audit(status, bytes(body))

@@ -12,35 +12,40 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from streamplane.errors import RegistryError
 from streamplane.kafka import ConnectionSettings
 from streamplane.registry._access import ACCESS_KEY, AccessPolicy, AccessRules
 from streamplane.registry._log import SCHEMAS_TOPIC, SchemaLog
+from streamplane.registry._schema_ops import (
+    DEFAULT_LEVEL,
+    Reference,
+    Registered,
+    SchemaOperations,
+    not_found_subject,
+)
+from streamplane.registry._schema_ops import version_number as _version_number
 from streamplane.registry._state import RegistryState, SchemaVersion, StoredSchema
 from streamplane.registry._writer import ElectionTimeouts, NotWriterError, WriterElection
-from streamplane.registry.compat._levels import LEVELS
 from streamplane.registry.compat.formats import FORMATS, Parsed
 
+#: Schema registration and configs live in ``_schema_ops``; these names are re-exported.
+__all__ = [
+    "DEFAULT_LEVEL",
+    "MODES",
+    "SUPPORTED_TYPES",
+    "Reference",
+    "Registered",
+    "Registry",
+    "not_found_subject",
+]
+
 MODES = ("READWRITE", "READONLY", "IMPORT")
-DEFAULT_LEVEL = "BACKWARD"
 SUPPORTED_TYPES = tuple(FORMATS)
 
 
-def not_found_subject(subject: str) -> RegistryError:
-    return RegistryError(404, 40401, f"Subject '{subject}' not found.")
-
-
-@dataclass(frozen=True)
-class Reference:
-    name: str
-    subject: str
-    version: int
-
-
-class Registry:
+class Registry(SchemaOperations):
     """One registry instance: the state replayed from ``_schemas`` plus the write path."""
 
     def __init__(
@@ -232,21 +237,6 @@ class Registry:
                 if any(r[1] == subject and r[2] == version for r in s.references)
             )  # fmt: skip
 
-    def config(self, subject: str | None, *, default_to_global: bool = False) -> str:
-        with self._lock:
-            if subject is None:
-                return self.state.global_config or DEFAULT_LEVEL
-            level = self.state.subject_config.get(subject)
-            if level is None and default_to_global:
-                return self.state.global_config or DEFAULT_LEVEL
-            if level is None:
-                raise RegistryError(
-                    404,
-                    40408,
-                    f"Subject '{subject}' does not have subject-level compatibility configured",
-                )
-            return level
-
     def mode(self, subject: str | None) -> str:
         with self._lock:
             if subject is not None and subject in self.state.subject_mode:
@@ -258,107 +248,6 @@ class Registry:
         if self.mode(subject) == "READONLY":
             where = f"Subject {subject}" if subject else "The registry"
             raise RegistryError(422, 42205, f"{where} is in read-only mode")
-
-    def lookup(
-        self,
-        subject: str,
-        text: str,
-        schema_type: str,
-        refs: list[Reference],
-        *,
-        deleted: bool = False,
-    ) -> SchemaVersion:
-        parsed = self._parse(schema_type, text, _refs(refs))
-        identity = FORMATS[schema_type].identity(parsed)
-        with self._lock:
-            if not self.state.subjects.get(subject):
-                raise not_found_subject(subject)
-            for version in reversed(self.state.live_versions(subject, deleted=deleted)):
-                if self.state.canonical.get(version.schema_id) == identity:
-                    return version
-        raise RegistryError(404, 40403, "Schema not found")
-
-    def check(
-        self,
-        subject: str,
-        text: str,
-        schema_type: str,
-        refs: list[Reference],
-        *,
-        version: str = "latest",
-    ) -> list[str]:
-        """Messages explaining why ``text`` is incompatible (empty: compatible)."""
-        parsed = self._parse(schema_type, text, _refs(refs))
-        return self._check_parsed(subject, parsed, schema_type, version=version)
-
-    def _check_parsed(
-        self, subject: str, parsed: Parsed, schema_type: str, *, version: str = "latest"
-    ) -> list[str]:
-        with self._lock:
-            level = self.config(subject, default_to_global=True)
-            live = self.state.live_versions(subject)
-            if version in ("latest", "-1"):
-                history = live
-            else:
-                number = _version_number(version)
-                chosen = [v for v in live if v.version == number]
-                if not chosen:
-                    if not self.state.subjects.get(subject):
-                        raise not_found_subject(subject)
-                    raise RegistryError(404, 40402, f"Version {number} not found.")
-                history = [v for v in live if v.version <= number]
-            types = {self.state.schemas[v.schema_id].schema_type for v in history}
-            existing = [self._stored_parsed(v.schema_id) for v in history]
-        if level != "NONE" and types - {schema_type}:
-            return [
-                f"schema type changed from {', '.join(sorted(types - {schema_type}))} to "
-                f"{schema_type}: no reader of one can read data written with the other"
-            ]
-        return list(FORMATS[schema_type].check(parsed, existing, level))
-
-    def _stored_parsed(self, schema_id: int) -> Parsed:
-        stored = self.state.schemas[schema_id]
-        return self._parse(stored.schema_type, stored.schema, stored.references)
-
-    def register(self, subject: str, text: str, schema_type: str, refs: list[Reference]) -> int:
-        self._check_writable(subject)
-        references = _refs(refs)
-        parsed = self._parse(schema_type, text, references)
-        identity = FORMATS[schema_type].identity(parsed)
-        with self.writer.session() as session:
-            with self._lock:
-                for existing in self.state.live_versions(subject):
-                    same_refs = self.state.schemas[existing.schema_id].references == references
-                    if same_refs and self.state.canonical.get(existing.schema_id) == identity:
-                        return existing.schema_id
-            problems = self._check_parsed(subject, parsed, schema_type)
-            if problems:
-                raise RegistryError(
-                    409, 409,
-                    "Schema being registered is incompatible with an earlier schema for subject "
-                    f"\"{subject}\", details: [{'; '.join(problems)}]",
-                )  # fmt: skip
-            with self._lock:
-                content = (schema_type, identity, references)
-                # The writer's state holds every committed record (see _writer), so
-                # max_id + 1 has never been handed out.
-                schema_id = self.state.by_content.get(content, self.state.max_id + 1)
-                version = max(self.state.subjects.get(subject, {}).keys(), default=0) + 1
-            value: dict[str, Any] = {
-                "subject": subject, "version": version, "id": schema_id, "schema": text,
-                "deleted": False,
-            }  # fmt: skip
-            if schema_type != "AVRO":
-                value["schemaType"] = schema_type
-            if refs:
-                value["references"] = [vars(r) for r in refs]
-            key = {"keytype": "SCHEMA", "subject": subject, "version": version, "magic": 1}
-            self._identity_hint = ((schema_type, text, references), identity)
-            try:
-                session.write([(key, value)])
-            finally:
-                self._identity_hint = None
-            return schema_id
 
     def delete_version(self, subject: str, version: str, *, permanent: bool) -> int:
         self._check_writable(subject)
@@ -391,11 +280,7 @@ class Registry:
                 session.write([(key, None)])
             else:
                 stored = self.state.schemas[entry.schema_id]
-                value = {"subject": subject, "version": entry.version, "id": entry.schema_id,
-                         "schema": stored.schema, "deleted": True}  # fmt: skip
-                if stored.schema_type != "AVRO":
-                    value["schemaType"] = stored.schema_type
-                session.write([(key, value)])
+                session.write([(key, stored.record_value(subject, entry.version, deleted=True))])
             return entry.version
 
     def delete_subject(self, subject: str, *, permanent: bool) -> list[int]:
@@ -433,32 +318,6 @@ class Registry:
                 {"subject": subject, "version": live[-1].version},
             )])  # fmt: skip
             return [v.version for v in live]
-
-    def set_config(self, subject: str | None, level: str | None) -> str | None:
-        """Set (or with None remove) a compatibility level; returns the previous one."""
-        if level is not None and level not in LEVELS:
-            raise RegistryError(
-                422,
-                42203,
-                "Invalid compatibility level. Valid values are none, backward, forward, full, "
-                "backward_transitive, forward_transitive, and full_transitive",
-            )
-        self._check_writable(subject)
-        with self.writer.session() as session:
-            with self._lock:
-                if subject is None:
-                    previous = self.state.global_config
-                else:
-                    previous = self.state.subject_config.get(subject)
-            if level is None and subject is not None and previous is None:
-                raise RegistryError(
-                    404,
-                    40408,
-                    f"Subject '{subject}' does not have subject-level compatibility configured",
-                )
-            value = None if level is None else {"compatibilityLevel": level}
-            session.write([({"keytype": "CONFIG", "subject": subject, "magic": 0}, value)])
-            return previous
 
     def set_mode(self, subject: str | None, mode: str | None) -> str | None:
         """Set (or with None remove) a mode; returns the previous one."""
@@ -498,27 +357,6 @@ def _stored_policy(value: dict[str, Any] | None) -> AccessPolicy | None:
     except ValueError:
         # Written through the API, so valid; refusing everything beats trusting garbage.
         return AccessPolicy()
-
-
-def _refs(refs: list[Reference]) -> tuple[tuple[str, str, int], ...]:
-    return tuple((r.name, r.subject, r.version) for r in refs)
-
-
-def _version_number(version: str) -> int:
-    try:
-        number = int(version)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise RegistryError(
-            422,
-            42202,
-            "The specified version '"
-            + version
-            + "' is not a valid version id. Allowed values are between [1, 2^31-1] and "
-            'the string "latest"',
-        )
-    return number
 
 
 class _Ahead:
