@@ -1,8 +1,11 @@
 """Schema registry figures, with the load generated from this (separate) process.
 
-- register 10,000 distinct Avro schemas (target <= 60 s); baseline: the same number
-  of acks=all writes to a Kafka topic, each waited for, i.e. the floor of a durable,
-  read-your-writes registration;
+- register 10,000 distinct Avro schemas (target <= 60 s), from 1 client and from 16
+  concurrent clients (concurrent registrations share produce requests and read-backs:
+  group commit); baselines: the same number of acks=all writes to a Kafka topic, each
+  waited for, from 1 and from 16 threads (the floor of a durable registration);
+- registrations per second with a data contract (metadata and a CEL rule set) against
+  the same without (2,000 each);
 - GET /schemas/ids/{id}: requests/s at full load (target >= 3,000) and p99 latency at
   a paced 1,000 requests/s (target <= 10 ms); baseline: GET / on the same server (the
   HTTP stack without registry work);
@@ -20,8 +23,11 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -38,26 +44,66 @@ def schema(i: int) -> str:
     return f'{{"type":"record","name":"R{i}","fields":[{{"name":"f{i}","type":"long"}}]}}'
 
 
-def register_all(url: str, count: int, auth: tuple[str, str]) -> tuple[float, list[int]]:
-    ids = []
-    with httpx.Client(base_url=url, headers=CT, timeout=30, auth=auth) as http:
-        started = time.perf_counter()
-        for i in range(count):
-            body = {"schema": schema(i)}
-            ids.append(http.post(f"/subjects/s{i}-value/versions", json=body).json()["id"])
-        return time.perf_counter() - started, ids
+RULES = {
+    "domainRules": [
+        {"name": "positive", "kind": "CONDITION", "mode": "WRITE", "type": "CEL",
+         "expr": "message.f >= 0"},
+    ]
+}  # fmt: skip
 
 
-def kafka_floor(settings: object, count: int) -> float:
+def register_all(
+    url: str,
+    count: int,
+    auth: tuple[str, str],
+    *,
+    clients: int = 1,
+    prefix: str = "s",
+    contract: bool = False,
+) -> tuple[float, list[int]]:
+    """Seconds to register ``count`` distinct schemas from ``clients`` threads, and the ids."""
+    ids: list[int] = [0] * count
+
+    def run(shard: int) -> None:
+        with httpx.Client(base_url=url, headers=CT, timeout=60, auth=auth) as http:
+            for i in range(shard, count, clients):
+                body: dict[str, object] = {"schema": schema(i)}
+                if contract:
+                    body["metadata"] = {"properties": {"owner": "bench"}}
+                    body["ruleSet"] = RULES
+                answer = http.post(f"/subjects/{prefix}{i}-value/versions", json=body)
+                answer.raise_for_status()
+                ids[i] = answer.json()["id"]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(run, range(clients)))
+    return time.perf_counter() - started, ids
+
+
+def _setter(event: threading.Event) -> Callable[..., None]:
+    return lambda *_: event.set()
+
+
+def kafka_floor(settings: object, count: int, *, clients: int = 1) -> float:
+    """``count`` acks=all writes, each waited for, from ``clients`` threads (one producer)."""
+    topic = f"bench-registry-floor-{clients}"
     admin = AdminClient(settings.librdkafka())  # type: ignore[attr-defined]
-    admin.create_topics([NewTopic("bench-registry-floor", 1, 1)])["bench-registry-floor"].result(30)
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
     producer = Producer(
         settings.librdkafka(**{"acks": "all", "enable.idempotence": True, "linger.ms": 0})
     )  # type: ignore[attr-defined]
+
+    def run(shard: int) -> None:
+        for i in range(shard, count, clients):
+            done = threading.Event()
+            producer.produce(topic, schema(i).encode(), on_delivery=_setter(done))
+            while not done.is_set():
+                producer.poll(0.001)
+
     started = time.perf_counter()
-    for i in range(count):
-        producer.produce("bench-registry-floor", schema(i).encode())
-        producer.flush(10)
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(run, range(clients)))
     return time.perf_counter() - started
 
 
@@ -105,6 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schemas", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--contracts", type=int, default=2_000)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="sp-bench-registry-"))
     cluster = open_cluster(root / "data")
@@ -116,6 +163,12 @@ def main() -> None:
         auth = (str(settings.username), str(settings.password))  # the registry checks them
         reg_s, ids = register_all(service.url, args.schemas, auth)
         floor_s = kafka_floor(settings, args.schemas)
+        reg16_s, _ = register_all(service.url, args.schemas, auth, clients=16, prefix="c")
+        floor16_s = kafka_floor(settings, args.schemas, clients=16)
+        plain_s, _ = register_all(service.url, args.contracts, auth, clients=4, prefix="p")
+        rules_s, _ = register_all(
+            service.url, args.contracts, auth, clients=4, prefix="r", contract=True
+        )
         probe = f"{service.url}/schemas/ids/{ids[len(ids) // 2]}"
         full_rate, _ = wrk(probe, seconds=args.seconds, paced=False, auth=auth)
         base_rate, _ = wrk(f"{service.url}/", seconds=args.seconds, paced=False, auth=auth)
@@ -127,12 +180,23 @@ def main() -> None:
         started = time.perf_counter()
         service.start()
         cold_s = time.perf_counter() - started
-        replay_s = consume_all(settings, "_schemas", args.schemas)
+        replay_s = consume_all(settings, "_schemas", 2 * args.schemas + 2 * args.contracts)
+        total = 2 * args.schemas + 2 * args.contracts
 
         n = args.schemas
         report(
             [
-                (f"register {n:,} schemas (s)", f"{reg_s:.1f}", f"{floor_s:.1f}"),
+                (f"register {n:,} schemas, 1 client (s)", f"{reg_s:.1f}", f"{floor_s:.1f}"),
+                (
+                    f"register {n:,} schemas, 16 concurrent clients (s)",
+                    f"{reg16_s:.1f}",
+                    f"{floor16_s:.1f}",
+                ),
+                (
+                    "registrations/s with a contract (4 clients; baseline: none)",
+                    f"{args.contracts / rules_s:,.0f}",
+                    f"{args.contracts / plain_s:,.0f}",
+                ),
                 (
                     "GET /schemas/ids/{id}, flat out (req/s)",
                     f"{full_rate:,.0f}",
@@ -140,7 +204,11 @@ def main() -> None:
                 ),
                 ("p99 paced at ~1,000 req/s (ms)", f"{paced_p99:.1f}", f"{base_p99:.1f}"),
                 ("achieved paced rate (req/s)", f"{paced_rate:,.0f}", f"{base_paced_rate:,.0f}"),
-                (f"cold start replaying {n:,} schemas (s)", f"{cold_s:.1f}", f"{replay_s:.1f}"),
+                (
+                    f"cold start replaying {total:,} schemas (s)",
+                    f"{cold_s:.1f}",
+                    f"{replay_s:.1f}",
+                ),
             ],
             title="schema registry (baselines: acks=all Kafka writes; GET / on the same server; "
             "bare consumer replay)",

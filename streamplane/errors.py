@@ -11,6 +11,8 @@
     │   ├── DeadLetterError     a poison pill could not be parked; the consumer stopped
     │   ├── TransactionError    consume-transform-produce could not commit (Fenced: replaced)
     │   └── SinkError           the idempotent sink could not store a batch
+    ├── SecurityError           a security service (KMS, PKI, identity) could not do what was asked
+    │   └── KmsError            a KMS refused or failed to wrap or unwrap a key
     └── ClusterError            the local runtime or a live cluster cannot do what was asked
         ├── JavaRuntimeError    no usable Java (missing, or older than Kafka needs)
         ├── FetchError          the Kafka jars could not be resolved
@@ -70,6 +72,14 @@ class RegistryError(StreamplaneError):
         self.status = status
         self.error_code = error_code
         self.message = message
+
+
+class SecurityError(StreamplaneError):
+    """A security service (KMS, PKI, identity provider) could not do what was asked."""
+
+
+class KmsError(SecurityError):
+    """A key management service refused or failed to encrypt or decrypt a key."""
 
 
 class ClusterError(StreamplaneError):

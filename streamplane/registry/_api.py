@@ -14,6 +14,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -152,6 +153,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
+        # Writes block a thread until they are read back; asyncio's default pool (cores
+        # + 4 threads) would cap concurrent writes there, and with them group commit.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=64, thread_name_prefix="registry")
+        )
         await asyncio.to_thread(audit.start)
         if manage_lifecycle:
             await asyncio.to_thread(registry.start)

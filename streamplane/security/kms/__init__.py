@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from streamplane.security.kms.aws import AwsKms
 from streamplane.security.kms.base import SECRET_PROPS, KmsDriver, KmsDrivers
-from streamplane.security.kms.local import SECRET_ENV, SECRET_FILE, LocalKms
+from streamplane.security.kms.local import (
+    SECRET_ENV,
+    SECRET_FILE,
+    LocalKms,
+    ensure_local_kms_secret,
+)
 
 __all__ = [
     "SECRET_ENV",
@@ -24,4 +29,5 @@ __all__ = [
     "KmsDriver",
     "KmsDrivers",
     "LocalKms",
+    "ensure_local_kms_secret",
 ]

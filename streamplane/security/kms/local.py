@@ -16,6 +16,7 @@ setting it does not need a restart.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -75,3 +76,19 @@ class LocalKms(KmsDriver):
                 f"the local KMS could not decrypt with key '{key_id}': the key was wrapped "
                 f"with another secret, or it was altered"
             ) from exc
+
+
+def ensure_local_kms_secret(data_dir: Path) -> Path:
+    """Create the local cluster's KMS secret on first use (0600); returns ``data_dir``.
+
+    One random secret per data directory, made once: the registry (for shared KEKs)
+    and the SDK's clients read the same file, so keys wrapped by one unwrap in the other.
+    """
+    path = data_dir / SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return data_dir
