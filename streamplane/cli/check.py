@@ -4,6 +4,10 @@ Nothing is registered in the spec's subjects and none of their levels changes: f
 schema whose text is not already in its subject, the registry's compatibility endpoint
 judges it under the level the spec declares (else the subject's), as the registry will
 when the merged spec is applied.
+
+Data contracts are judged too: a change to a schema's rules or metadata is listed (a new
+CONDITION rule, a new major version), and a change that would stop encrypting PII (an
+ENCRYPT rule removed, a field's PII tag dropped) is refused, exit 1, with the reason.
 """
 
 from __future__ import annotations
@@ -24,7 +28,14 @@ from streamplane.reconcile import SubjectReading, check_schemas, registry_endpoi
 
 console = Console(soft_wrap=True)
 
-_COLOUR = {"new": "green", "unchanged": "dim", "compatible": "green", "incompatible": "red"}
+_COLOUR = {
+    "new": "green",
+    "unchanged": "dim",
+    "compatible": "green",
+    "incompatible": "red",
+    "refused": "red",
+}
+_STATUSES = ("new", "unchanged", "compatible", "incompatible", "refused")
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +52,7 @@ def check(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the spec's schemas against the registry; exit 1 if any is incompatible."""
+    """Check the spec's schemas and contracts against the registry; exit 1 if any is refused."""
     if registry is not None and not registry.startswith(("http://", "https://")):
         raise typer.BadParameter(
             f"{registry!r} is not an http:// or https:// URL", param_hint="--registry"
@@ -64,7 +75,7 @@ def check(
         print(json.dumps(check_report(readings, registry=url, cluster=cluster_name), indent=2))
     else:
         render_check(readings, console, registry=url, cluster=cluster_name)
-    if any(r.status == "incompatible" for r in readings):
+    if any(r.status in ("incompatible", "refused") for r in readings):
         raise typer.Exit(1)
 
 
@@ -72,12 +83,12 @@ def check_report(
     readings: list[SubjectReading], *, registry: str | None, cluster: str
 ) -> dict[str, Any]:
     """The ``--json`` document: one entry per schema and the counts per status."""
-    counts = Counter(r.status for r in readings)
+    counts: Counter[str] = Counter(r.status for r in readings)
     return {
         "cluster": cluster,
         "registry": registry,
-        "ok": counts["incompatible"] == 0,
-        "counts": {s: counts[s] for s in ("new", "unchanged", "compatible", "incompatible")},
+        "ok": counts["incompatible"] == 0 and counts["refused"] == 0,
+        "counts": {s: counts[s] for s in _STATUSES},
         "schemas": [r.to_json() for r in readings],
     }
 
@@ -105,6 +116,15 @@ def render_check(
                 f"under {reading.level})"
             )
         console.print(line, highlight=False)
+        for change in reading.contract_diff():
+            before = "" if change.before is None else f"{change.before} → "
+            console.print(f"      {change.key}: {before}{change.after}", markup=False)
+        for note in reading.notes():
+            console.print(f"      note: {note}", highlight=False, markup=False)
+        if status == "refused":
+            for reason in reading.refused:
+                console.print(f"      · {reason}", highlight=False, markup=False)
+            console.print(f"      {reading.to_json()['refusal_alternative']}", markup=False)
         if status != "incompatible":
             continue
         if reading.paths:
@@ -112,9 +132,14 @@ def render_check(
         for message in reading.problems:
             console.print(f"      · {message}", highlight=False, markup=False)
         console.print(f"      {reading.alternative}", highlight=False, markup=False)
-    counts = Counter(r.status for r in readings)
-    summary = ", ".join(
-        f"{counts[s]} {s}" for s in ("new", "unchanged", "compatible", "incompatible")
-    )
-    verdict = "[red]incompatible[/]" if counts["incompatible"] else "[green]ok[/]"
+    counts: Counter[str] = Counter(r.status for r in readings)
+    # "refused" only when there is one, so the usual summary reads as it always has.
+    shown = [s for s in _STATUSES if s != "refused" or counts[s]]
+    summary = ", ".join(f"{counts[s]} {s}" for s in shown)
+    if counts["incompatible"]:
+        verdict = "[red]incompatible[/]"
+    elif counts["refused"]:
+        verdict = "[red]refused[/]"
+    else:
+        verdict = "[green]ok[/]"
     console.print(f"\n{len(readings)} schema(s): {summary}. {verdict}", highlight=False)

@@ -15,13 +15,16 @@ A thin layer over confluent-kafka that gives every application the same golden p
 Clients are built from a profile (``zero_loss``, ``low_latency``, ``throughput``) whose
 guarantee no override may break; values are checked against their topic's declared schema
 before they are sent; records carry trace context, producing app and schema id; metrics go
-to Prometheus and logs can be JSON lines.
+to Prometheus and logs can be JSON lines. Data contracts declared in the spec run through
+confluent-kafka's rule engine: PII fields are encrypted, CEL conditions enforced
+(``DataContracts`` carries the KMS settings, from the environment, never the spec).
 """
 
 from __future__ import annotations
 
 from streamplane.client._config import DEFAULT_PROFILE, ApplicationClients, application_clients
-from streamplane.client._consumer import CommitPolicy, Consumer, Handler
+from streamplane.client._consumer import Consumer, Handler
+from streamplane.client._contracts import DataContracts
 from streamplane.client._deadletter import (
     ATTEMPTS_HEADER,
     ERROR_CLASS_HEADER,
@@ -56,6 +59,7 @@ from streamplane.client._headers import (
 )
 from streamplane.client._logging import JsonLogFormatter, configure_json_logging
 from streamplane.client._metrics import ClientMetrics, consumer_lag
+from streamplane.client._offsets import CommitPolicy
 from streamplane.client._producer import Producer
 from streamplane.client._record import Record
 from streamplane.client._replay import (
@@ -113,6 +117,7 @@ __all__ = [
     "ClientMetrics",
     "CommitPolicy",
     "Consumer",
+    "DataContracts",
     "DeadLetter",
     "DeadLetterError",
     "DeadLetterPolicy",

@@ -19,7 +19,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import confluent_kafka
@@ -27,17 +26,18 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from opentelemetry import context as otel_context
 
 from streamplane.client._config import DEFAULT_PROFILE, application_clients, consumer_config
+from streamplane.client._contracts import DataContracts, contracts_for
 from streamplane.client._deadletter import (
     RETRY_DUE_HEADER,
     DeadLetterPolicy,
     DeadLetterWriter,
     RetryPauses,
-    dlq_topic,
-    failure_headers,
 )
 from streamplane.client._errors import ClientError
-from streamplane.client._headers import Headers, TraceExtractor, header_text, message_headers
+from streamplane.client._headers import Headers, TraceExtractor, header_text
 from streamplane.client._metrics import ConsumerStats, consumer_lag
+from streamplane.client._offsets import CommitBookkeeping, CommitPolicy
+from streamplane.client._parking import Parking
 from streamplane.client._processing import Attached, Processing, RecordSpan
 from streamplane.client._record import Record
 from streamplane.client._schemas import (
@@ -69,21 +69,7 @@ DEFAULT_DEAD_LETTERS = DeadLetterPolicy()
 _FROM_SPEC: Any = object()
 
 
-@dataclass(frozen=True)
-class CommitPolicy:
-    """When processed offsets are committed.
-
-    ``sync``: after every batch, waiting for the broker (at most one batch re-delivered
-    after a crash; a round trip per batch). ``async``: at most every ``interval_s``
-    without waiting (more re-delivered after a crash; no round trip on the hot path).
-    Both commit synchronously on revocation and on close.
-    """
-
-    mode: Literal["sync", "async"] = "async"
-    interval_s: float = 1.0
-
-
-class Consumer:
+class Consumer(CommitBookkeeping, Parking):
     """Consumes a group's topics through a handler or an iterator, committing after processing.
 
     ``Consumer(connection=..., app_id=..., group_id=..., topics=[...])`` builds one
@@ -108,6 +94,7 @@ class Consumer:
         dead_letters: DeadLetterPolicy | None = DEFAULT_DEAD_LETTERS,
         client_id: str | None = None,
         batch_size: int = 500,
+        contracts: DataContracts | None = None,
     ) -> None:
         if not topics:
             raise ClientError(f"consumer of {app_id} has no topics to consume")
@@ -130,7 +117,9 @@ class Consumer:
         )
         self._tracer = self._telemetry.tracer()
         self._extractor = TraceExtractor()
-        self._deserializer = RecordDeserializer(schemas or {}, registry_client(registry))
+        self._deserializer = RecordDeserializer(
+            schemas or {}, registry_client(registry), contracts=contracts
+        )
         self._value_decoders: dict[str, Decoder] = {}
         self._key_decoders: dict[str, Decoder] = {}
         self._batch_size = batch_size
@@ -187,6 +176,7 @@ class Consumer:
         dead_letters: DeadLetterPolicy | None = _FROM_SPEC,
         topics: Sequence[str] | None = None,
         protobuf_types: Mapping[str, type[Any]] | None = None,
+        contracts: DataContracts | None = None,
     ) -> Consumer:
         """A consumer for application ``app``: its profile, group and consumed topics.
 
@@ -194,6 +184,10 @@ class Consumer:
         commit before processing raises ProfileError. Unless ``dead_letters`` is given,
         the application's ``dead_letters`` in the spec (its retry delays) decide where
         failed records go, and without one they go straight to ``<topic>.dlq``.
+
+        Topics whose schemas carry a data contract are read with confluent-kafka's rule
+        engine (encrypted fields decrypted when the KEK may be used, migrations applied);
+        ``contracts`` gives the KMS settings, by default ``DataContracts.from_spec``.
         """
         clients = application_clients(spec, app)
         if dead_letters is _FROM_SPEC:
@@ -207,6 +201,7 @@ class Consumer:
         if not chosen:
             raise ClientError(f"application {app} consumes no topics in the spec")
         assert clients.group_id is not None
+        schemas = schemas_from_spec(spec, chosen, protobuf_types=protobuf_types)
         return cls(
             connection=connection,
             app_id=clients.app_id,
@@ -214,33 +209,15 @@ class Consumer:
             topics=chosen,
             profile=clients.profile,
             config={**clients.consumer_overrides, **(config or {})},
-            schemas=schemas_from_spec(spec, chosen, protobuf_types=protobuf_types),
+            schemas=schemas,
             registry=registry if registry is not None else registry_from_spec(spec, connection),
+            contracts=contracts_for(spec, schemas, chosen, contracts),
             telemetry=telemetry,
             commit=commit,
             instance_id=instance_id,
             dead_letters=dead_letters,
             client_id=clients.client_id,
         )
-
-    def _check_parking_topics(self) -> None:
-        """Retry topics must exist to be subscribed; a missing DLQ is worth a warning now."""
-        if self.dead_letters is None:
-            return
-        missing = self._writer.missing([*self._retry_of, *map(dlq_topic, self.topics)])
-        retries = [t for t in missing if t in self._retry_of]
-        if retries:
-            raise ClientError(
-                f"retry topics {', '.join(retries)} do not exist; give the application "
-                "`dead_letters: {retries: [...]}` in the spec and apply it, or drop "
-                "retry_delays_s"
-            )
-        if missing:
-            logger.warning(
-                "dead-letter topics %s do not exist: a poison pill will stop the consumer",
-                ", ".join(missing),
-                extra={"app": self.app_id, "group": self.group_id},
-            )
 
     # ------------------------------------------------------------------ processing
     def run(
@@ -572,50 +549,6 @@ class Consumer:
         ):
             self._pending[(topic, partition)] = (msg.offset() or 0) + 1
 
-    def _pause_until(self, topic: str, partition: int, offset: int, due_ms: int) -> None:
-        tp = TopicPartition(topic, partition, offset)
-        self._consumer.pause([tp])
-        # Rewind to the head record: what was fetched after it is fetched again on resume.
-        self._consumer.seek(tp)
-        self._pauses.pause(topic, partition, due_ms)
-
-    def _park(
-        self, msg: Message, exc: BaseException, *, kind: str, origin: str, attempt: int
-    ) -> None:
-        policy = self.dead_letters
-        if policy is None:
-            raise exc
-        destination, delay = policy.destination(
-            origin, attempt=attempt, retryable=kind == "handler"
-        )
-        now = _now_ms()
-        headers = failure_headers(
-            message_headers(msg), kind=kind, exc=exc, topic=msg.topic() or origin,
-            partition=msg.partition() or 0, offset=msg.offset() or 0,
-            timestamp_ms=msg.timestamp()[1], app=self.app_id, attempts=attempt + 1,
-            now_ms=now, delay_s=delay,
-        )  # fmt: skip
-        try:
-            self._writer.write(destination, key=msg.key(), value=msg.value(), headers=headers)
-        except ClientError:
-            if self._stats is not None:
-                self._stats.error("dead_letter")
-            raise
-        if self._stats is not None:
-            self._stats.dead_lettered[destination] = (
-                self._stats.dead_lettered.get(destination, 0) + 1
-            )
-        logger.warning(
-            "parked a record that failed (%s: %s) in %s",
-            type(exc).__name__,
-            exc,
-            destination,
-            extra={
-                "app": self.app_id, "topic": msg.topic(), "partition": msg.partition(),
-                "offset": msg.offset(), "destination": destination, "error_kind": kind,
-            },
-        )  # fmt: skip
-
     def _event(self, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
             return
@@ -626,111 +559,6 @@ class Consumer:
         logger.warning(
             "consumer error: %s", err.str(), extra={"app": self.app_id, "group": self.group_id}
         )
-
-    # ------------------------------------------------------------------ offsets
-    def _store_pending(self) -> None:
-        if not self._pending:
-            return
-        offsets = [TopicPartition(t, p, o) for (t, p), o in self._pending.items()]
-        self._pending.clear()
-        self._consumer.store_offsets(offsets=offsets)
-        self._stored_since_commit = True
-
-    def _maybe_commit(self) -> None:
-        if not self._stored_since_commit:
-            return
-        policy = self.commit_policy
-        if policy.mode == "sync":
-            self._commit_sync("batch")
-        elif time.monotonic() - self._last_commit >= policy.interval_s:
-            self._stored_since_commit = False
-            self._last_commit = time.monotonic()
-            self._commit_started.append(("async", time.perf_counter()))
-            try:
-                self._consumer.commit(asynchronous=True)
-            except KafkaException as exc:
-                self._commit_started.pop()
-                self._commit_failed(exc.args[0] if exc.args else None)
-
-    def _commit_sync(self, reason: str) -> None:
-        """Commit what is stored and wait; nothing stored is not an error."""
-        self._stored_since_commit = False
-        self._last_commit = time.monotonic()
-        started = time.perf_counter()
-        # The commit callback fires for synchronous commits too; keep the queue in step.
-        self._commit_started.append(("sync", started))
-        try:
-            self._consumer.commit(asynchronous=False)
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if isinstance(error, KafkaError) and error.code() == KafkaError._NO_OFFSET:
-                return
-            self._commit_failed(error)
-            if reason == "close":
-                raise
-            return
-        if self._stats is not None:
-            self._stats.commit_took("sync", time.perf_counter() - started)
-
-    def _committed(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
-        mode, started = self._commit_started.popleft() if self._commit_started else ("", 0.0)
-        if err is not None:
-            if err.code() != KafkaError._NO_OFFSET:
-                self._commit_failed(err)
-            return
-        if mode == "async" and self._stats is not None:
-            self._stats.commit_took("async", time.perf_counter() - started)
-
-    def _commit_failed(self, err: KafkaError | None) -> None:
-        if self._stats is not None:
-            self._stats.error("commit")
-        # Offsets stay stored: the next commit carries them again.
-        self._stored_since_commit = True
-        logger.warning(
-            "offset commit failed: %s",
-            err.str() if isinstance(err, KafkaError) else err,
-            extra={"app": self.app_id, "group": self.group_id},
-        )
-
-    # ------------------------------------------------------------------ rebalance
-    def _assigned(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
-        logger.info(
-            "assigned %s",
-            ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions),
-            extra={"app": self.app_id, "group": self.group_id},
-        )
-
-    def _revoked(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
-        # Cooperative rebalance: only these partitions move. Commit what was processed
-        # while they are still ours, so their next owner starts exactly after it.
-        self._store_pending()
-        self._commit_sync("revoke")
-        self._forget(partitions)
-        logger.info(
-            "revoked %s",
-            ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions),
-            extra={"app": self.app_id, "group": self.group_id},
-        )
-
-    def _lost(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
-        # Lost, not revoked: another member may own them already; committing would be wrong.
-        for tp in partitions:
-            self._pending.pop((tp.topic, tp.partition), None)
-        self._forget(partitions)
-        logger.warning(
-            "lost %d partitions (session timed out); their uncommitted records will be "
-            "processed again by their new owner",
-            len(partitions),
-            extra={"app": self.app_id, "group": self.group_id},
-        )
-
-    def _forget(self, partitions: list[TopicPartition]) -> None:
-        gone = {(tp.topic, tp.partition) for tp in partitions}
-        self._pauses.forget(gone)
-        self._backlog = [m for m in self._backlog if (m.topic(), m.partition()) not in gone]
-        if self._stats is not None:
-            for tp in gone:
-                self._stats.lag.pop(tp, None)
 
     # ------------------------------------------------------------------ callbacks
     def _statistics(self, document: str) -> None:
@@ -759,6 +587,7 @@ class Consumer:
         finally:
             self._consumer.close()
             self._writer.close()
+            self._deserializer.close()
             if self._stats is not None:
                 self._stats.lag.clear()
 

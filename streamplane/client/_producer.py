@@ -24,6 +24,7 @@ import confluent_kafka
 from confluent_kafka import KafkaError, Message
 
 from streamplane.client._config import DEFAULT_PROFILE, application_clients, producer_config
+from streamplane.client._contracts import DataContracts, contracts_for
 from streamplane.client._errors import ClientError, DeliveryError, DeliveryFailure, SchemaViolation
 from streamplane.client._headers import (
     APP_HEADER,
@@ -80,6 +81,7 @@ class Producer:
         on_delivery_error: Callable[[DeliveryFailure], None] | None = None,
         client_id: str | None = None,
         queue_full_timeout_s: float = 30.0,
+        contracts: DataContracts | None = None,
     ) -> None:
         self.app_id = app_id
         self.profile = profile
@@ -94,9 +96,10 @@ class Producer:
             else None
         )
         auto_register = not isinstance(registry, RegistrySettings) or registry.auto_register
+        # contracts: rule config (KMS secrets) for topics whose schemas carry rules.
         self._serializer = RecordSerializer(
             schemas or {}, registry_client(registry), auto_register=auto_register,
-            schema_header=SCHEMA_ID_HEADER,
+            schema_header=SCHEMA_ID_HEADER, contracts=contracts,
         )  # fmt: skip
         self._value_encoders: dict[str, Encoder] = {}
         self._on_delivery_error = on_delivery_error
@@ -128,6 +131,7 @@ class Producer:
         telemetry: Telemetry | None = None,
         on_delivery_error: Callable[[DeliveryFailure], None] | None = None,
         protobuf_types: Mapping[str, type[Any]] | None = None,
+        contracts: DataContracts | None = None,
     ) -> Producer:
         """A producer for application ``app`` of the spec.
 
@@ -136,18 +140,24 @@ class Producer:
         raises ProfileError. Topic schemas come from the spec, so a value that does not
         match its topic's declared schema is refused before it is sent. The registry
         defaults to the one the spec names for the cluster.
+
+        Topics whose schemas carry a data contract are written with confluent-kafka's rule
+        engine (fields encrypted, CEL conditions enforced); ``contracts`` gives the KMS
+        settings, by default ``DataContracts.from_spec`` (environment and local files).
         """
         clients = application_clients(spec, app)
+        schemas = schemas_from_spec(spec, protobuf_types=protobuf_types)
         return cls(
             connection=connection,
             app_id=clients.app_id,
             profile=clients.profile,
             config={**clients.producer_overrides, **(config or {})},
-            schemas=schemas_from_spec(spec, protobuf_types=protobuf_types),
+            schemas=schemas,
             registry=registry if registry is not None else registry_from_spec(spec, connection),
             telemetry=telemetry,
             on_delivery_error=on_delivery_error,
             client_id=clients.client_id,
+            contracts=contracts_for(spec, schemas, clients.produces, contracts),
         )
 
     # ------------------------------------------------------------------ producing
@@ -273,6 +283,7 @@ class Producer:
         finally:
             self._closed = True
             self._producer.close()
+            self._serializer.close()
 
     def __len__(self) -> int:
         """Records waiting in librdkafka's queue or in flight."""

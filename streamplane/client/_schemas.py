@@ -6,12 +6,16 @@ message classes rather than on ``.proto`` text. Producing infers the class from 
 value; consuming parses into the application's generated class when it names one
 (``protobuf_types``), and otherwise into a class built from the writer's schema in the
 registry (``_protobuf``).
+
+A schema with a data contract in the spec (tags, properties, rules) carries it here: the
+SDK's serdes then write and read through the registered version with confluent-kafka's
+rule engine (see ``_contracts``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -34,12 +38,30 @@ class TopicSchema:
     writer's schema from the registry. ``message_type`` is the generated Protobuf class;
     without it, a consumer builds the writer's message class from the registry.
     ``source`` says where the schema was declared, for error messages.
+
+    ``metadata`` and ``rule_set`` are its data contract (Confluent's shapes). A schema with
+    a contract is written and read with the subject's registered version, where the rules
+    live: the latest one, or with ``latest_metadata`` the latest one with those metadata
+    properties (e.g. ``{"application.major.version": "2"}``).
     """
 
     format: SchemaFormat
     text: str | None = None
     message_type: type[Any] | None = None
     source: str | None = None
+    metadata: dict[str, Any] | None = field(default=None, compare=False)
+    rule_set: dict[str, Any] | None = field(default=None, compare=False)
+    latest_metadata: dict[str, str] | None = field(default=None, compare=False)
+
+    @property
+    def has_contract(self) -> bool:
+        return bool(self.metadata or self.rule_set)
+
+    def latest_conf(self) -> dict[str, Any]:
+        """The serde settings that resolve the registered version a contract lives in."""
+        if self.latest_metadata:
+            return {"use.latest.with.metadata": dict(self.latest_metadata)}
+        return {"use.latest.version": True}
 
     @classmethod
     def avro(cls, text: str | None = None, *, source: str | None = None) -> TopicSchema:
@@ -141,9 +163,32 @@ def schemas_from_spec(
         topic = entry.topic
         key = _declared(spec, topic.key_schema, message_type=None)
         value = _declared(spec, topic.value_schema, message_type=types.get(name))
+        key = _with_contract(key, spec, entry, "key")
+        value = _with_contract(value, spec, entry, "value")
         if key is not None or value is not None:
             found[name] = TopicSchemas(key=key, value=value)
     return found
+
+
+def _with_contract(
+    schema: TopicSchema | None, spec: Spec, entry: Any, role: Literal["key", "value"]
+) -> TopicSchema | None:
+    """The schema with the contract the platform registers for it (see schema_contract)."""
+    from streamplane.model import MAJOR_VERSION, schema_contract
+
+    if schema is None:
+        return None
+    contract = schema_contract(spec, entry, role)
+    if contract.empty:
+        return schema
+    properties = (contract.metadata or {}).get("properties", {})
+    major = properties.get(MAJOR_VERSION)
+    return replace(
+        schema,
+        metadata=contract.metadata,
+        rule_set=contract.rule_set,
+        latest_metadata={MAJOR_VERSION: str(major)} if major is not None else None,
+    )
 
 
 def _declared(spec: Spec, ref: Any, *, message_type: type[Any] | None) -> TopicSchema | None:

@@ -8,6 +8,10 @@ A topic that declares a schema accepts only values its serializer can encode. Ra
 or text, or a value the serializer rejects, raise :class:`SchemaViolation` here, before
 anything is handed to librdkafka: a consumer of that topic must be able to trust that every
 record carries a registered schema id.
+
+A schema with a data contract is written and read through the subject's registered version
+with confluent-kafka's rule engine (``_contracts``): ENCRYPT rules encrypt tagged fields, a
+CEL condition that refuses a record raises :class:`SchemaViolation` naming the rule.
 """
 
 from __future__ import annotations
@@ -24,6 +28,14 @@ from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, Proto
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from streamplane.client._avro import BodyReader, BodyWriter, body_reader, body_writer
+from streamplane.client._contracts import (
+    ContractRules,
+    DataContracts,
+    contract_schema,
+    copying,
+    fast_path_allowed,
+    rule_failure,
+)
 from streamplane.client._errors import ClientError, SchemaViolation
 from streamplane.client._protobuf import DynamicProtobufDecoder
 from streamplane.client._schemas import TopicSchema, TopicSchemas
@@ -114,6 +126,15 @@ class _SchemaEncoder(Encoder):
                 f"({self.schema.source or self.schema.format}): {exc}"
             ) from exc
         except Exception as exc:
+            failure = rule_failure(exc)
+            if failure is not None and failure[0]:
+                raise self._refuse(obj, f"the data contract refused it: {failure[1]}") from exc
+            if failure is not None:
+                raise ClientError(
+                    f"the data contract of topic {self.topic} ({self.field}s) could not be "
+                    f"applied: {failure[1]}; check the KEK and the KMS settings (rule_config, "
+                    "LOCAL_SECRET, AWS credentials)"
+                ) from exc
             # fastavro, protobuf and jsonschema each raise their own types for a bad value.
             raise self._refuse(obj, f"{type(exc).__name__}: {exc}") from exc
         if data is None:
@@ -146,9 +167,15 @@ class _AvroEncoder(_SchemaEncoder):
     built once (``_avro``), and skips the per-record bookkeeping around the
     serializer's fastavro call (subject strategy, known-subject lock, rule checks, buffer
     wrappers), which costs as much as the encoding itself. That is exact while the
-    serializer writes with its own schema, which is how the SDK configures it (no
-    ``use.latest.version``, so no data-contract rules on the write path); the first record
-    is encoded both ways and the shortcut is taken only if the bytes are identical.
+    serializer writes with its own schema and runs no rules; the first record is encoded
+    both ways and the shortcut is taken only if the bytes are identical.
+
+    With ``registered`` (the serializer writes with the subject's registered version, as
+    for a schema with a data contract) the writer is built from that registered schema,
+    and only when it has no rules (``fast_path_allowed``): a CEL condition or an ENCRYPT
+    rule must run on every record, not only on the first, so such a schema always goes
+    through the serializer. Identical bytes for one record would prove nothing there (a
+    condition that held, a null field left unencrypted).
     """
 
     def __init__(
@@ -159,17 +186,22 @@ class _AvroEncoder(_SchemaEncoder):
         serialize: Callable[[Any, SerializationContext], bytes | None],
         *,
         header: str,
+        registry: SchemaRegistryClient | None = None,
     ) -> None:
         super().__init__(topic, field, schema, serialize, header=header)
-        self._candidate = body_writer(_document(schema.text))
+        #: Set when the serializer writes with the registered version (use.latest...).
+        self._registry = registry
+        self._candidate = None if registry is not None else body_writer(_document(schema.text))
         self._write: BodyWriter | None = None
         self._frame = b""
+        #: Whether the shortcut may still be adopted (never again once refused).
+        self._open = True
 
     def encode(self, obj: Any) -> bytes | None:
         write = self._write
         if write is None or obj is None or isinstance(obj, _RAW_TYPES):
             data = super().encode(obj)
-            if data is not None and write is None and self._candidate is not None:
+            if data is not None and write is None and self._open:
                 self._adopt(obj, data)
             return data
         try:
@@ -179,7 +211,12 @@ class _AvroEncoder(_SchemaEncoder):
             raise self._refuse(obj, f"{type(exc).__name__}: {exc}") from exc
 
     def _adopt(self, obj: Any, data: bytes) -> None:
+        self._open = False
         candidate, self._candidate = self._candidate, None
+        if self._registry is not None:
+            candidate = self._registered_writer(data)
+        if candidate is None:
+            return
         try:
             same = candidate is not None and data[:5] + candidate(obj) == data
         except Exception:  # noqa: BLE001 (no shortcut then; the serializer stays in charge)
@@ -187,17 +224,29 @@ class _AvroEncoder(_SchemaEncoder):
         if same:
             self._write, self._frame = candidate, data[:5]
 
+    def _registered_writer(self, data: bytes) -> BodyWriter | None:
+        """The writer of the registered schema the serializer used, if it runs no rules."""
+        assert self._registry is not None
+        try:
+            registered = self._registry.get_schema(int.from_bytes(data[1:5], "big"))
+        except SchemaRegistryError:
+            return None
+        if not fast_path_allowed(registered):
+            return None
+        return body_writer(_document(registered.schema_str))
+
 
 class _ProtobufEncoder(_SchemaEncoder):
     """Protobuf serializers are per message class; the class is taken from the value."""
 
     def __init__(
         self, topic: str, field: str, schema: TopicSchema, registry: SchemaRegistryClient, *,
-        conf: dict[str, Any], header: str,
+        conf: dict[str, Any], header: str, rules: dict[str, Any] | None = None,
     ) -> None:  # fmt: skip
         super().__init__(topic, field, schema, self._dispatch, header=header)
         self._registry = registry
         self._conf = conf
+        self._rules = rules or {}
         self._by_type: dict[type[Any], ProtobufSerializer] = {}
 
     def _dispatch(self, obj: Any, ctx: SerializationContext) -> bytes | None:
@@ -210,7 +259,7 @@ class _ProtobufEncoder(_SchemaEncoder):
             if not isinstance(obj, Message) or (expected is not None and kind is not expected):
                 wanted = expected.__name__ if expected is not None else "a protobuf message"
                 raise TypeError(f"expected {wanted}")
-            serializer = ProtobufSerializer(kind, self._registry, dict(self._conf))
+            serializer = ProtobufSerializer(kind, self._registry, dict(self._conf), **self._rules)
             self._by_type[kind] = serializer
         return serializer(obj, ctx)
 
@@ -225,6 +274,7 @@ class RecordSerializer:
         *,
         auto_register: bool = True,
         schema_header: str,
+        contracts: DataContracts | None = None,
     ) -> None:
         self._schemas = dict(schemas)
         self._registry = registry
@@ -232,6 +282,11 @@ class RecordSerializer:
         self._header = schema_header
         self._values: dict[str, Encoder] = {}
         self._keys: dict[str, Encoder] = {}
+        self._contracts = ContractRules(contracts)
+
+    def close(self) -> None:
+        """Release the rule executors' resources (their DEK registry clients)."""
+        self._contracts.close()
 
     def value_encoder(self, topic: str) -> Encoder:
         encoder = self._values.get(topic)
@@ -257,6 +312,8 @@ class RecordSerializer:
                 f"topic {topic} declares {schema.describe()} for its {field}s, but this client "
                 "has no schema registry; pass registry=RegistrySettings(url, ...)"
             )
+        if schema.has_contract:
+            return self._build_contract(topic, field, schema, self._registry)
         conf: dict[str, Any] = {"auto.register.schemas": self._auto_register, **_SUBJECTS}
         if schema.format == "PROTOBUF":
             return _ProtobufEncoder(
@@ -267,8 +324,43 @@ class RecordSerializer:
             conf = {"auto.register.schemas": False, "use.latest.version": True, **_SUBJECTS}
         if schema.format == "AVRO":
             avro = AvroSerializer(self._registry, schema.text, conf=conf)
-            return _AvroEncoder(topic, field, schema, avro, header=self._header)
+            registered = self._registry if schema.text is None else None
+            return _AvroEncoder(
+                topic, field, schema, avro, header=self._header, registry=registered
+            )
         serializer = JSONSerializer(schema.text, self._registry, conf=conf)
+        return _SchemaEncoder(topic, field, schema, serializer, header=self._header)
+
+    def _build_contract(
+        self, topic: str, field: str, schema: TopicSchema, registry: SchemaRegistryClient
+    ) -> Encoder:
+        """A serializer that writes with the registered version and runs its rules."""
+        if self._auto_register and schema.text is not None:
+            # The schema with its contract, as `streamplane apply` registers it: the same
+            # version when apply already did, else the one the rules are read from.
+            subject = f"{topic}-{field}"
+            contract = contract_schema(schema.text, schema.format, schema.metadata, schema.rule_set)
+            try:
+                registry.register_schema(subject, contract)
+            except SchemaRegistryError as exc:
+                raise ClientError(
+                    f"the schema registry refused the {field} schema of topic {topic} with its "
+                    f"data contract ({schema.source or schema.format}): {exc}"
+                ) from exc
+        conf: dict[str, Any] = {
+            "auto.register.schemas": False,
+            **schema.latest_conf(),
+            **_SUBJECTS,
+        }
+        rules = self._contracts.serde_kwargs()
+        if schema.format == "PROTOBUF":
+            return _ProtobufEncoder(
+                topic, field, schema, registry, conf=conf, header=self._header, rules=rules
+            )
+        if schema.format == "AVRO":
+            avro = copying(AvroSerializer(registry, schema.text, conf=conf, **rules), schema)
+            return _AvroEncoder(topic, field, schema, avro, header=self._header, registry=registry)
+        serializer = copying(JSONSerializer(schema.text, registry, conf=conf, **rules), schema)
         return _SchemaEncoder(topic, field, schema, serializer, header=self._header)
 
 
@@ -310,6 +402,10 @@ class _AvroDecoder(_SchemaDecoder):
     schema, if one is declared) gives the identical value, later records with that id are
     read by that reader. The deserializer otherwise walks the whole schema for field tags on
     every record, which costs more than reading it.
+
+    With ``latest`` (a schema with a data contract: the deserializer reads with the
+    subject's registered version and runs its READ rules and migrations), the shortcut is
+    taken only for records written with that very version, when it has no rules.
     """
 
     def __init__(
@@ -320,9 +416,12 @@ class _AvroDecoder(_SchemaDecoder):
         *,
         registry: SchemaRegistryClient,
         reader: str | None,
+        latest: TopicSchema | None = None,
     ) -> None:
         super().__init__(topic, field, deserialize)
         self._registry = registry
+        self._subject = f"{topic}-{field}"
+        self._latest = latest
         self._reader_text = reader
         self._reader = _document(reader)
         #: frame (magic byte + schema id) -> the body reader for that writer, or None
@@ -352,13 +451,22 @@ class _AvroDecoder(_SchemaDecoder):
         self._writers[frame] = None
         if self._reader_text is not None and self._reader is None:
             return value
-        registered = self._registry.get_schema(int.from_bytes(frame[1:5], "big"))
-        if registered.references or registered.rule_set is not None:
+        writer_id = int.from_bytes(frame[1:5], "big")
+        registered = self._registry.get_schema(writer_id)
+        if not fast_path_allowed(registered):
             return value
-        if (registered.schema_type or "AVRO") != "AVRO":
-            return value
+        reader = self._reader
+        if self._latest is not None:
+            # The deserializer read with the registered version: only its own records are
+            # exactly "decode with that schema".
+            latest = self._registered_reader()
+            if latest is None or latest.schema_id != writer_id:
+                return value
+            if not fast_path_allowed(latest.schema):
+                return value
+            reader = None
         writer = _document(registered.schema_str)
-        read = body_reader(writer, self._reader) if writer is not None else None
+        read = body_reader(writer, reader) if writer is not None else None
         if read is None:
             return value
         try:
@@ -369,17 +477,38 @@ class _AvroDecoder(_SchemaDecoder):
             self._writers[frame] = read
         return value
 
+    def _registered_reader(self) -> Any:
+        """The registered version the deserializer reads with (from the client's cache)."""
+        assert self._latest is not None
+        try:
+            if self._latest.latest_metadata:
+                return self._registry.get_latest_with_metadata(
+                    self._subject, dict(self._latest.latest_metadata), deleted=True
+                )
+            return self._registry.get_latest_version(self._subject)
+        except SchemaRegistryError:
+            return None
+
 
 class RecordDeserializer:
     """Decodes keys and values of the topics a consumer reads, per their declared schemas."""
 
     def __init__(
-        self, schemas: Mapping[str, TopicSchemas], registry: SchemaRegistryClient | None
+        self,
+        schemas: Mapping[str, TopicSchemas],
+        registry: SchemaRegistryClient | None,
+        *,
+        contracts: DataContracts | None = None,
     ) -> None:
         self._schemas = dict(schemas)
         self._registry = registry
         self._values: dict[str, Decoder] = {}
         self._keys: dict[str, Decoder] = {}
+        self._contracts = ContractRules(contracts)
+
+    def close(self) -> None:
+        """Release the rule executors' resources (their DEK registry clients)."""
+        self._contracts.close()
 
     def value_decoder(self, topic: str) -> Decoder:
         decoder = self._values.get(topic)
@@ -405,21 +534,31 @@ class RecordDeserializer:
                 f"topic {topic} declares {schema.describe()} for its {field}s, but this client "
                 "has no schema registry; pass registry=RegistrySettings(url, ...)"
             )
-        conf = dict(_SUBJECTS)
+        conf: dict[str, Any] = dict(_SUBJECTS)
+        rules: dict[str, Any] = {}
+        if schema.has_contract:
+            # Read with the registered version: its READ rules decrypt, its migration rules
+            # upgrade records of an older major version.
+            conf.update(schema.latest_conf())
+            rules = self._contracts.serde_kwargs()
         if schema.format == "AVRO":
-            avro = AvroDeserializer(self._registry, schema.text, conf=conf)
-            return _AvroDecoder(topic, field, avro, registry=self._registry, reader=schema.text)
+            avro = AvroDeserializer(self._registry, schema.text, conf=conf, **rules)
+            return _AvroDecoder(
+                topic, field, avro, registry=self._registry, reader=schema.text,
+                latest=schema if schema.has_contract else None,
+            )  # fmt: skip
         deserializer: JSONDeserializer | ProtobufDeserializer
         if schema.format == "JSON":
             deserializer = JSONDeserializer(
-                schema.text, schema_registry_client=self._registry, conf=conf
+                schema.text, schema_registry_client=self._registry, conf=conf, **rules
             )
         elif schema.message_type is None:
-            # No generated class: the writer's message type, built from the registry.
+            # No generated class: the writer's message type, built from the registry (no
+            # rules run: name the class with protobuf_types to have them run).
             dynamic = DynamicProtobufDecoder(self._registry)
             return _SchemaDecoder(topic, field, lambda data, _ctx: dynamic.decode(data))
         else:
             deserializer = ProtobufDeserializer(
-                schema.message_type, conf, schema_registry_client=self._registry
+                schema.message_type, conf, schema_registry_client=self._registry, **rules
             )
         return _SchemaDecoder(topic, field, deserializer)

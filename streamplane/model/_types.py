@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from streamplane.model._contracts import ContractRules, Text
 from streamplane.model._topic_configs import parse_bytes, parse_duration_ms
 
 NAME_RE = r"^[a-z][a-z0-9-]{0,39}$"
@@ -48,6 +49,8 @@ def _bytes(value: object) -> int:
 DurationMs = Annotated[int, BeforeValidator(_duration)]
 ByteSize = Annotated[int, BeforeValidator(_bytes)]
 Name = Annotated[str, Field(pattern=NAME_RE)]
+#: A metadata property value: Confluent's properties are strings ("1", not 1).
+ContractText = Text
 
 
 class _Model(BaseModel):
@@ -148,13 +151,86 @@ CompatibilityLevel = Literal[
 
 
 class SchemaRef(_Model):
+    """A key or value schema: its file, the subject's settings, and its data contract.
+
+    ``tags``, ``properties``, ``sensitive`` and ``rules`` are registered with the schema
+    as Confluent's ``metadata`` and ``ruleSet`` (see ``_contracts.py``); a change to any of
+    them is a new version of the subject.
+    """
+
     file: str
     compatibility: CompatibilityLevel | None = None
+    compatibility_group: str | None = Field(
+        None,
+        description="The subject's compatibilityGroup: a metadata property (usually "
+        "application.major.version) whose new value starts a new line of versions that is "
+        "not checked against the old one.",
+    )
+    tags: dict[str, list[str]] = Field(
+        {},
+        description='Field tags by field path, e.g. {"**.email": [PII]} (Confluent wildcards '
+        'over full names such as "io.example.Customer.email"); tags written in the schema '
+        '("confluent:tags") count too.',
+    )
+    properties: dict[str, ContractText] = Field(
+        {},
+        description="Metadata properties, e.g. {owner: kyc-team, application.major.version: "
+        '"1"}; clients pin to the latest version of their application.major.version.',
+    )
+    sensitive: list[str] = Field([], description="Names of properties holding sensitive values.")
+    rules: ContractRules | None = Field(
+        None, description="Domain and migration rules in Confluent's shape."
+    )
 
     @property
     def format(self) -> str:
         suffix = self.file.rsplit(".", 1)[-1].lower()
         return {"avsc": "AVRO", "proto": "PROTOBUF", "json": "JSON"}.get(suffix, "UNKNOWN")
+
+
+class Encryption(_Model):
+    """The KEK that ENCRYPT rules wrap their data keys with, and the KMS that holds it.
+
+    Set once at the top level of the spec; a tenant may name its own (its key, so its data
+    can be shredded on its own). Credentials never live here: the AWS KMS is reached with
+    the standard AWS credential chain, the local KMS with the secret named by ``secret``.
+    """
+
+    kek: str = Field(
+        min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="KEK name in the registry."
+    )
+    kms_type: Literal["local-kms", "aws-kms"]
+    kms_key_id: str = Field(
+        min_length=1,
+        description="The KMS key: an AWS key ARN (arn:aws:kms:<region>:<account>:key/<id>), "
+        "or any name for the local KMS.",
+    )
+    dek_algorithm: Literal["AES256_GCM", "AES128_GCM", "AES256_SIV"] | None = None
+    dek_expiry_days: int | None = Field(
+        None, ge=1, description="Rotate data keys after this many days."
+    )
+    secret: Secret | None = Field(
+        None,
+        description="local-kms only: where its master secret comes from ({env: ...} or "
+        "{file: ...}); default: the LOCAL_SECRET environment variable, then the local "
+        "cluster's data directory.",
+    )
+
+    @model_validator(mode="after")
+    def _kms(self) -> Encryption:
+        if self.kms_type == "aws-kms" and not re.fullmatch(
+            r"arn:aws[\w-]*:kms:[\w-]+:\d*:(key|alias)/\S+", self.kms_key_id
+        ):
+            raise ValueError(
+                "an aws-kms kms_key_id is a key or alias ARN, e.g. "
+                "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            )
+        if self.secret is not None and self.kms_type != "local-kms":
+            raise ValueError(
+                "`secret` is for local-kms; the AWS KMS is reached with the AWS credential "
+                "chain (environment, profile or role)"
+            )
+        return self
 
 
 def _schema_ref(value: object) -> object:
@@ -278,6 +354,9 @@ class Tenant(_Model):
     owners: list[str] = Field(min_length=1)
     clusters: list[str] = Field(min_length=1)
     quotas: Quota | None = Field(None, description="Default quotas of each application.")
+    encryption: Encryption | None = Field(
+        None, description="The KEK of this tenant's ENCRYPT rules (default: the spec's)."
+    )
     domains: list[Domain] = []
 
     @property
@@ -351,6 +430,11 @@ class Platform(_Model):
     quotas: list[QuotaEntry] = []
     policy: PolicySettings = PolicySettings()
     deletion: DeletionSettings = DeletionSettings()
+    encryption: Encryption | None = Field(
+        None,
+        description="The KEK and KMS of ENCRYPT rules, e.g. the default rule of every "
+        "classification: pii topic; a tenant may set its own.",
+    )
 
 
 RuleSetting.model_rebuild()

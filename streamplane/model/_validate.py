@@ -7,6 +7,7 @@ from collections import defaultdict
 from streamplane.errors import SpecIssue
 from streamplane.kafka._profiles import violations
 from streamplane.model._dead_letters import dlq_topic, parking_topics
+from streamplane.model._schema_contract import check_contracts
 from streamplane.model._spec import Spec, full_topic_name
 from streamplane.model._topic_configs import check_topic_configs
 from streamplane.model._types import PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE, Topic, Visibility
@@ -128,6 +129,7 @@ def validate(spec: Spec) -> list[SpecIssue]:
     for name in spec.applications:
         issues.extend(_check_application(spec, name))
     issues.extend(_check_dead_letters(spec))
+    issues.extend(check_contracts(spec))
     for qi, quota in enumerate(platform.quotas):
         if quota.user is not None and quota.user not in {
             a.principal for a in spec.applications.values()

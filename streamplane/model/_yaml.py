@@ -23,7 +23,7 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Top-level keys whose lists are concatenated across files.
 LIST_SECTIONS = ("clusters", "tenants", "acl_exceptions", "quotas")
 #: Top-level keys whose mappings are merged across files (a key set twice is an error).
-MAPPING_SECTIONS = ("policy", "deletion")
+MAPPING_SECTIONS = ("policy", "deletion", "encryption")
 
 
 @dataclass(frozen=True)

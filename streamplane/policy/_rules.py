@@ -9,7 +9,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from streamplane.model import Classification, TopicEntry, Visibility
+from streamplane.model import (
+    DEFAULT_ENCRYPT_RULE,
+    PII_TAG,
+    Classification,
+    TopicEntry,
+    Visibility,
+    encryption_for,
+    has_tagged_field,
+    schema_contract,
+)
 from streamplane.model._types import PUBLIC_EVENT_RE
 from streamplane.policy._context import (
     Rule,
@@ -199,6 +208,53 @@ def pii_placement(ctx: RuleContext) -> Iterator[RuleViolation]:
         )
 
 
+def pii_encryption(ctx: RuleContext) -> Iterator[RuleViolation]:
+    """A pii topic's PII fields are encrypted: tagged PII, under an ENCRYPT rule with a KEK."""
+    for entry in ctx.spec.topics.values():
+        if entry.topic.classification is not Classification.PII:
+            continue
+        ref = entry.topic.value_schema
+        if ref is None:
+            continue  # the ownership rule asks for the value schema first
+        path = (*entry.path, "value_schema")
+        rules = schema_contract(ctx.spec, entry, "value").rules()
+        encrypting = [
+            r
+            for r in rules
+            if r.get("type") == "ENCRYPT"
+            and not r.get("disabled")
+            and (not r.get("tags") or PII_TAG in r["tags"])
+        ]
+        if encryption_for(ctx.spec, entry.tenant) is None and not encrypting:
+            yield RuleViolation(
+                resource=entry.full_name,
+                path=path,
+                message="pii topic has no KEK to encrypt its PII fields with, so its "
+                f"{DEFAULT_ENCRYPT_RULE} rule cannot be made",
+                hint="set `encryption: {kek: <name>, kms_type: local-kms|aws-kms, kms_key_id: "
+                "<key>}` at the top level of the spec, or on tenant "
+                f"{entry.tenant.name} for a key of its own",
+            )
+        elif not encrypting:
+            yield RuleViolation(
+                resource=entry.full_name,
+                path=path,
+                message="pii topic's value schema has no enabled ENCRYPT rule for its PII fields",
+                hint=f"remove the disabled or untagged ENCRYPT rule: the default "
+                f"{DEFAULT_ENCRYPT_RULE} rule then encrypts every field tagged {PII_TAG}",
+            )
+        if not has_tagged_field(ctx.spec, entry, "value", PII_TAG):
+            yield RuleViolation(
+                resource=entry.full_name,
+                path=path,
+                message=f"pii topic's value schema {ref.file} has no field tagged {PII_TAG}, so "
+                "nothing of it would be encrypted",
+                hint=f'tag the personal fields: "confluent:tags": ["{PII_TAG}"] on the field in '
+                f'the schema, or `tags: {{"**.<field>": [{PII_TAG}]}}` under value_schema; a '
+                "topic without personal data is not classification: pii",
+            )
+
+
 def tiered_retention(ctx: RuleContext) -> Iterator[RuleViolation]:
     """Long retention belongs in tiered storage, not on broker disks."""
     limit = ctx.settings.max_retention_without_tiered
@@ -297,6 +353,12 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         default_severity=Severity.ERROR,
         summary="pii topics live only on clusters whose data_classes include pii",
         check=pii_placement,
+    ),
+    Rule(
+        id="pii-encryption",
+        default_severity=Severity.ERROR,
+        summary="pii topics tag their personal fields PII and encrypt them with a KEK",
+        check=pii_encryption,
     ),
     Rule(
         id="tiered-retention",

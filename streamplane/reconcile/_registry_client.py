@@ -5,6 +5,9 @@ httpx rather than confluent-kafka's ``SchemaRegistryClient``: the latter's
 field paths are dropped) and it caches lookups for the life of the process, while a plan
 must show the registry as it is now.
 
+A schema travels with its data contract (Confluent's ``metadata`` and ``ruleSet``):
+``register`` and ``check`` send the spec's, ``version`` returns the registered one.
+
     RegistryClient            what reconciling needs of a registry (a Protocol; tests fake it)
     └── HttpRegistryClient    the REST API; unreachable -> PlanError naming the URL and the fix,
                               an error answer -> RegistryError with Confluent's error_code
@@ -20,6 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from streamplane.errors import PlanError, RegistryError
+from streamplane.model import Contract
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,13 @@ class RegisteredVersion:
     schema_type: str
     text: str = field(repr=False)
     references: tuple[dict[str, Any], ...] = ()
+    #: The version's data contract, as the registry returns it (None: none registered).
+    metadata: dict[str, Any] | None = None
+    rule_set: dict[str, Any] | None = None
+
+    @property
+    def contract(self) -> Contract:
+        return Contract(self.metadata, self.rule_set)
 
 
 class RegistryClient(Protocol):
@@ -43,6 +54,10 @@ class RegistryClient(Protocol):
         """The subject's own compatibility level; None when it follows the global one."""
         ...
 
+    def compatibility_group(self, subject: str) -> str | None:
+        """The metadata property the subject groups versions by for compatibility, if any."""
+        ...
+
     def version(self, subject: str, version: int | Literal["latest"]) -> RegisteredVersion | None:
         """A live version, or None when the subject (or version) does not exist."""
         ...
@@ -53,12 +68,22 @@ class RegistryClient(Protocol):
         """The version of ``subject`` holding this schema, or None."""
         ...
 
-    def check(self, subject: str, schema_type: str, text: str) -> list[str]:
-        """Why the schema may not follow the latest version (verbose); [] when it may."""
+    def check(
+        self, subject: str, schema_type: str, text: str, contract: Contract | None = None
+    ) -> list[str]:
+        """Why the schema may not follow the latest version (verbose); [] when it may.
+
+        The contract's metadata matters: under a compatibilityGroup the registry compares
+        only with versions of the same group value.
+        """
         ...
 
     def set_level(self, subject: str, level: str | None) -> None:
         """Set the subject's compatibility level; None removes it (back to the global one)."""
+        ...
+
+    def set_group(self, subject: str, group: str) -> None:
+        """Set the subject's compatibilityGroup (the spec never removes one)."""
         ...
 
     def register(
@@ -67,6 +92,7 @@ class RegistryClient(Protocol):
         schema_type: str,
         text: str,
         references: tuple[dict[str, Any], ...] = (),
+        contract: Contract | None = None,
     ) -> int: ...
 
 
@@ -167,12 +193,23 @@ class HttpRegistryClient:
         return quote(subject, safe="")
 
     @staticmethod
-    def _schema(schema_type: str, text: str, refs: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    def _schema(
+        schema_type: str,
+        text: str,
+        refs: Iterable[dict[str, Any]] = (),
+        contract: Contract | None = None,
+    ) -> dict[str, Any]:
         # schemaType always: Confluent takes "AVRO" too, and Protobuf/JSON need it.
         body: dict[str, Any] = {"schema": text, "schemaType": schema_type}
         references = list(refs)
         if references:
             body["references"] = references
+        # An empty object is sent as is: it clears what the registry would otherwise carry
+        # over from the previous version (Confluent inherits an absent metadata/ruleSet).
+        if contract is not None and contract.metadata is not None:
+            body["metadata"] = contract.metadata
+        if contract is not None and contract.rule_set is not None:
+            body["ruleSet"] = contract.rule_set
         return body
 
     def global_level(self) -> str:
@@ -182,6 +219,16 @@ class HttpRegistryClient:
         # 40408: no subject-level config; 40401: older registries say "subject not found".
         answer = self._call("GET", f"/config/{self._subject(subject)}", missing=(40408, 40401, 404))
         return None if answer is None else str(answer["compatibilityLevel"])
+
+    def compatibility_group(self, subject: str) -> str | None:
+        answer = self._call(
+            "GET",
+            f"/config/{self._subject(subject)}",
+            params={"defaultToGlobal": "true"},
+            missing=(40408, 40401, 404),
+        )
+        group = None if answer is None else answer.get("compatibilityGroup")
+        return str(group) if group else None
 
     def version(self, subject: str, version: int | Literal["latest"]) -> RegisteredVersion | None:
         answer = self._call(
@@ -198,6 +245,8 @@ class HttpRegistryClient:
             schema_type=str(answer.get("schemaType", "AVRO")),
             text=str(answer["schema"]),
             references=tuple(answer.get("references") or ()),
+            metadata=answer.get("metadata") or None,
+            rule_set=answer.get("ruleSet") or None,
         )
 
     def version_numbers(self, subject: str) -> list[int]:
@@ -213,11 +262,13 @@ class HttpRegistryClient:
         )
         return None if answer is None else int(answer["version"])
 
-    def check(self, subject: str, schema_type: str, text: str) -> list[str]:
+    def check(
+        self, subject: str, schema_type: str, text: str, contract: Contract | None = None
+    ) -> list[str]:
         answer = self._call(
             "POST",
             f"/compatibility/subjects/{self._subject(subject)}/versions/latest",
-            body=self._schema(schema_type, text),
+            body=self._schema(schema_type, text, contract=contract),
             params={"verbose": "true"},
         )
         if answer.get("is_compatible", False):
@@ -232,17 +283,22 @@ class HttpRegistryClient:
         else:
             self._call("PUT", path, body={"compatibility": level})
 
+    def set_group(self, subject: str, group: str) -> None:
+        # Only the group: a config update sets the fields it is given and keeps the level.
+        self._call("PUT", f"/config/{self._subject(subject)}", body={"compatibilityGroup": group})
+
     def register(
         self,
         subject: str,
         schema_type: str,
         text: str,
         references: tuple[dict[str, Any], ...] = (),
+        contract: Contract | None = None,
     ) -> int:
         answer = self._call(
             "POST",
             f"/subjects/{self._subject(subject)}/versions",
-            body=self._schema(schema_type, text, references),
+            body=self._schema(schema_type, text, references, contract),
         )
         return int(answer["id"])
 

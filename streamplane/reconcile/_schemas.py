@@ -10,6 +10,12 @@ registry itself when that is the subject's level, otherwise by the registry's co
 library against the versions read from it. So ``plan``, ``streamplane check`` and ``apply``
 give the answers the registry enforces for every producer.
 
+Each schema carries its data contract (``metadata`` and ``ruleSet``, see
+``streamplane.model.schema_contract``): a changed contract is a new version even when the
+text is the same, shown as a readable diff (``_contracts.py``), and a change that would stop
+encrypting PII is refused. Under a ``compatibilityGroup`` a schema is judged only against
+the versions of its own group value (e.g. its ``application.major.version``).
+
     desired_schemas(spec, cluster)   -> [DesiredSchema]      the spec's side, files read
     read_subjects(client, schemas)   -> [SubjectReading]     the registry's side (I/O)
     schema_changes(readings)         -> actions, refusals    the diff (pure)
@@ -21,20 +27,44 @@ The registry is reached through ``RegistryClient`` (``_registry_client.py``).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, NewType
 
-from streamplane.errors import PlanError, RegistryError, StreamplaneError
-from streamplane.model import Spec, TopicEntry, Visibility
+from streamplane.errors import PlanError, RegistryError
+from streamplane.model import Classification, Contract, Spec, TopicEntry, Visibility
+from streamplane.model import schema_contract as spec_contract
+from streamplane.reconcile._contracts import (
+    contract_changes,
+    contract_notes,
+    contract_refusals,
+    property_of,
+    refusal_alternative,
+    same_contract,
+)
 from streamplane.reconcile._plan import Action, Change, Refusal
 from streamplane.reconcile._registry_client import (
     RegisteredVersion,
     RegistryClient,
     RegistryEndpoint,
+)
+
+# Saved plans and apply live in _schema_apply.py; re-exported for the engine and callers.
+from streamplane.reconcile._schema_apply import ABSENT as ABSENT
+from streamplane.reconcile._schema_apply import SCHEMA_KINDS as SCHEMA_KINDS
+from streamplane.reconcile._schema_apply import apply_schema_actions as apply_schema_actions
+from streamplane.reconcile._schema_apply import observe_now as observe_now
+from streamplane.reconcile._schema_apply import observed_subject_keys as observed_subject_keys
+from streamplane.reconcile._schema_apply import observed_subjects as observed_subjects
+from streamplane.reconcile._schema_apply import verify_schema_actions as verify_schema_actions
+from streamplane.reconcile._schema_refusals import (
+    contract_refusal,
+    incompatible_alternative,
+    incompatible_refusal,
 )
 from streamplane.registry.compat.formats import FORMATS
 
@@ -42,11 +72,7 @@ log = logging.getLogger(__name__)
 
 Subject = NewType("Subject", str)
 Role = Literal["key", "value"]
-Status = Literal["new", "unchanged", "compatible", "incompatible"]
-
-#: Observed-digest value of a subject (or subject-level config) that does not exist.
-ABSENT = "-"
-_OBSERVED_PREFIXES = ("schema:", "compatibility:")
+Status = Literal["new", "unchanged", "compatible", "incompatible", "refused"]
 
 
 #: Subjects used to check a schema under a level the real subject does not have yet.
@@ -70,10 +96,22 @@ class DesiredSchema:
     where: str
     #: For public events: the versioned topic an incompatible change must go to instead.
     successor: str | None = None
+    #: The data contract registered with the schema (metadata and ruleSet).
+    contract: Contract = field(default_factory=Contract)
+    #: The topic is classification: pii (its encryption may not be removed).
+    pii: bool = False
+    #: The compatibilityGroup the spec sets on the subject; None leaves the registry's.
+    group: str | None = None
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+        """The text, and the contract and group when there are any (so a saved plan of a
+        schema without a contract keeps its digest)."""
+        data = self.text
+        if not self.contract.empty or self.group is not None:
+            extra = [self.contract.metadata, self.contract.rule_set, self.group]
+            data += "\0" + json.dumps(extra, sort_keys=True)
+        return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
 def subject_name(topic: str, role: Role) -> Subject:
@@ -113,6 +151,9 @@ def desired_schemas(spec: Spec, cluster: str) -> list[DesiredSchema]:
                     public=public,
                     where=where,
                     successor=successor_topic(spec, entry) if public else None,
+                    contract=spec_contract(spec, entry, role),
+                    pii=entry.topic.classification is Classification.PII,
+                    group=ref.compatibility_group,
                 )
             )
     return sorted(out, key=lambda s: s.subject)
@@ -145,6 +186,12 @@ class SubjectReading:
     registered_as: int | None
     #: Why the registry would refuse the spec's schema (changed schemas only).
     problems: tuple[str, ...] = ()
+    #: The subject's compatibilityGroup (its own, else the registry's global one).
+    subject_group: str | None = None
+    #: The contract of the version holding the spec's text (``registered_as``).
+    held_contract: Contract | None = None
+    #: Why the contract change may not be registered (it would stop encrypting PII).
+    refused: tuple[str, ...] = ()
 
     @property
     def current_level(self) -> str:
@@ -156,14 +203,42 @@ class SubjectReading:
         return self.schema.compatibility or self.current_level
 
     @property
+    def contract_changed(self) -> bool:
+        """The version holding the text has another contract: registering makes a new one."""
+        return self.registered_as is not None and not same_contract(
+            self.held_contract, self.schema.contract
+        )
+
+    @property
     def status(self) -> Status:
-        """``unchanged`` when any live version holds the schema, not only the latest: the
-        registry answers a registration of it with that version's id and adds none."""
+        """``unchanged`` when any live version holds the schema and its contract, not only the
+        latest: the registry answers a registration of it with that version's id."""
         if self.latest is None:
             return "new"
-        if self.registered_as is not None:
+        if self.registered_as is not None and not self.contract_changed:
             return "unchanged"
-        return "incompatible" if self.problems else "compatible"
+        if self.problems:
+            return "incompatible"
+        return "refused" if self.refused else "compatible"
+
+    @property
+    def group(self) -> str | None:
+        """The group the schema is judged under: the spec's, else the subject's."""
+        return self.schema.group or self.subject_group
+
+    def contract_diff(self) -> list[Change]:
+        """The contract as the plan shows it: against the latest version, or all of it."""
+        before = self.latest.contract if self.latest is not None else None
+        if before is not None and same_contract(before, self.schema.contract):
+            return []
+        return contract_changes(before, self.schema.contract)
+
+    def notes(self) -> list[str]:
+        """What a reviewer should know about an allowed contract change (new rules...)."""
+        if self.status not in ("new", "compatible"):
+            return []
+        before = self.latest.contract if self.latest is not None else None
+        return contract_notes(before, self.schema.contract)
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -191,6 +266,15 @@ class SubjectReading:
             "messages": list(self.problems),
             "successor": s.successor if self.status == "incompatible" else None,
             "alternative": self.alternative if self.status == "incompatible" else None,
+            "contract": {"metadata": s.contract.metadata, "ruleSet": s.contract.rule_set},
+            "contract_changes": [
+                {"key": c.key, "before": c.before, "after": c.after} for c in self.contract_diff()
+            ],
+            "notes": self.notes(),
+            "refused": list(self.refused),
+            "refusal_alternative": (
+                refusal_alternative(pii_topic=s.pii) if self.status == "refused" else None
+            ),
         }
 
 
@@ -219,12 +303,41 @@ def read_subjects(
             pinned = client.subject_level(schema.subject)
             # Lookup for new subjects too: the registry then validates the file for us.
             registered_as = client.lookup(schema.subject, schema.schema_type, schema.text)
-            reading = SubjectReading(schema, latest, pinned, global_level, registered_as)
-            if latest is None or registered_as is not None:
-                return reading
-            problems = _problems_under(
-                client, schema, latest, reading.level, current=reading.current_level
+            if latest is None:
+                return SubjectReading(schema, latest, pinned, global_level, registered_as)
+            group = client.compatibility_group(schema.subject)
+            held = None
+            if registered_as is not None:
+                # The newest version holding the text decides whether the contract changed
+                # (the lookup may answer with an older one holding the same text).
+                if registered_as != latest.version and _same_text(latest, schema):
+                    registered_as = latest.version
+                version = (
+                    latest
+                    if registered_as == latest.version
+                    else client.version(schema.subject, registered_as)
+                )
+                held = version.contract if version is not None else None
+            refused = tuple(
+                contract_refusals(
+                    before=latest.contract,
+                    before_text=latest.text,
+                    after=schema.contract,
+                    after_text=schema.text,
+                    schema_type=schema.schema_type,
+                    pii_topic=schema.pii,
+                )
             )
+            reading = SubjectReading(
+                schema, latest, pinned, global_level, registered_as,
+                subject_group=group, held_contract=held, refused=refused,
+            )  # fmt: skip
+            if registered_as is not None:
+                return reading  # the text is registered: only the contract may change
+            problems = _problems_under(
+                client, schema, latest, reading.level, current=reading.current_level,
+                group=reading.group, subject_group=group,
+            )  # fmt: skip
         except RegistryError as exc:
             if exc.error_code == 42201:  # the registry cannot parse it
                 raise PlanError(
@@ -232,10 +345,25 @@ def read_subjects(
                     f"{schema.schema_type} schema: {exc.message}"
                 ) from None
             raise
-        return SubjectReading(schema, latest, pinned, global_level, registered_as, problems)
+        return SubjectReading(
+            schema, latest, pinned, global_level, registered_as, problems,
+            subject_group=group, held_contract=held, refused=refused,
+        )  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=min(workers, len(schemas))) as pool:
         return list(pool.map(read, schemas))
+
+
+def _same_text(version: RegisteredVersion, schema: DesiredSchema) -> bool:
+    """Whether a registered version holds the spec's schema text (parsed JSON, or as is)."""
+    if version.schema_type != schema.schema_type:
+        return False
+    if schema.schema_type == "PROTOBUF":
+        return version.text.strip() == schema.text.strip()
+    try:
+        return bool(json.loads(version.text) == json.loads(schema.text))
+    except ValueError:
+        return False
 
 
 def _problems_under(
@@ -245,42 +373,64 @@ def _problems_under(
     level: str,
     *,
     current: str,
+    group: str | None = None,
+    subject_group: str | None = None,
 ) -> tuple[str, ...]:
     """The verdict on ``schema`` under ``level``, the level it will be registered at.
 
-    Under the subject's current level the registry's own endpoint judges. The endpoint
-    takes no level, so when the spec proposes another one the versions that level compares
-    against are read from the registry and judged here with the registry's compatibility
-    library: nothing is written, and the real subject's level never changes during a plan
-    (producers could otherwise register under the wrong level meanwhile).
+    Under the subject's current level (and group) the registry's own endpoint judges. The
+    endpoint takes no level, so when the spec proposes another one the versions that level
+    compares against are read from the registry and judged here with the registry's
+    compatibility library: nothing is written, and the real subject's level never changes
+    during a plan (producers could otherwise register under the wrong level meanwhile).
+
+    Under a compatibilityGroup only the versions with the schema's own value of that
+    property count: a new ``application.major.version`` starts a line of its own, so a
+    breaking change is allowed exactly when it comes with a new major version.
     """
     if level == "NONE":
         return ()
-    if level == current:
-        return tuple(client.check(schema.subject, schema.schema_type, schema.text))
+    if level == current and group == subject_group:
+        return tuple(client.check(schema.subject, schema.schema_type, schema.text, schema.contract))
     schema_format = FORMATS.get(schema.schema_type)
     if schema_format is None:
         raise PlanError(f"{schema.where}: unknown schema type {schema.schema_type}")
-    numbers = (
-        client.version_numbers(schema.subject)
-        if level.endswith("_TRANSITIVE")
-        else [latest.version]
-    )
-    history = [
-        latest if number == latest.version else client.version(schema.subject, number)
-        for number in numbers
-    ]
+    if group is not None:
+        value = property_of(schema.contract, group)
+        everything = [
+            latest if number == latest.version else client.version(schema.subject, number)
+            for number in client.version_numbers(schema.subject)
+        ]
+        history: list[RegisteredVersion] = [
+            v for v in everything if v is not None and property_of(v.contract, group) == value
+        ]
+        if not history:
+            return ()  # the first version of its group: nothing to be compatible with
+        if not level.endswith("_TRANSITIVE"):
+            history = history[-1:]
+    else:
+        numbers = (
+            client.version_numbers(schema.subject)
+            if level.endswith("_TRANSITIVE")
+            else [latest.version]
+        )
+        read = [
+            latest if number == latest.version else client.version(schema.subject, number)
+            for number in numbers
+        ]
+        history = [v for v in read if v is not None]  # None: deleted meanwhile
     try:
         new = schema_format.parse(schema.text, references={})
         existing = [
             FORMATS[v.schema_type].parse(v.text, references=_reference_texts(client, v))
             for v in history
-            if v is not None and v.schema_type == schema.schema_type
+            if v.schema_type == schema.schema_type
         ]
     except ValueError as exc:  # every format's parse error is a ValueError
         raise PlanError(f"{schema.where}: {schema.file}: {exc}") from None
-    if any(v is not None and v.schema_type != schema.schema_type for v in history):
-        return (f"schema type changes from {latest.schema_type} to {schema.schema_type}",)
+    if any(v.schema_type != schema.schema_type for v in history):
+        held = next(v.schema_type for v in history if v.schema_type != schema.schema_type)
+        return (f"schema type changes from {held} to {schema.schema_type}",)
     return tuple(schema_format.check(new, existing, level))
 
 
@@ -295,16 +445,20 @@ def _reference_texts(client: RegistryClient, version: RegisteredVersion) -> dict
 
 # ------------------------------------------------------------------------------ the plan
 def schema_changes(readings: list[SubjectReading]) -> tuple[list[Action], list[Refusal]]:
-    """Plan actions for registry subjects: compatibility levels, then new versions."""
+    """Plan actions for registry subjects: compatibility settings, then new versions."""
     actions: list[Action] = []
     refusals: list[Refusal] = []
     for reading in readings:
         schema = reading.schema
         sets_level = schema.compatibility is not None and schema.compatibility != reading.pinned
+        sets_group = schema.group is not None and schema.group != reading.subject_group
         if reading.latest is None:
             changes = [Change("file", None, schema.file), Change("type", None, schema.schema_type)]
             if sets_level:
                 changes.append(Change("compatibility", None, schema.compatibility))
+            if sets_group:
+                changes.append(Change("compatibilityGroup", None, schema.group))
+            changes.extend(reading.contract_diff())
             actions.append(
                 Action(
                     "create",
@@ -312,8 +466,13 @@ def schema_changes(readings: list[SubjectReading]) -> tuple[list[Action], list[R
                     schema.subject,
                     schema.tenant,
                     changes=tuple(changes),
-                    reason=f"{schema.role} schema of {schema.topic}",
-                    payload=_payload(schema, 1, schema.compatibility if sets_level else None),
+                    reason="; ".join([f"{schema.role} schema of {schema.topic}", *reading.notes()]),
+                    payload=_payload(
+                        schema,
+                        1,
+                        schema.compatibility if sets_level else None,
+                        group=schema.group if sets_group else None,
+                    ),
                 )
             )
             continue
@@ -329,29 +488,72 @@ def schema_changes(readings: list[SubjectReading]) -> tuple[list[Action], list[R
                     payload={"subject": schema.subject, "level": schema.compatibility},
                 )
             )
-        if reading.registered_as is not None:
+        if sets_group:
+            # One line in the plan: ~ compatibility <subject> (no group) → group <property>
+            actions.append(
+                Action(
+                    "update",
+                    "compatibility",
+                    schema.subject,
+                    schema.tenant,
+                    changes=(
+                        Change(
+                            "compatibilityGroup",
+                            f"group {reading.subject_group}"
+                            if reading.subject_group
+                            else "(no group)",
+                            f"group {schema.group}",
+                        ),
+                    ),
+                    payload={"subject": schema.subject, "group": schema.group},
+                )
+            )
+        status = reading.status
+        if status == "unchanged":
             continue
         version = reading.latest.version
-        if reading.problems:
-            refusals.append(_refusal(reading))
+        if status == "incompatible":
+            refusals.append(incompatible_refusal(reading))
             continue
+        if status == "refused":
+            refusals.append(contract_refusal(reading))
+            continue
+        if reading.registered_as is not None:
+            why = f"{schema.file}: same schema, new data contract"
+        else:
+            why = f"{schema.file}: compatible under {reading.level} (the registry's verdict)"
         actions.append(
             Action(
                 "update",
                 "schema",
                 schema.subject,
                 schema.tenant,
-                changes=(Change("version", str(version), str(version + 1)),),
-                reason=f"{schema.file}: compatible under {reading.level} (the registry's verdict)",
-                payload=_payload(schema, version + 1, None),
+                changes=(
+                    Change("version", str(version), str(version + 1)),
+                    *reading.contract_diff(),
+                ),
+                reason="; ".join([why, *reading.notes()]),
+                payload=_payload(
+                    schema,
+                    version + 1,
+                    None,
+                    clears_contract=schema.contract.empty and not reading.latest.contract.empty,
+                ),
             )
         )
     return actions, refusals
 
 
-def _payload(schema: DesiredSchema, version: int, level: str | None) -> dict[str, Any]:
+def _payload(
+    schema: DesiredSchema,
+    version: int,
+    level: str | None,
+    *,
+    group: str | None = None,
+    clears_contract: bool = False,
+) -> dict[str, Any]:
     # The digest, not the text: apply reads the file again and refuses if it changed.
-    return {
+    payload = {
         "subject": schema.subject,
         "topic": schema.topic,
         "file": schema.file,
@@ -360,152 +562,12 @@ def _payload(schema: DesiredSchema, version: int, level: str | None) -> dict[str
         "version": version,
         "compatibility": level,
     }
-
-
-def _refusal(reading: SubjectReading) -> Refusal:
-    schema = reading.schema
-    assert reading.latest is not None
-    version = reading.latest.version
-    at = f" at {', '.join(reading.paths)}" if reading.paths else ""
-    problem = (
-        f"{schema.file} is incompatible with version {version} under {reading.level}{at}; "
-        f"the registry would refuse it as version {version + 1}"
-    )
-    return Refusal(
-        schema.subject,
-        schema.tenant,
-        problem,
-        reading.alternative,
-        kind="schema",
-        details=reading.problems,
-    )
-
-
-def incompatible_alternative(reading: SubjectReading) -> str:
-    """What to do instead of an incompatible change (for a public event: a new versioned one)."""
-    schema = reading.schema
-    if schema.public:
-        return (
-            f"{schema.topic} is a public event: an incompatible change to a public event must "
-            f"be published as a new versioned event instead. Add {schema.successor} beside "
-            f"{schema.topic} with the new schema, produce to both while consumers move, then "
-            f"retire {schema.topic}"
-        )
-    return (
-        f"make the change compatible under {reading.level} (give new fields a default; "
-        "only remove fields that have one), or publish the new shape on a new topic and "
-        "move producers and consumers to it"
-    )
-
-
-def observed_subjects(readings: Iterable[SubjectReading]) -> dict[str, str]:
-    """Digests of what a saved plan relied on: each subject's latest version and level."""
-    out: dict[str, str] = {}
-    for reading in readings:
-        subject = reading.schema.subject
-        out[f"schema:{subject}"] = _version_digest(reading.latest)
-        out[f"compatibility:{subject}"] = reading.pinned or ABSENT
-    return out
-
-
-def _version_digest(latest: RegisteredVersion | None) -> str:
-    return ABSENT if latest is None else f"version {latest.version} (id {latest.schema_id})"
-
-
-def observed_subject_keys(observed: dict[str, str]) -> set[str]:
-    return {key.split(":", 1)[1] for key in observed if key.startswith(_OBSERVED_PREFIXES)}
-
-
-def observe_now(client: RegistryClient, subjects: Iterable[str]) -> dict[str, str]:
-    """The same digests as ``observed_subjects``, read again (for a saved plan's staleness)."""
-    out: dict[str, str] = {}
-    for subject in sorted(subjects):
-        out[f"schema:{subject}"] = _version_digest(client.version(subject, "latest"))
-        out[f"compatibility:{subject}"] = client.subject_level(subject) or ABSENT
-    return out
-
-
-# ------------------------------------------------------------------------------- apply
-SCHEMA_KINDS = ("compatibility", "schema")
-
-
-def verify_schema_actions(actions: list[Action], schemas: list[DesiredSchema]) -> None:
-    """Before anything is applied: each schema to register is still the planned file."""
-    by_subject = {s.subject: s for s in schemas}
-    for action in actions:
-        if action.kind != "schema":
-            continue
-        schema = by_subject.get(Subject(action.resource))
-        if schema is None or schema.digest != action.payload["digest"]:
-            what = "is no longer in the spec" if schema is None else "changed"
-            raise PlanError(
-                f"schema file {action.payload['file']} of subject {action.resource} {what} "
-                "since the plan was made; nothing was applied. Plan again and review the new "
-                "plan."
-            )
-
-
-def apply_schema_actions(
-    actions: list[Action],
-    schemas: list[DesiredSchema],
-    client: RegistryClient,
-    *,
-    step: Callable[[str, int], None],
-) -> None:
-    """Set compatibility levels, then register schemas; on failure say exactly what was done.
-
-    Every Kafka change of the plan has been applied before this runs. Each call is an
-    idempotent upsert (the registry returns the existing id for a schema it holds), so
-    applying again after a failure continues where this stopped.
-    """
-    by_subject = {s.subject: s for s in schemas}
-    ordered = [a for a in actions if a.kind == "compatibility"] + [
-        a for a in actions if a.kind == "schema"
-    ]
-    done: list[str] = []
-    for action in ordered:
-        label = f"{_SIGN[action.op]} {action.kind} {action.resource}"
-        try:
-            for applied in _apply_one(action, by_subject, client):
-                done.append(applied)
-        except StreamplaneError as exc:
-            remaining = ordered[ordered.index(action) :]
-            raise PlanError(
-                f"{label} failed: {exc}\nEvery Kafka change of the plan was applied, and of "
-                f"the schema registry changes these were:{_listing(done)}\n"
-                f"Not applied:{_listing([_label(a) for a in remaining])}\nFix the cause and "
-                "apply again: what was applied drops out of the new plan."
-            ) from None
-        step("schemas" if action.kind == "schema" else "compatibility", 1)
-
-
-_SIGN = {"create": "+", "update": "~", "delete": "-"}
-
-
-def _label(action: Action) -> str:
-    return f"{_SIGN[action.op]} {action.kind} {action.resource}"
-
-
-def _listing(items: list[str]) -> str:
-    return " none" if not items else "".join(f"\n  {item}" for item in items)
-
-
-def _apply_one(
-    action: Action, by_subject: dict[Subject, DesiredSchema], client: RegistryClient
-) -> Iterator[str]:
-    subject = action.resource
-    if action.kind == "compatibility":
-        client.set_level(subject, action.payload["level"])
-        yield f"~ compatibility {subject} = {action.payload['level']}"
-        return
-    level = action.payload.get("compatibility")
-    if level is not None:
-        # The level first: the registration is then judged under the level the spec asks.
-        client.set_level(subject, level)
-        yield f"~ compatibility {subject} = {level}"
-    schema = by_subject[Subject(subject)]
-    schema_id = client.register(subject, schema.schema_type, schema.text)
-    yield f"{_label(action)} (id {schema_id})"
+    if group is not None:
+        payload["group"] = group
+    if clears_contract:
+        # Sent as empty metadata and ruleSet: an absent one would be inherited.
+        payload["clears_contract"] = True
+    return payload
 
 
 def check_schemas(

@@ -100,7 +100,7 @@ def line_of(spec: Spec, needle: str) -> int:
 # ------------------------------------------------------------------------- the rules
 
 
-def test_the_builtin_rules_are_the_documented_nine() -> None:
+def test_the_builtin_rules_are_the_documented_ten() -> None:
     assert [r.id for r in BUILTIN_RULES] == [
         "replication",
         "unclean-leader-election",
@@ -109,6 +109,7 @@ def test_the_builtin_rules_are_the_documented_nine() -> None:
         "core-schema-format",
         "public-event-versioned",
         "pii-placement",
+        "pii-encryption",
         "tiered-retention",
         "partition-limits",
     ]
@@ -315,7 +316,10 @@ def test_partition_limits_spreads_replicas_over_brokers(tmp_path: Path) -> None:
 
 
 def test_a_severity_override_changes_the_findings_severity(tmp_path: Path) -> None:
-    policy = {"rules": {"pii-placement": {"severity": "warning"}}}
+    # pii-encryption (no KEK, no PII field in this spec) is judged in test_contract_policy.py.
+    policy = {
+        "rules": {"pii-placement": {"severity": "warning"}, "pii-encryption": {"severity": "off"}}
+    }
     spec = make_spec(tmp_path, topic={"classification": "pii"}, policy=policy)
     findings = lint(spec)
     assert [(f.rule, f.severity) for f in findings] == [("pii-placement", Severity.WARNING)]
@@ -323,7 +327,9 @@ def test_a_severity_override_changes_the_findings_severity(tmp_path: Path) -> No
 
 
 def test_severity_off_disables_the_rule(tmp_path: Path) -> None:
-    policy = {"rules": {"pii-placement": {"severity": "off"}}}
+    policy = {
+        "rules": {"pii-placement": {"severity": "off"}, "pii-encryption": {"severity": "off"}}
+    }
     spec = make_spec(tmp_path, topic={"classification": "pii"}, policy=policy)
     assert lint(spec) == []
 
@@ -458,7 +464,7 @@ def test_findings_are_sorted_by_file_and_line(tmp_path: Path) -> None:
     spec = make_spec(
         tmp_path,
         topic={"classification": "pii", "retention": "90d"},
-        policy={"rules": {"replicaton": {}}},
+        policy={"rules": {"replicaton": {}, "pii-encryption": {"severity": "off"}}},
     )
     findings = lint(spec)
     assert [f.rule for f in findings] == ["pii-placement", "tiered-retention", POLICY_RULE]

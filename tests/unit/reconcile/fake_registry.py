@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from streamplane.model import load_spec
+from streamplane.model import Contract, load_spec
 from streamplane.reconcile import DesiredSchema, RegisteredVersion, desired_schemas
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "platform"
@@ -42,16 +42,29 @@ class FakeRegistry:
     def __init__(self, verdict: Verdict = needs_currency_default, global_level: str = "BACKWARD"):
         self.verdict = verdict
         self.global_ = global_level
-        self.versions: dict[str, list[tuple[int, str, str]]] = {}  # subject -> (id, type, text)
+        # subject -> (id, type, text, contract), oldest first
+        self.versions: dict[str, list[tuple[int, str, str, Contract]]] = {}
         self.levels: dict[str, str] = {}
+        self.groups: dict[str, str] = {}
+        #: The contract sent with each compatibility check, for tests of groups.
+        self.checked: list[Contract | None] = []
         self.writes: list[tuple[str, str]] = []
         self._ids: dict[str, int] = {}
 
-    def holding(self, subject: str, *texts: str, level: str | None = None) -> FakeRegistry:
+    def holding(
+        self,
+        subject: str,
+        *texts: str,
+        level: str | None = None,
+        contract: Contract | None = None,
+        group: str | None = None,
+    ) -> FakeRegistry:
         for text in texts:
-            self.register(subject, "AVRO", text)
+            self.register(subject, "AVRO", text, contract=contract)
         if level is not None:
             self.levels[subject] = level
+        if group is not None:
+            self.groups[subject] = group
         self.writes.clear()
         return self
 
@@ -65,26 +78,44 @@ class FakeRegistry:
     def subject_level(self, subject: str) -> str | None:
         return self.levels.get(subject)
 
+    def compatibility_group(self, subject: str) -> str | None:
+        return self.groups.get(subject)
+
     def version(self, subject: str, version: int | Literal["latest"]) -> RegisteredVersion | None:
         history = self.versions.get(subject, [])
         if not history:
             return None
         number = len(history) if version == "latest" else int(version)
-        schema_id, schema_type, text = history[number - 1]
-        return RegisteredVersion(subject, number, schema_id, schema_type, text)
+        schema_id, schema_type, text, contract = history[number - 1]
+        return RegisteredVersion(
+            subject, number, schema_id, schema_type, text,
+            metadata=contract.metadata, rule_set=contract.rule_set,
+        )  # fmt: skip
 
     def version_numbers(self, subject: str) -> list[int]:
         return list(range(1, len(self.versions.get(subject, [])) + 1))
 
     def lookup(self, subject: str, schema_type: str, text: str) -> int | None:
-        for number, (_, _, held) in enumerate(self.versions.get(subject, []), start=1):
+        for number, (_, _, held, _) in enumerate(self.versions.get(subject, []), start=1):
             if self._same(held, text):
                 return number
         return None
 
-    def check(self, subject: str, schema_type: str, text: str) -> list[str]:
+    def check(
+        self, subject: str, schema_type: str, text: str, contract: Contract | None = None
+    ) -> list[str]:
+        self.checked.append(contract)
         level = self.levels.get(subject, self.global_)
-        history = [t for _, _, t in self.versions.get(subject, [])]
+        held = self.versions.get(subject, [])
+        group = self.groups.get(subject)
+        if group is not None:  # only the versions of the schema's own group value
+            value = ((contract or Contract()).metadata or {}).get("properties", {}).get(group)
+            held = [
+                v for v in held if (v[3].metadata or {}).get("properties", {}).get(group) == value
+            ]
+        history = [t for _, _, t, _ in held]
+        if not history:
+            return []  # nothing to be compatible with (a new group)
         compared = history if level.endswith("_TRANSITIVE") else history[-1:]
         return self.verdict(text, compared, level.removesuffix("_TRANSITIVE"))
 
@@ -95,19 +126,32 @@ class FakeRegistry:
         else:
             self.levels[subject] = level
 
+    def set_group(self, subject: str, group: str) -> None:
+        self.writes.append(("config", subject))
+        self.groups[subject] = group
+
     def register(
         self,
         subject: str,
         schema_type: str,
         text: str,
         references: tuple[dict[str, Any], ...] = (),
+        contract: Contract | None = None,
     ) -> int:
+        """Confluent's semantics: the same text with another contract is a new version (an
+        absent metadata or ruleSet is inherited from the latest version)."""
         self.writes.append(("register", subject))
-        schema_id = self._ids.setdefault(
-            json.dumps(json.loads(text), sort_keys=True), len(self._ids) + 1
+        history = self.versions.setdefault(subject, [])
+        latest = history[-1][3] if history else Contract()
+        contract = contract or Contract()
+        contract = Contract(
+            latest.metadata if contract.metadata is None else contract.metadata or None,
+            latest.rule_set if contract.rule_set is None else contract.rule_set or None,
         )
-        if self.lookup(subject, schema_type, text) is None:
-            self.versions.setdefault(subject, []).append((schema_id, schema_type, text))
+        key = json.dumps([json.loads(text), contract.metadata, contract.rule_set], sort_keys=True)
+        schema_id = self._ids.setdefault(key, len(self._ids) + 1)
+        if not any(i == schema_id for i, _, _, _ in history):
+            history.append((schema_id, schema_type, text, contract))
         return schema_id
 
 
@@ -118,7 +162,9 @@ def spec_schemas(spec_dir: Path = EXAMPLE) -> dict[str, DesiredSchema]:
 def registered(fake: FakeRegistry) -> FakeRegistry:
     """The registry after the example spec was applied."""
     for schema in spec_schemas().values():
-        fake.holding(schema.subject, schema.text, level=schema.compatibility)
+        fake.holding(
+            schema.subject, schema.text, level=schema.compatibility, contract=schema.contract
+        )
     return fake
 
 

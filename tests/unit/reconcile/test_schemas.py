@@ -14,7 +14,7 @@ from rich.console import Console
 from streamplane.cli._render import render_plan
 from streamplane.errors import PlanError, RegistryError, SpecError
 from streamplane.local import ClusterState, DataDir
-from streamplane.model import load_spec
+from streamplane.model import Contract, load_spec
 from streamplane.reconcile import (
     Plan,
     RegistryEndpoint,
@@ -285,10 +285,11 @@ class FailingRegistry(FakeRegistry):
         schema_type: str,
         text: str,
         references: tuple[dict[str, Any], ...] = (),
+        contract: Contract | None = None,
     ) -> int:
         if subject == self.failing:
             raise RegistryError(422, 42205, f"Subject {subject} is in read-only mode")
-        return super().register(subject, schema_type, text, references)
+        return super().register(subject, schema_type, text, references, contract)
 
 
 def test_apply_sets_the_level_before_registering_and_reports_exactly_what_was_applied() -> None:
