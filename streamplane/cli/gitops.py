@@ -119,6 +119,10 @@ def apply(
         target = connect(loaded, cluster=cluster, data_dir=data_dir)
         result = compute_plan(loaded, target, allow_delete=allow_delete).plan
     render_plan(result, console, show_kept=False)
+    if allow_delete:
+        # --allow-delete deletes what the spec dropped, except KEKs: say so, not silently.
+        for kept in (k for k in result.kept if k.kind == "kek"):
+            console.print(f"  · kept kek {kept.resource}: {kept.why}", highlight=False)
     if result.refusals:
         raise PlanError(
             "the plan has refused changes (above); fix the spec first. Nothing was applied."

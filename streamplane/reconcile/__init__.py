@@ -13,6 +13,7 @@ from streamplane.reconcile._engine import (
     stale_changes,
 )
 from streamplane.reconcile._import import Imported, import_estate, import_spec, write_spec
+from streamplane.reconcile._keks import DesiredKek, desired_keks
 from streamplane.reconcile._plan import Action, Change, Kept, Plan, Refusal
 from streamplane.reconcile._registry_client import (
     HttpRegistryClient,
@@ -36,6 +37,7 @@ __all__ = [
     "Action",
     "ActualState",
     "Change",
+    "DesiredKek",
     "DesiredSchema",
     "DesiredState",
     "HttpRegistryClient",
@@ -54,6 +56,7 @@ __all__ = [
     "check_schemas",
     "compute_plan",
     "connect",
+    "desired_keks",
     "desired_schemas",
     "desired_state",
     "import_estate",

@@ -2,7 +2,8 @@
 
 Kafka resources come first; the schemas of the spec's topics go to the cluster's schema
 registry after them (``_schemas.py``), so a registry problem never leaves topics or ACLs
-half-applied.
+half-applied. The KEKs the spec declares go to the registry's DEK registry just before the
+schemas (``_keks.py``): the schemas' ENCRYPT rules name them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,17 @@ from streamplane.local import DataDir, RegistryProcess
 from streamplane.model import Cluster, Spec
 from streamplane.reconcile._actual import read_activity, read_actual
 from streamplane.reconcile._desired import desired_state
+from streamplane.reconcile._keks import (
+    DesiredKek,
+    apply_kek_actions,
+    desired_keks,
+    kek_changes,
+    observe_keks_now,
+    observed_kek_names,
+    observed_keks,
+    read_keks,
+    rule_keks,
+)
 from streamplane.reconcile._plan import (
     Action,
     DeletionPolicy,
@@ -209,16 +221,43 @@ def compute_plan(spec: Spec, target: Target, *, allow_delete: bool = False) -> P
         tenant_of=tenant_of,
     )
     schemas = desired_schemas(spec, target.cluster)
-    if schemas:
-        with require_registry(spec, target, schemas).client() as client:
+    keks = desired_keks(spec, target.cluster)
+    endpoint = _planned_registry(spec, target, schemas, keks)
+    if endpoint is not None:
+        with endpoint.client() as client:
+            kek_reading = read_keks(client)
             readings = read_subjects(client, schemas)
             access = access_changes(client, spec, target.cluster)
+        kek_actions, kek_refusals, kek_kept = kek_changes(
+            keks,
+            kek_reading,
+            named_by_rules=rule_keks(s.contract for s in schemas),
+            tenant_of=lambda name: _tenant_by_prefix(spec, name),
+        )
         actions, refusals = schema_changes(readings)
-        plan.actions.extend(actions + access)
+        plan.actions.extend(kek_actions + actions + access)
         plan.actions.sort(key=Action.sort_key)
-        plan.refusals.extend(refusals)
+        plan.refusals.extend(kek_refusals + refusals)
+        plan.kept.extend(kek_kept)
         plan.observed.update(observed_subjects(readings))
+        plan.observed.update(observed_keks(keks, kek_reading))
     return Planned(plan, desired, actual)
+
+
+def _planned_registry(
+    spec: Spec, target: Target, schemas: list[DesiredSchema], keks: list[DesiredKek]
+) -> RegistryEndpoint | None:
+    """The registry a plan reads: needed for schemas; for KEKs only, when the cluster has one
+    (a cluster without a registry registers no schema, so no rule there names a KEK)."""
+    if schemas:
+        return require_registry(spec, target, schemas)
+    return target.registry if keks else None
+
+
+def _tenant_by_prefix(spec: Spec, name: str) -> str | None:
+    """The tenant whose namespace a KEK name starts with (the registry's tenant rule)."""
+    owners = [t for t in spec.platform.tenants if name.startswith(t.namespace)]
+    return max(owners, key=lambda t: len(t.namespace)).name if owners else None
 
 
 def _credential_status(spec: Spec, target: Target, actual: ActualState) -> dict[str, str]:
@@ -247,14 +286,16 @@ def stale_changes(plan: Plan, target: Target) -> list[str]:
     """What moved on the cluster since ``plan`` was computed (empty: still valid)."""
     now = observed_digests(read_actual(target.settings))
     subjects = observed_subject_keys(plan.observed)
-    if subjects:
+    keks = observed_kek_names(plan.observed)
+    if subjects or keks:
         if target.registry is None:
             raise PlanError(
-                f"the plan registers schemas, but cluster {target.cluster} has no "
+                f"the plan registers schemas or KEKs, but cluster {target.cluster} has no "
                 "`schema_registry` in the spec any more; plan again"
             )
         with target.registry.client() as client:
             now.update(observe_now(client, subjects))
+            now.update(observe_keks_now(client, keks))
     moved = []
     for key in sorted(set(now) | set(plan.observed)):
         before, after = plan.observed.get(key), now.get(key)
@@ -278,12 +319,14 @@ def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | N
     if plan.cluster != target.cluster:
         raise PlanError(f"the plan is for cluster {plan.cluster}, not {target.cluster}")
     schema_actions = [a for a in plan.actions if a.kind in SCHEMA_KINDS]
+    kek_actions = [a for a in plan.actions if a.kind == "kek"]
     schemas: list[DesiredSchema] = []
     if schema_actions:
         # Before any Kafka change: the files are the planned ones and the registry answers.
         schemas = desired_schemas(spec, target.cluster)
         verify_schema_actions(schema_actions, schemas)
-        with require_registry(spec, target, schemas).client() as client:
+    if schema_actions or kek_actions:
+        with _applied_registry(spec, target, schemas).client() as client:
             client.global_level()
     admin = ClusterAdmin(target.settings)
     by: dict[tuple[str, str], list[Action]] = defaultdict(list)
@@ -351,14 +394,26 @@ def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | N
     step("delete topics", len(gone_topics))
     _await_visible(plan, target)
     access = [a for a in plan.actions if a.kind == "registry-access"]
-    if schema_actions or access:
-        with require_registry(spec, target, schemas).client() as client:
+    if schema_actions or access or kek_actions:
+        with _applied_registry(spec, target, schemas).client() as client:
             # The policy first: the spec's applications may then register their own schemas.
             for action in access:
                 apply_access(action, client)
             step("registry access policy", len(access))
+            # The KEKs before the schemas whose ENCRYPT rules name them: a producer may
+            # serialize with a schema the moment it is registered.
+            apply_kek_actions(kek_actions, client, step=step)
             if schema_actions:
                 apply_schema_actions(schema_actions, schemas, client, step=step)
+
+
+def _applied_registry(spec: Spec, target: Target, schemas: list[DesiredSchema]) -> RegistryEndpoint:
+    if target.registry is None and not schemas:
+        raise PlanError(
+            f"the plan changes the registry (KEKs or its access policy), but cluster "
+            f"{target.cluster} has no `schema_registry` in the spec any more; plan again"
+        )
+    return require_registry(spec, target, schemas)
 
 
 def _await_visible(plan: Plan, target: Target, *, timeout_s: float = 30.0) -> None:

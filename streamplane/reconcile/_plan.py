@@ -32,6 +32,7 @@ Kind = Literal[
     "compatibility",
     "schema",
     "registry-access",
+    "kek",
 ]
 
 
@@ -54,8 +55,8 @@ class Action:
 
     def sort_key(self) -> tuple[str, int, str, str]:
         order = (
-            "topic", "partitions", "config", "credential", "acl", "quota", "compatibility",
-            "schema", "registry-access",
+            "topic", "partitions", "config", "credential", "acl", "quota", "kek",
+            "compatibility", "schema", "registry-access",
         )  # fmt: skip
         return (self.tenant or "~", order.index(self.kind), self.resource, self.op)
 
@@ -66,7 +67,8 @@ class Refusal:
     tenant: str | None
     problem: str
     alternative: str
-    #: What is refused: a topic change, or a new version of a registry subject ("schema").
+    #: What is refused: a topic change, a new version of a registry subject ("schema"), or
+    #: a KEK the DEK registry cannot change ("kek").
     kind: str = "topic"
     #: The evidence, one line each (for a schema: the registry's verbose messages).
     details: tuple[str, ...] = ()

@@ -11,6 +11,9 @@ A schema travels with its data contract (Confluent's ``metadata`` and ``ruleSet`
     RegistryClient            what reconciling needs of a registry (a Protocol; tests fake it)
     └── HttpRegistryClient    the REST API; unreachable -> PlanError naming the URL and the fix,
                               an error answer -> RegistryError with Confluent's error_code
+
+The same client reads and writes the KEKs of Confluent's DEK registry (``/dek-registry/v1``),
+which the spec's ``encryption`` blocks declare (``_keks.py``).
 """
 
 from __future__ import annotations
@@ -313,3 +316,31 @@ class HttpRegistryClient:
 
     def set_access_policy(self, policy: dict[str, Any]) -> None:
         self._call("PUT", "/streamplane/access", body=policy)
+
+    # Confluent's DEK registry: the KEKs ENCRYPT rules name (see streamplane.reconcile._keks).
+    def kek_names(self) -> list[str] | None:
+        """Every KEK's name, soft-deleted ones too; None when the registry has no DEK registry
+        (it answers 404 for the path, as a Confluent registry without it does)."""
+        answer = self._call("GET", _KEKS, params={"deleted": "true"}, missing=(404,))
+        return None if answer is None else [str(name) for name in answer]
+
+    def kek(self, name: str) -> dict[str, Any] | None:
+        """The KEK as the registry holds it (``deleted`` says if soft-deleted), or None."""
+        answer = self._call(
+            "GET", f"{_KEKS}/{quote(name, safe='')}", params={"deleted": "true"}, missing=(40470,)
+        )
+        return None if answer is None else dict(answer)
+
+    def create_kek(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /keks``: Confluent's CreateKekRequest (name, kmsType, kmsKeyId, ...)."""
+        return dict(self._call("POST", _KEKS, body=body))
+
+    def update_kek(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /keks/{name}``: kmsProps, doc and shared only; kmsType and kmsKeyId are fixed."""
+        return dict(self._call("PUT", f"{_KEKS}/{quote(name, safe='')}", body=body))
+
+    def undelete_kek(self, name: str) -> None:
+        self._call("POST", f"{_KEKS}/{quote(name, safe='')}/undelete")
+
+
+_KEKS = "/dek-registry/v1/keks"
