@@ -71,7 +71,7 @@ def serve(
     from streamplane.model import load_spec
     from streamplane.registry import AppOptions, AuthSettings, Registry, create_app
     from streamplane.registry import policy_from_spec as access_from
-    from streamplane.security.kms import KmsDrivers, ensure_local_kms_secret
+    from streamplane.security.kms import KmsDrivers, local_kms_secret
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per forwarded write is noise
@@ -84,8 +84,9 @@ def serve(
     registry = Registry(
         ConnectionSettings.from_properties_file(props), topic=topic, advertised_url=advertised_url
     )
+    local_kms_secret(data_dir)  # made on first start, shared with the SDK's clients
     options = AppOptions(
-        kms=KmsDrivers.from_environment(data_dir=ensure_local_kms_secret(data_dir)),
+        kms=KmsDrivers.from_environment(data_dir=data_dir),
         auth=AuthSettings() if auth else None,
         audit_log=audit_log or data_dir / "registry" / "audit.log",
         forward_timeout_s=forward_timeout,

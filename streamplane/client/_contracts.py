@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,9 +43,6 @@ if TYPE_CHECKING:
 
 #: Where the local KMS driver reads its secret when ``rule.config`` has none (Confluent's).
 LOCAL_SECRET_ENV = "LOCAL_SECRET"
-#: The local KMS secret of a local cluster, beside the principals' generated passwords: the
-#: file the local registry reads for shared KEKs too, so keys wrapped by one unwrap in the other.
-LOCAL_SECRET_FILE = Path("secrets") / "local-kms"
 _RULE_LISTS = ("domain_rules", "migration_rules", "encoding_rules")
 
 _drivers_lock = threading.Lock()
@@ -160,7 +156,11 @@ class DataContracts:
         elif not env.get(LOCAL_SECRET_ENV) and data_dir is not None:
             local = any(c.local for c in spec.platform.clusters)
             if local and data_dir.is_dir():
-                config["secret"] = _local_secret(data_dir / LOCAL_SECRET_FILE)
+                # Imported here: streamplane.security.kms loads boto3, which a client
+                # without a local KEK should not pay for at import.
+                from streamplane.security.kms import local_kms_secret
+
+                config["secret"] = local_kms_secret(data_dir)
         return cls(config)
 
 
@@ -183,20 +183,6 @@ def _resolve(spec: Spec, source: Secret, env: Mapping[str, str]) -> str:
         return path.read_text().strip()
     except OSError as exc:
         raise ClientError(f"cannot read the local-kms secret {path}: {exc.strerror}") from None
-
-
-def _local_secret(path: Path) -> str:
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    value = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another client made it first
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
-    return value
 
 
 def contracts_for(

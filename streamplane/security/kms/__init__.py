@@ -18,7 +18,7 @@ from streamplane.security.kms.local import (
     SECRET_ENV,
     SECRET_FILE,
     LocalKms,
-    ensure_local_kms_secret,
+    local_kms_secret,
 )
 
 __all__ = [
@@ -29,5 +29,5 @@ __all__ = [
     "KmsDriver",
     "KmsDrivers",
     "LocalKms",
-    "ensure_local_kms_secret",
+    "local_kms_secret",
 ]

@@ -78,8 +78,8 @@ class LocalKms(KmsDriver):
             ) from exc
 
 
-def ensure_local_kms_secret(data_dir: Path) -> Path:
-    """Create the local cluster's KMS secret on first use (0600); returns ``data_dir``.
+def local_kms_secret(data_dir: Path) -> str:
+    """The local cluster's KMS secret, made on first use (0600).
 
     One random secret per data directory, made once: the registry (for shared KEKs)
     and the SDK's clients read the same file, so keys wrapped by one unwrap in the other.
@@ -88,7 +88,11 @@ def ensure_local_kms_secret(data_dir: Path) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.parent.chmod(0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(32))
-    return data_dir
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
