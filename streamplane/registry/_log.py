@@ -121,8 +121,8 @@ class SchemaLog:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._failed: str | None = None
-        #: Guards the claim bookkeeping shared with the writer.
-        self._apply_lock = threading.Lock()
+        #: Guards the claim bookkeeping shared with the writer (and applies under it).
+        self._claims_lock = threading.Lock()
         self._current_claim: str | None = None  # the claim governing the next record
         self._own_claim: str | None = None  # this instance's, while it is the writer
         self._invalid_from: dict[str, int] = {}  # claim -> first of its records not counted
@@ -146,19 +146,19 @@ class SchemaLog:
     # ----------------------------------------------------------- the writer's side
     def adopt_claim(self, claim: str) -> bool:
         """Make ``claim`` this instance's own if it is still the latest one read."""
-        with self._apply_lock:
+        with self._claims_lock:
             if self._current_claim != claim:
                 return False
             self._own_claim = claim
             return True
 
     def drop_claim(self) -> None:
-        with self._apply_lock:
+        with self._claims_lock:
             self._own_claim = None
 
     def counted(self, claim: str, offset: int) -> bool:
         """Whether the record of ``claim`` at ``offset`` (already read) counts."""
-        with self._apply_lock:
+        with self._claims_lock:
             invalid_from = self._invalid_from.get(claim)
         return invalid_from is None or offset < invalid_from
 
@@ -217,7 +217,7 @@ class SchemaLog:
             log.warning("skipping a record of %s that is not JSON (offset %d)", self.topic, offset)
             return
         superseded: str | None = None
-        with self._apply_lock:
+        with self._claims_lock:
             if claim is not None and claim != self._current_claim:
                 # A zombie's record: written under a claim that a later one replaced.
                 self._invalid_from.setdefault(claim, offset)
