@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SP := $(BIN)/streamplane
 NODES ?= 1
+# Where the local cluster keeps its data and secrets (a second cluster: another DATA_DIR),
+# and an optional shift of all its ports so two clusters can run side by side.
+DATA_DIR ?= .streamplane
+PORT_OFFSET ?=
+AT := --data-dir $(DATA_DIR)
 
 .PHONY: up down status test test-unit test-integration lint format venv fetch bench clean
 
@@ -22,21 +27,30 @@ fetch: $(STAMP)
 	$(SP) local fetch
 
 SPEC ?= examples/platform
+# The example spec points editors at this file for completion.
+SPEC_SCHEMA ?= .streamplane/spec.schema.json
 
-## Start the local platform (the Kafka cluster; NODES=3 for three nodes) and apply the
-## example spec to it: topics, least-privilege ACLs, credentials, quotas.
+## Start the local platform (the Kafka cluster; NODES=3 for three nodes, DATA_DIR=dir for
+## a cluster in another directory) and apply the example spec to it: topics,
+## least-privilege ACLs, credentials, quotas.
 up: fetch
-	$(SP) up --nodes $(NODES)
-	$(SP) spec schema --out .streamplane/spec.schema.json
+	$(SP) up --nodes $(NODES) $(AT) $(if $(PORT_OFFSET),--port-offset $(PORT_OFFSET))
+	$(SP) spec schema --out $(SPEC_SCHEMA)
 	$(SP) lint $(SPEC)
-	$(SP) apply $(SPEC) --auto-approve
-	$(SP) status
+	$(SP) apply $(SPEC) --auto-approve $(AT)
+	$(SP) status $(AT)
+	@echo
+	@echo "The streamplane command and the Python SDK are installed in $(VENV), not on your PATH:"
+	@echo "  . $(VENV)/bin/activate      # then streamplane and python work as the README shows"
+	@echo "  $(SP) --help     # or call it directly"
+	@if [ "$(DATA_DIR)" != ".streamplane" ]; then \
+		echo "This cluster lives in $(DATA_DIR): pass --data-dir $(DATA_DIR) to streamplane commands."; fi
 
 down: $(STAMP)
-	$(SP) down
+	$(SP) down $(AT)
 
 status: $(STAMP)
-	$(SP) status
+	$(SP) status $(AT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check streamplane tests benchmarks

@@ -15,17 +15,21 @@ no compression: the random payload does not compress):
   runs from a venv of its own under .streamplane/bench-venvs/quix (created on first use)
   as a subprocess.
 - consume: the SDK consumer (Avro deserialization, trace context, metrics on, offsets
-  stored after the handler) against a raw confluent-kafka consumer of the same topic, and
-  a hand-written one that only decodes each value and reads its headers; all timed from
-  the first record (the group join excluded).
-- latency: produce-to-consume p50/p99 under the low_latency profile at a steady rate,
-  SDK producer and consumer against raw ones.
+  stored after the handler and committed asynchronously every second) against a raw
+  confluent-kafka consumer of the same topic, and a hand-written one doing the work the
+  SDK cannot skip with no wrapper: the same Avro reader for each value, its headers read,
+  the offsets of each processed batch stored and committed the same way. All timed from
+  the first record (the group join excluded), in an order that rotates between runs, with
+  each loop's Python CPU per record.
+- latency: produce-to-consume p50/p99 under the low_latency profile at a steady rate, SDK
+  producer and consumer against raw ones, ``--latency-runs`` runs (see _client_latency).
 
 Producers alternate in chunks of a tenth of the records, so both see the same machine
 load; every throughput figure is the median of ``--runs`` runs.
 
 Run: .venv/bin/python benchmarks/bench_client.py [--records 200000] [--runs 3]
-     [--port-offset 22000] [--rate 1000] [--latency-seconds 10] [--skip-quix]
+     [--port-offset 22000] [--rate 1000] [--latency-seconds 10] [--latency-runs 5]
+     [--parts produce,consume,latency] [--skip-quix]
 """
 
 from __future__ import annotations
@@ -34,15 +38,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
-import threading
 import time
 import uuid
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
+from _client_latency import latency_rows, latency_runs, raw_latencies, sdk_latencies
 from _harness import PORT_OFFSET, median, report, scratch_cluster
+from _quix import QUIX_VENV, produce_quix
 from confluent_kafka import Consumer as RawConsumer
 from confluent_kafka import Producer as RawProducer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -64,8 +67,6 @@ from streamplane.client._avro import body_reader, body_writer
 from streamplane.kafka import ConnectionSettings, client_config
 from streamplane.local import LocalCluster, RegistryProcess
 
-ROOT = Path(__file__).resolve().parent.parent
-QUIX_VENV = ROOT / ".streamplane" / "bench-venvs" / "quix"
 RECORD_BYTES = 1024
 PARTITIONS = 3
 DISTINCT = 1000
@@ -257,84 +258,9 @@ def produce_kafka_python(
     return elapsed
 
 
-QUIX_SCRIPT = r"""
-import json, sys, time
-from quixstreams import Application
-from quixstreams.kafka.configuration import ConnectionConfig
-
-args = json.loads(sys.argv[1])
-payloads = [bytes.fromhex(p) for p in json.load(open(args["payloads"]))]
-app = Application(
-    broker_address=ConnectionConfig(**args["connection"]),
-    producer_extra_config=args["producer"],
-    auto_create_topics=False,
-)
-k = len(payloads)
-with app.get_producer() as producer:
-    producer.produce(topic=args["topic"], value=payloads[0])  # connected, metadata known
-    producer.flush(60)
-    started = time.perf_counter()
-    for i in range(args["n"]):
-        producer.produce(topic=args["topic"], value=payloads[i % k])
-    remaining = producer.flush(120)
-    elapsed = time.perf_counter() - started
-from importlib.metadata import version
-print(json.dumps({"elapsed": elapsed, "remaining": remaining,
-                  "quixstreams": version("quixstreams"),
-                  "confluent_kafka": version("confluent-kafka")}))
-"""
-
-
-def quix_python() -> Path:
-    """The Quix Streams venv's interpreter; created (pip install quixstreams) when missing."""
-    python = QUIX_VENV / "bin" / "python"
-    ok = (
-        python.exists()
-        and subprocess.run(
-            [str(python), "-c", "import quixstreams"], capture_output=True
-        ).returncode
-        == 0
-    )
-    if not ok:
-        print(f"creating {QUIX_VENV} (pip install quixstreams)...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(QUIX_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "quixstreams"], check=True)
-    return python
-
-
-def produce_quix(
-    conn: ConnectionSettings, topic: str, payloads: list[bytes], n: int, scratch: Path
-) -> tuple[float, str]:
-    python = quix_python()
-    payload_file = scratch / "payloads.json"
-    payload_file.write_text(json.dumps([p.hex() for p in payloads]))
-    script = scratch / "quix_produce.py"
-    script.write_text(QUIX_SCRIPT)
-    producer = client_config("zero_loss", "producer", overrides=TUNING)
-    producer.pop("enable.idempotence", None)  # Quix sets its own; same acks/linger/batch
-    args = {
-        "connection": {
-            "bootstrap_servers": conn.bootstrap_servers,
-            "security_protocol": conn.security_protocol,
-            "sasl_mechanism": conn.sasl_mechanism,
-            "sasl_username": conn.username,
-            "sasl_password": conn.password,
-        },
-        "producer": producer, "topic": topic, "n": n, "payloads": str(payload_file),
-    }  # fmt: skip
-    out = subprocess.run(
-        [str(python), str(script), json.dumps(args)],
-        check=True, capture_output=True, text=True, timeout=1200,
-    ).stdout  # fmt: skip
-    result = json.loads(out.strip().splitlines()[-1])
-    assert result["remaining"] == 0, result
-    return result[
-        "elapsed"
-    ], f"quixstreams {result['quixstreams']}, confluent-kafka {result['confluent_kafka']}"
-
-
 # ---------------------------------------------------------------------- consume
-def consume_sdk(conn: ConnectionSettings, registry: str, topic: str, n: int) -> float:
+def consume_sdk(conn: ConnectionSettings, registry: str, topic: str, n: int) -> tuple[float, float]:
+    """The SDK consumer's wall time and Python CPU time (thread time) for ``n`` records."""
     consumer = Consumer(
         connection=conn, app_id="bench-sdk", group_id=f"bench-sdk-{uuid.uuid4().hex}",
         topics=[topic], schemas={topic: TopicSchemas(value=TopicSchema.avro())},
@@ -347,19 +273,25 @@ def consume_sdk(conn: ConnectionSettings, registry: str, topic: str, n: int) -> 
     def handle(record: Record) -> None:
         nonlocal seen
         if not first:
-            first.append(time.perf_counter())
+            first.extend((time.perf_counter(), time.thread_time()))
         seen += 1
 
     consumer.run(handle, max_records=n, idle_timeout_s=60)
-    elapsed = time.perf_counter() - first[0]
+    elapsed, cpu = time.perf_counter() - first[0], time.thread_time() - first[1]
     consumer.close()
     assert seen == n
-    return elapsed
+    return elapsed, cpu
 
 
-def consume_raw(conn: ConnectionSettings, topic: str, n: int, *, decode: bool = False) -> float:
-    """Raw confluent-kafka; with ``decode``, the hand-written loop: the SDK's Avro reader
-    for each value and its headers read, nothing else."""
+def consume_raw(
+    conn: ConnectionSettings, topic: str, n: int, *, decode: bool = False
+) -> tuple[float, float]:
+    """Raw confluent-kafka's wall and Python CPU time for ``n`` records.
+
+    With ``decode``, the hand-written loop: the SDK's Avro reader for each value, its
+    headers read, and the offsets of each processed batch stored, then committed
+    asynchronously at most once a second, as the SDK's default commit policy does.
+    """
     consumer = RawConsumer(
         client_config("zero_loss", "consumer", connection=conn.librdkafka(
             **{"group.id": f"bench-raw-{uuid.uuid4().hex}"}))
@@ -368,118 +300,202 @@ def consume_raw(conn: ConnectionSettings, topic: str, n: int, *, decode: bool = 
     assert read is not None
     consumer.subscribe([topic])
     seen = 0
-    started = 0.0
+    started = cpu = 0.0
+    last_commit = time.monotonic()
     while seen < n:
-        for msg in consumer.consume(500, 1.0):
+        batch = consumer.consume(500, 1.0)
+        for msg in batch:
             if msg.error() is None:
                 if not seen:
-                    started = time.perf_counter()
+                    started, cpu = time.perf_counter(), time.thread_time()
                 if decode:
                     read(msg.value()[5:])  # type: ignore[index]
                     msg.headers()
                 seen += 1
-    elapsed = time.perf_counter() - started
+        if decode and batch:
+            # Every record handed over is processed: each partition's position (its last
+            # record handed over + 1) is the offset to commit.
+            positions = consumer.position(consumer.assignment())
+            consumer.store_offsets(offsets=[tp for tp in positions if tp.offset >= 0])
+            if time.monotonic() - last_commit >= 1.0:
+                last_commit = time.monotonic()
+                consumer.commit(asynchronous=True)
+    elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
     consumer.close()
-    return elapsed
+    return elapsed, cpu
 
 
-# ---------------------------------------------------------------------- latency
-def paced(rate: int, seconds: float, send: Any) -> None:
-    start = time.perf_counter()
-    for i in range(int(rate * seconds)):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        send(i)
+# ---------------------------------------------------------------------- phases
+def produce_phase(
+    cluster: LocalCluster, conn: ConnectionSettings, url: str, records: list[Any],
+    payloads: list[bytes], args: argparse.Namespace,
+) -> tuple[list[tuple[str, str, str]], list[str]]:  # fmt: skip
+    """Produce throughput (SDK, raw, hand-written alternating; kafka-python, Quix): rows, notes.
+
+    Leaves ``runs`` x ``records`` SDK-produced records in bench-sdk for the consume phase.
+    """
+    n, runs = args.records, args.runs
+    times: dict[str, list[float]] = {"sdk": [], "raw": [], "hand": []}
+    cpu: dict[str, float] = {"sdk": 0.0, "raw": 0.0, "hand": 0.0}
+    create(cluster, "bench-raw", "bench-hand")
+    sdk = SdkRun(conn, url, "bench-sdk", records)
+    frame = payloads[0][:5]
+    # The SDK's three headers, as it writes them inside a trace.
+    headers = [
+        ("traceparent", f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01".encode()),
+        ("streamplane-app", b"bench-sdk"),
+        ("streamplane-schema-id", str(int.from_bytes(frame[1:5], "big")).encode()),
+    ]
+    loops = {
+        "raw": RawRun(conn, "bench-raw", payloads),
+        "hand": HandWrittenRun(conn, "bench-hand", payloads, records, frame, headers),
+        "sdk": sdk,
+    }
+    # Alternating chunks, so that all clients see the same machine load.
+    chunk = max(1, n // CHUNKS)
+    for run in range(runs):
+        spent = dict.fromkeys(loops, 0.0)
+        for first in range(0, n, chunk):
+            count = min(chunk, n - first)
+            for name, loop in loops.items():
+                wall, thread = loop(first, count)
+                spent[name] += wall
+                cpu[name] += thread
+        for key, value in spent.items():
+            times[key].append(value)
+        rates = ", ".join(f"{name} {n / spent[name]:,.0f} msgs/s" for name in loops)
+        print(f"run {run + 1}: {rates}", flush=True)
+    sdk.close()
+    create(cluster, "bench-kafka-python", "bench-quix")
+    kp = produce_kafka_python(conn, "bench-kafka-python", payloads, n)
+    print(f"kafka-python {n / kp:,.0f} msgs/s", flush=True)
+    quix: tuple[float, str] | None = None
+    if not args.skip_quix:
+        quix = produce_quix(conn, "bench-quix", payloads, n, cluster.dir.root.parent, tuning=TUNING)
+        print(f"quix {n / quix[0]:,.0f} msgs/s ({quix[1]})", flush=True)
+
+    sdk_p, raw_p, hand_p = median(times["sdk"]), median(times["raw"]), median(times["hand"])
+    # Each run interleaves the clients, so its ratio is the one measured under one load.
+    run_ratios = [r / s for r, s in zip(times["raw"], times["sdk"], strict=True)]
+    hand_ratio = median([h / s for h, s in zip(times["hand"], times["sdk"], strict=True)])
+    hand_raw = median([r / h for r, h in zip(times["raw"], times["hand"], strict=True)])
+    mb = n * RECORD_BYTES / 1e6
+    per_record = {name: spent / (n * runs) * 1e6 for name, spent in cpu.items()}
+    rows = [
+        ("produce msgs/s (SDK: Avro, headers, metrics)", f"{n / sdk_p:,.0f}", f"{n / raw_p:,.0f}"),
+        ("produce MB/s", f"{mb / sdk_p:,.1f}", f"{mb / raw_p:,.1f}"),
+        ("produce ratio SDK / raw, median of runs (target >= 0.80)",
+         f"{median(run_ratios):.2f}", "1.00"),
+        ("hand-written (Avro + headers, no wrapper) msgs/s", f"{n / hand_p:,.0f}",
+         f"{n / raw_p:,.0f}"),
+        ("hand-written ratio / raw: the ceiling for that work", f"{hand_raw:.2f}", "1.00"),
+        ("produce ratio SDK / hand-written", f"{hand_ratio:.2f}", "1.00"),
+        ("produce Python CPU us/record: SDK | hand-written vs raw",
+         f"{per_record['sdk']:.2f} | {per_record['hand']:.2f}", f"{per_record['raw']:.2f}"),
+        ("kafka-python produce msgs/s", f"{n / kp:,.0f}", f"{n / raw_p:,.0f}"),
+        ("kafka-python ratio / raw", f"{raw_p / kp:.2f}", "1.00"),
+    ]  # fmt: skip
+    notes = [
+        "produce ratio per run: " + ", ".join(f"{r:.2f}" for r in run_ratios) + "; "
+        f"throughput spread: SDK {statistics.pstdev([n / t for t in times['sdk']]):,.0f}, "
+        f"raw {statistics.pstdev([n / t for t in times['raw']]):,.0f} msgs/s"
+    ]
+    if quix is not None:
+        rows += [
+            ("Quix Streams produce msgs/s", f"{n / quix[0]:,.0f}", f"{n / raw_p:,.0f}"),
+            ("Quix Streams ratio / raw", f"{raw_p / quix[0]:.2f}", "1.00"),
+        ]
+        notes.append(f"Quix Streams ran from {QUIX_VENV}: {quix[1]}")
+    return rows, notes
 
 
-def latency_sdk(
-    conn: ConnectionSettings,
-    registry: str,
-    topic: str,
-    records: list[Any],
-    rate: int,
-    seconds: float,
-) -> list[float]:
-    producer = sdk_producer(conn, registry, topic, profile="low_latency", config={})
-    producer.produce(topic, {**records[0], "id": "warm"})
-    producer.flush()
-    consumer = Consumer(
-        connection=conn, app_id="bench-sdk", group_id=f"bench-lat-{uuid.uuid4().hex}",
-        topics=[topic], profile="low_latency",
-        schemas={topic: TopicSchemas(value=TopicSchema.avro())},
-        registry=registry_settings(conn, registry), telemetry=telemetry(),
-        dead_letters=None,
-    )  # fmt: skip
-    latencies: list[float] = []
-    total = int(rate * seconds)
-
-    def handle(record: Record) -> None:
-        if record.value["id"] != "warm":
-            latencies.append(time.time_ns() / 1000 - record.value["sent_us"])
-
-    worker = threading.Thread(
-        target=lambda: consumer.run(handle, max_records=total + 1, idle_timeout_s=30)
-    )
-    worker.start()
-    time.sleep(3)  # join the group and read the warm-up record
-    k = len(records)
-
-    def send(i: int) -> None:
-        producer.produce(topic, {**records[i % k], "sent_us": time.time_ns() // 1000})
-
-    paced(rate, seconds, send)
-    producer.flush()
-    worker.join(60)
-    consumer.close()
-    producer.close()
-    return [x / 1000 for x in latencies]  # ms
-
-
-def latency_raw(
-    conn: ConnectionSettings, topic: str, payloads: list[bytes], rate: int, seconds: float
-) -> list[float]:
-    producer = RawProducer(client_config("low_latency", "producer", connection=conn.librdkafka()))
-    consumer = RawConsumer(
-        client_config("low_latency", "consumer", connection=conn.librdkafka(
-            **{"group.id": f"bench-lat-raw-{uuid.uuid4().hex}"}))
-    )  # fmt: skip
-    consumer.subscribe([topic])
-    latencies: list[float] = []
-    total = int(rate * seconds)
-    done = threading.Event()
-
-    def read() -> None:
-        while len(latencies) < total and not done.is_set():
-            for msg in filter(None, [consumer.poll(0.5)]):
-                value = msg.value()
-                if msg.error() is None and value is not None and value[:4] != b"warm":
-                    sent = int.from_bytes(value[:8], "big")
-                    latencies.append(time.time_ns() / 1000 - sent)
-
-    worker = threading.Thread(target=read)
-    worker.start()
-    producer.produce(topic, b"warm" + payloads[0][4:])
-    producer.flush()
-    time.sleep(3)
-    k = len(payloads)
-
-    def send(i: int) -> None:
-        stamp = (time.time_ns() // 1000).to_bytes(8, "big")
-        producer.produce(topic, stamp + payloads[i % k][8:])
-        producer.poll(0)
-
-    paced(rate, seconds, send)
-    producer.flush()
-    worker.join(60)
-    done.set()
-    consumer.close()
-    return [x / 1000 for x in latencies]
+def consume_phase(
+    conn: ConnectionSettings, url: str, topic: str, args: argparse.Namespace
+) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Consume throughput: raw, hand-written (the ceiling) and SDK in each run, in an order
+    that rotates from run to run; rows and notes."""
+    n, runs = args.records, args.runs
+    loops: dict[str, Callable[[], tuple[float, float]]] = {
+        "raw": lambda: consume_raw(conn, topic, n),
+        "hand": lambda: consume_raw(conn, topic, n, decode=True),
+        "sdk": lambda: consume_sdk(conn, url, topic, n),
+    }
+    wall: dict[str, list[float]] = {name: [] for name in loops}
+    cpu: dict[str, list[float]] = {name: [] for name in loops}
+    names = list(loops)
+    for run in range(runs):
+        for name in names[run % 3 :] + names[: run % 3]:
+            elapsed, thread = loops[name]()
+            wall[name].append(elapsed)
+            cpu[name].append(thread)
+        print(
+            f"consume run {run + 1}: "
+            + ", ".join(f"{name} {n / wall[name][-1]:,.0f} msgs/s" for name in names)
+            + f"; SDK / hand-written {wall['hand'][-1] / wall['sdk'][-1]:.2f} "
+            f"(Python CPU {cpu['hand'][-1] / cpu['sdk'][-1]:.2f}); "
+            f"load average {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+    sdk_c, raw_c, hand_c = median(wall["sdk"]), median(wall["raw"]), median(wall["hand"])
+    to_hand = [h / s for h, s in zip(wall["hand"], wall["sdk"], strict=True)]
+    cpu_to_hand = [h / s for h, s in zip(cpu["hand"], cpu["sdk"], strict=True)]
+    per_record = {name: median(spent) / n * 1e6 for name, spent in cpu.items()}
+    rows = [
+        ("consume msgs/s (SDK: Avro + trace + metrics)", f"{n / sdk_c:,.0f}", f"{n / raw_c:,.0f}"),
+        ("consume ratio SDK / raw", f"{raw_c / sdk_c:.2f}", "1.00"),
+        ("hand-written consume (decode + headers + commits) msgs/s", f"{n / hand_c:,.0f}",
+         f"{n / raw_c:,.0f}"),
+        ("hand-written consume ratio / raw: the ceiling", f"{raw_c / hand_c:.2f}", "1.00"),
+        ("consume ratio SDK / hand-written, median of per-run ratios",
+         f"{median(to_hand):.2f}", "1.00"),
+        ("consume Python CPU us/record: SDK | hand-written vs raw",
+         f"{per_record['sdk']:.2f} | {per_record['hand']:.2f}", f"{per_record['raw']:.2f}"),
+        ("consume Python CPU ratio hand-written / SDK, median of runs",
+         f"{median(cpu_to_hand):.2f}", "1.00"),
+    ]  # fmt: skip
+    notes = [
+        "consume SDK / hand-written per run: "
+        + ", ".join(f"{r:.2f}" for r in to_hand)
+        + " (Python CPU: "
+        + ", ".join(f"{r:.2f}" for r in cpu_to_hand)
+        + ")"
+    ]
+    return rows, notes
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+def latency_phase(
+    cluster: LocalCluster, conn: ConnectionSettings, url: str, records: list[Any],
+    payloads: list[bytes], args: argparse.Namespace,
+) -> list[tuple[str, str, str]]:  # fmt: skip
+    """Produce-to-consume latency, ``--latency-runs`` runs of raw and SDK, each printed."""
+    seconds, rate = args.latency_seconds, args.rate
+
+    def raw(run: int) -> list[float]:
+        topic = f"bench-latency-raw-{run}"
+        create(cluster, topic)
+        producer = RawProducer(
+            client_config("low_latency", "producer", connection=conn.librdkafka())
+        )
+        consumer = RawConsumer(
+            client_config("low_latency", "consumer", connection=conn.librdkafka(
+                **{"group.id": f"bench-lat-raw-{uuid.uuid4().hex}"}))
+        )  # fmt: skip
+        return raw_latencies(producer, consumer, topic, payloads, rate=rate, seconds=seconds)
+
+    def sdk(run: int) -> list[float]:
+        topic = f"bench-latency-sdk-{run}"
+        create(cluster, topic)
+        producer = sdk_producer(conn, url, topic, profile="low_latency", config={})
+        consumer = Consumer(
+            connection=conn, app_id="bench-sdk", group_id=f"bench-lat-{uuid.uuid4().hex}",
+            topics=[topic], profile="low_latency",
+            schemas={topic: TopicSchemas(value=TopicSchema.avro())},
+            registry=registry_settings(conn, url), telemetry=telemetry(),
+            dead_letters=None,
+        )  # fmt: skip
+        return sdk_latencies(producer, consumer, topic, records, rate=rate, seconds=seconds)
+
+    return latency_rows(latency_runs(args.latency_runs, raw=raw, sdk=sdk), rate)
 
 
 # ---------------------------------------------------------------------- main
@@ -490,9 +506,20 @@ def main() -> None:
     parser.add_argument("--port-offset", type=int, default=PORT_OFFSET)
     parser.add_argument("--rate", type=int, default=1000, help="latency: records per second")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--latency-runs", type=int, default=5)
+    parser.add_argument(
+        "--parts", default="produce,consume,latency",
+        help="comma-separated: produce, consume, latency (e.g. --parts latency)",
+    )  # fmt: skip
     parser.add_argument("--skip-quix", action="store_true")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    unknown = parts - {"produce", "consume", "latency"}
+    if unknown:
+        parser.error(f"unknown --parts {', '.join(sorted(unknown))}")
     n, runs = args.records, args.runs
+    rows: list[tuple[str, str, str]] = []
+    notes: list[str] = []
     load_before = os.getloadavg()
     with scratch_cluster("client", nodes=1, port_offset=args.port_offset) as cluster:
         service = RegistryProcess(cluster.dir, port_offset=args.port_offset)
@@ -504,106 +531,22 @@ def main() -> None:
                 "bench-probe"
             )
             records, payloads = make_records(encoder.encode)
-            times: dict[str, list[float]] = {"sdk": [], "raw": [], "hand": []}
-            cpu: dict[str, float] = {"sdk": 0.0, "raw": 0.0, "hand": 0.0}
-            create(cluster, "bench-raw", "bench-sdk", "bench-hand")
-            sdk = SdkRun(conn, url, "bench-sdk", records)
-            frame = payloads[0][:5]
-            # The SDK's three headers, as it writes them inside a trace.
-            headers = [
-                ("traceparent", f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01".encode()),
-                ("streamplane-app", b"bench-sdk"),
-                ("streamplane-schema-id", str(int.from_bytes(frame[1:5], "big")).encode()),
-            ]
-            loops = {
-                "raw": RawRun(conn, "bench-raw", payloads),
-                "hand": HandWrittenRun(conn, "bench-hand", payloads, records, frame, headers),
-                "sdk": sdk,
-            }
-            # Alternating chunks, so that all clients see the same machine load.
-            chunk = max(1, n // CHUNKS)
-            for run in range(runs):
-                spent = dict.fromkeys(loops, 0.0)
-                for first in range(0, n, chunk):
-                    count = min(chunk, n - first)
-                    for name, loop in loops.items():
-                        wall, thread = loop(first, count)
-                        spent[name] += wall
-                        cpu[name] += thread
-                for key, value in spent.items():
-                    times[key].append(value)
-                rates = ", ".join(f"{name} {n / spent[name]:,.0f} msgs/s" for name in loops)
-                print(f"run {run + 1}: {rates}", flush=True)
-            sdk.close()
-            sdk_topics = ["bench-sdk"] * runs
-            create(cluster, "bench-kafka-python", "bench-quix")
-            kp = produce_kafka_python(conn, "bench-kafka-python", payloads, n)
-            print(f"kafka-python {n / kp:,.0f} msgs/s", flush=True)
-            quix: tuple[float, str] | None = None
-            if not args.skip_quix:
-                scratch = cluster.dir.root.parent
-                quix = produce_quix(conn, "bench-quix", payloads, n, scratch)
-                print(f"quix {n / quix[0]:,.0f} msgs/s ({quix[1]})", flush=True)
-            consume: dict[str, list[float]] = {"sdk": [], "raw": [], "hand": []}
-            for run in range(runs):
-                consume["raw"].append(consume_raw(conn, sdk_topics[run], n))
-                consume["hand"].append(consume_raw(conn, sdk_topics[run], n, decode=True))
-                consume["sdk"].append(consume_sdk(conn, url, sdk_topics[run], n))
-                print(f"consume run {run + 1}: " + ", ".join(
-                    f"{name} {n / spent[-1]:,.0f} msgs/s" for name, spent in consume.items()),
-                    flush=True)  # fmt: skip
-            create(cluster, "bench-latency-raw", "bench-latency-sdk")
-            lat_raw = latency_raw(
-                conn, "bench-latency-raw", payloads, args.rate, args.latency_seconds
-            )
-            lat_sdk = latency_sdk(
-                conn, url, "bench-latency-sdk", records, args.rate, args.latency_seconds
-            )
+            create(cluster, "bench-sdk")
+            if "produce" in parts:
+                produced, said = produce_phase(cluster, conn, url, records, payloads, args)
+                rows, notes = rows + produced, notes + said
+            elif "consume" in parts:
+                fill = SdkRun(conn, url, "bench-sdk", records)
+                fill(0, n)  # what the produce phase would have left, untimed
+                fill.close()
+            if "consume" in parts:
+                consumed, said = consume_phase(conn, url, "bench-sdk", args)
+                rows, notes = rows + consumed, notes + said
+            if "latency" in parts:
+                rows += latency_phase(cluster, conn, url, records, payloads, args)
         finally:
             service.stop()
     load_after = os.getloadavg()
-
-    sdk_p, raw_p, hand_p = median(times["sdk"]), median(times["raw"]), median(times["hand"])
-    # Each run interleaves the clients, so its ratio is the one measured under one load.
-    run_ratios = [r / s for r, s in zip(times["raw"], times["sdk"], strict=True)]
-    produce_ratio = median(run_ratios)
-    hand_ratio = median([h / s for h, s in zip(times["hand"], times["sdk"], strict=True)])
-    hand_raw = median([r / h for r, h in zip(times["raw"], times["hand"], strict=True)])
-    sdk_c, raw_c, hand_c = median(consume["sdk"]), median(consume["raw"]), median(consume["hand"])
-    mb = n * RECORD_BYTES / 1e6
-    per_record = {name: spent / (n * runs) * 1e6 for name, spent in cpu.items()}
-    rows = [
-        ("produce msgs/s (SDK: Avro, headers, metrics)", f"{n / sdk_p:,.0f}", f"{n / raw_p:,.0f}"),
-        ("produce MB/s", f"{mb / sdk_p:,.1f}", f"{mb / raw_p:,.1f}"),
-        ("produce ratio SDK / raw, median of runs (target >= 0.80)", f"{produce_ratio:.2f}",
-         "1.00"),
-        ("hand-written (Avro + headers, no wrapper) msgs/s", f"{n / hand_p:,.0f}",
-         f"{n / raw_p:,.0f}"),
-        ("hand-written ratio / raw: the ceiling for that work", f"{hand_raw:.2f}", "1.00"),
-        ("produce ratio SDK / hand-written", f"{hand_ratio:.2f}", "1.00"),
-        ("produce Python CPU us/record: SDK | hand-written vs raw",
-         f"{per_record['sdk']:.2f} | {per_record['hand']:.2f}", f"{per_record['raw']:.2f}"),
-        ("kafka-python produce msgs/s", f"{n / kp:,.0f}", f"{n / raw_p:,.0f}"),
-        ("kafka-python ratio / raw", f"{raw_p / kp:.2f}", "1.00"),
-    ]  # fmt: skip
-    if quix is not None:
-        rows += [
-            ("Quix Streams produce msgs/s", f"{n / quix[0]:,.0f}", f"{n / raw_p:,.0f}"),
-            ("Quix Streams ratio / raw", f"{raw_p / quix[0]:.2f}", "1.00"),
-        ]
-    rows += [
-        ("consume msgs/s (SDK: Avro + trace + metrics)", f"{n / sdk_c:,.0f}", f"{n / raw_c:,.0f}"),
-        ("consume ratio SDK / raw", f"{raw_c / sdk_c:.2f}", "1.00"),
-        ("hand-written consume (decode + headers) msgs/s", f"{n / hand_c:,.0f}",
-         f"{n / raw_c:,.0f}"),
-        ("hand-written consume ratio / raw: the ceiling", f"{raw_c / hand_c:.2f}", "1.00"),
-        ("consume ratio SDK / hand-written", f"{hand_c / sdk_c:.2f}", "1.00"),
-        (f"latency p50 ms (low_latency, {args.rate}/s)", f"{percentile(lat_sdk, 0.5):.2f}",
-         f"{percentile(lat_raw, 0.5):.2f}"),
-        (f"latency p99 ms (low_latency, {args.rate}/s)", f"{percentile(lat_sdk, 0.99):.2f}",
-         f"{percentile(lat_raw, 0.99):.2f}"),
-        ("latency samples", f"{len(lat_sdk):,}", f"{len(lat_raw):,}"),
-    ]  # fmt: skip
     report(
         rows,
         title=(
@@ -611,14 +554,11 @@ def main() -> None:
             f"linger 5 ms, median of {runs} (baseline: raw confluent-kafka, same run)"
         ),
     )
-    if quix is not None:
-        print(f"Quix Streams ran from {QUIX_VENV}: {quix[1]}")
+    for note in notes:
+        print(note)
     print(
-        "produce ratio per run: " + ", ".join(f"{r:.2f}" for r in run_ratios) + "; "
         f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
-        f"({os.cpu_count()} cores); throughput spread: "
-        f"SDK {statistics.pstdev([n / t for t in times['sdk']]):,.0f}, "
-        f"raw {statistics.pstdev([n / t for t in times['raw']]):,.0f} msgs/s"
+        f"({os.cpu_count()} cores)"
     )
 
 

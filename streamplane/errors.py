@@ -19,7 +19,8 @@
         ├── PortInUseError      a port the cluster needs is taken
         ├── DataDirError        the data directory belongs to another cluster or shape
         ├── AlreadyRunningError a cluster is already running from this data directory
-        └── NodeStartError      a node died or did not become ready in time
+        ├── NodeStartError      a node died or did not become ready in time
+        └── ClusterUnreachableError  no broker of the cluster answers (down, or wrong address)
 
 Every message says what was wrong, where, and what to do; the CLI prints it as is.
 """
@@ -49,15 +50,26 @@ class SpecIssue:
 
 
 class SpecError(StreamplaneError):
-    """The spec is invalid. All issues are collected; nothing is applied."""
+    """The spec is invalid. All issues are collected.
 
-    def __init__(self, issues: list[SpecIssue]) -> None:
+    ``outcome`` says what the failure meant for the command that loaded the spec, when it
+    meant something ("nothing was applied" for ``apply``); ``lint`` or ``check`` add none,
+    since they were never going to change anything.
+    """
+
+    def __init__(self, issues: list[SpecIssue], *, outcome: str | None = None) -> None:
         self.issues = sorted(issues, key=lambda i: (i.file, i.line, i.column))
+        self.outcome = outcome
         count = len(self.issues)
+        then = f"; {outcome}" if outcome else ""
         super().__init__(
-            f"the spec has {count} error{'s' if count != 1 else ''}; nothing was applied:\n"
+            f"the spec has {count} error{'s' if count != 1 else ''}{then}:\n"
             + "\n".join(str(i) for i in self.issues)
         )
+
+    def with_outcome(self, outcome: str) -> SpecError:
+        """The same issues, saying what the failure meant for the command (see above)."""
+        return SpecError(self.issues, outcome=outcome)
 
 
 class PlanError(StreamplaneError):
@@ -118,3 +130,17 @@ class NodeStartError(ClusterError):
         super().__init__(message)
         self.node_id = node_id
         self.log_tail = log_tail
+
+
+class ClusterUnreachableError(ClusterError):
+    """No broker of the cluster answered within the probe's bounded time.
+
+    Raised before a command starts its real work, so it fails in seconds with one line
+    naming the cluster, its bootstrap servers and what to do, not after every admin
+    request has timed out.
+    """
+
+    def __init__(self, message: str, *, cluster: str, bootstrap_servers: str) -> None:
+        super().__init__(message)
+        self.cluster = cluster
+        self.bootstrap_servers = bootstrap_servers

@@ -13,3 +13,17 @@ ClusterOpt = Annotated[
 ]
 DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="Local cluster data directory.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+SpecOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--spec",
+        help="Spec directory (or file): connect to its cluster and show who owns what.",
+    ),
+]
+KafkaConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="librdkafka properties file of the cluster (default: <data dir>/admin.properties).",
+    ),
+]

@@ -136,10 +136,10 @@ def render_check(
     # "refused" only when there is one, so the usual summary reads as it always has.
     shown = [s for s in _STATUSES if s != "refused" or counts[s]]
     summary = ", ".join(f"{counts[s]} {s}" for s in shown)
-    if counts["incompatible"]:
-        verdict = "[red]incompatible[/]"
-    elif counts["refused"]:
-        verdict = "[red]refused[/]"
-    else:
-        verdict = "[green]ok[/]"
+    blocked = counts["incompatible"] + counts["refused"]
+    verdict = (
+        f"[red]{blocked} cannot be registered as the spec has it (see above).[/]"
+        if blocked
+        else "[green]All can be registered.[/]"
+    )
     console.print(f"\n{len(readings)} schema(s): {summary}. {verdict}", highlight=False)

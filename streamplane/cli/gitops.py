@@ -9,16 +9,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
-from rich.table import Table
 
 from streamplane import policy
 from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
 from streamplane.cli._render import render_plan
-from streamplane.errors import PlanError
+from streamplane.cli._tables import new_table, print_table
+from streamplane.cli._target import warn_broker_count
+from streamplane.errors import PlanError, SpecError
 from streamplane.kafka._admin import ClusterAdmin
-from streamplane.local import DEFAULT_DATA_DIR
-from streamplane.model import json_schema, load_spec
+from streamplane.local import DEFAULT_DATA_DIR, require_local_cluster
+from streamplane.model import Spec, json_schema, load_spec
 from streamplane.reconcile import (
     AclEntry,
     Plan,
@@ -26,7 +28,9 @@ from streamplane.reconcile import (
     compute_plan,
     connect,
     desired_state,
+    record_spec_notes,
     stale_changes,
+    sync_tenant_records,
 )
 from streamplane.reconcile._actual import read_actual
 
@@ -75,6 +79,7 @@ def plan(
     """Show what apply would change on the live cluster."""
     loaded = load_spec(spec)
     target = connect(loaded, cluster=cluster, data_dir=data_dir)
+    warn_broker_count(err, loaded, target.cluster, data_dir)
     result = compute_plan(loaded, target, allow_delete=allow_delete).plan
     result.spec_root = str(spec.resolve())
     if out is not None:
@@ -101,7 +106,7 @@ def apply(
     """Apply the spec (or a saved plan) to the live cluster."""
     if source.is_file() and source.suffix == ".json":
         saved = Plan.from_json(json.loads(source.read_text()))
-        loaded = load_spec(Path(saved.spec_root))
+        loaded = _spec_to_apply(Path(saved.spec_root))
         target = connect(loaded, cluster=saved.cluster, data_dir=data_dir)
         moved = stale_changes(saved, target)
         if moved:
@@ -115,9 +120,10 @@ def apply(
             )
         result = saved
     else:
-        loaded = load_spec(source)
+        loaded = _spec_to_apply(source)
         target = connect(loaded, cluster=cluster, data_dir=data_dir)
         result = compute_plan(loaded, target, allow_delete=allow_delete).plan
+    warn_broker_count(err, loaded, target.cluster, data_dir)
     render_plan(result, console, show_kept=False)
     if allow_delete:
         # --allow-delete deletes what the spec dropped, except KEKs: say so, not silently.
@@ -128,6 +134,8 @@ def apply(
             "the plan has refused changes (above); fix the spec first. Nothing was applied."
         )
     if result.empty:
+        sync_tenant_records(loaded, target)  # an estate applied before records existed
+        record_spec_notes(loaded, target.cluster, target.settings)  # a note may have changed
         return
     if not auto_approve:
         if not sys.stdin.isatty():
@@ -148,6 +156,19 @@ def apply(
 
         apply_plan(result, loaded, target, progress=progress)
     console.print(f"[green]Applied[/] {len(result.actions)} change(s) to cluster {result.cluster}.")
+
+
+def _data_dir_flag(data_dir: Path) -> str:
+    """The --data-dir a suggested command needs to reach the same local cluster."""
+    return "" if data_dir == DEFAULT_DATA_DIR else f" --data-dir {data_dir}"
+
+
+def _spec_to_apply(root: Path) -> Spec:
+    """The spec apply works from; an invalid one also says that nothing was applied."""
+    try:
+        return load_spec(root)
+    except SpecError as exc:
+        raise exc.with_outcome("nothing was applied") from None
 
 
 def drift(
@@ -175,10 +196,23 @@ def drift(
             )
         )
     else:
-        render_plan(result, console)
-        console.print("[yellow]drift detected[/]" if drifted else "[green]no drift[/]")
+        render_plan(result, console, summary=False)
+        console.print(drift_verdict(result), highlight=False)
     if drifted:
         raise typer.Exit(3)
+
+
+def drift_verdict(plan: Plan) -> str:
+    """The one closing line of ``drift``: no drift, or how much of each kind."""
+    if not (plan.actions or plan.kept or plan.refusals):
+        return f"[green]No drift.[/] Cluster {plan.cluster} matches the spec."
+    parts = [
+        f"{len(plan.actions)} change(s) apply would make",
+        f"{len(plan.kept)} not in the spec",
+    ]
+    if plan.refusals:
+        parts.append(f"{len(plan.refusals)} refused")
+    return f"[yellow]Drift on cluster {plan.cluster}:[/] {', '.join(parts)}."
 
 
 def lint(spec: SpecArg, as_json: JsonOpt = False) -> None:
@@ -211,7 +245,12 @@ def access(
     live: Annotated[bool, typer.Option(help="Also compare with the cluster's ACLs.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """A principal's effective access, and the spec entry that grants each right."""
+    """A principal's effective access, and the spec entry that grants each right.
+
+    Names are always shown whole: they wrap inside their cell, and piped output is not cut.
+
+    --json prints {principal, grants, not_in_spec} for scripts, every grant with its spec entry.
+    """
     loaded = load_spec(spec)
     name = principal if principal.startswith("User:") else f"User:{principal}"
     try:
@@ -244,23 +283,23 @@ def access(
     if not rows and not extra:
         console.print(f"{name} has no access in the spec (every request is denied).")
         return
-    table = Table(title=f"access of {name} on cluster {cluster_name}")
-    for column in ("permission", "operation", "resource", "granted by") + (
-        ("on cluster",) if live else ()
-    ):
-        table.add_column(column)
+    # Names are never cut short: cells fold to fit a terminal; a pipe gets whole lines.
+    table = new_table(
+        f"access of {name} on cluster {cluster_name}",
+        ("permission", "operation", "resource", "granted by") + (("on cluster",) if live else ()),
+    )
     for row in rows:
         pattern = "" if row["pattern"] == "LITERAL" else " (prefix)"
         cells: list[str] = [
             str(row["permission"]),
             str(row["operation"]),
-            f"{row['resource']}{pattern}",
-            str(row["granted_by"]),
+            escape(f"{row['resource']}{pattern}"),
+            escape(str(row["granted_by"])),
         ]
         if live:
             cells.append("yes" if row["on_cluster"] else "[red]missing[/]")
         table.add_row(*cells)
-    console.print(table)
+    print_table(console, table)
     for item in extra:
         console.print(f"[yellow]on the cluster but not in the spec:[/] {item}", highlight=False)
 
@@ -272,15 +311,32 @@ def import_(
     ] = "local",
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     force: Annotated[
-        bool, typer.Option("--force", help="Write into a non-empty --out, replacing its YAML.")
+        bool,
+        typer.Option(
+            "--force", help="Write into a non-empty --out, replacing its YAML and schema files."
+        ),
     ] = False,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            help="URL of the schema registry holding the cluster's subjects (default: the one "
+            "`streamplane up` runs beside the local cluster)."
+        ),
+    ] = None,
+    schemas: Annotated[
+        bool, typer.Option(help="Read the topics' schemas from the registry.")
+    ] = True,
 ) -> None:
     """Write a spec from the live local cluster: adopt Streamplane on an existing cluster.
 
     `plan` on the written spec is empty; nothing moves until the team edits the spec.
+
+    Schemas become files beside it: schemas/<subject>.avsc, .proto or .json.
     """
+    from streamplane.cli._target import local_registry
     from streamplane.kafka import ConnectionSettings
-    from streamplane.reconcile import import_estate, write_spec
+    from streamplane.reconcile import RegistryEndpoint, import_estate, write_spec
+    from streamplane.reconcile._import_enrich import read_import_sources
 
     if out.exists() and not out.is_dir():
         raise PlanError(f"--out {out} is a file; name a directory for the spec")
@@ -293,15 +349,36 @@ def import_(
     props = data_dir / "admin.properties"
     if not props.exists():
         raise PlanError(
-            f"{props} does not exist; start the local cluster with `streamplane up` "
-            "(or pass --data-dir)"
+            f"{props} does not exist; start the local cluster with "
+            f"`streamplane up{_data_dir_flag(data_dir)}` (or pass --data-dir)"
         )
+    settings = ConnectionSettings.from_properties_file(props)
+    # Before the registry: a stopped cluster is one line saying so, in seconds.
+    require_local_cluster(data_dir, settings)
+    endpoint = None
+    if schemas:
+        endpoint = (
+            local_registry(data_dir, settings)
+            if registry is None
+            else RegistryEndpoint(
+                registry.rstrip("/"), settings.username, settings.password,
+                how_to_fix="check the --registry URL",
+            )
+        )  # fmt: skip
+        if endpoint is None:
+            raise PlanError(
+                f"the schema registry of the local cluster in {data_dir} is not running, and "
+                "import reads the topics' schemas from it; nothing was written. Start it with "
+                f"`streamplane up --data-dir {data_dir}`, pass --registry URL, or "
+                "--no-schemas to import without schemas"
+            )
     imported = import_estate(
-        read_actual(ConnectionSettings.from_properties_file(props)),
+        read_actual(settings),
         cluster_name=cluster_name,
         local=True,
+        sources=read_import_sources(settings, registry=endpoint, cluster_name=cluster_name),
     )
-    files = write_spec(imported.document, out)
+    files = write_spec(imported.document, out, files=imported.files)
     counts = imported.summary()
     console.print(
         f"Imported cluster {cluster_name} into {out}: {counts['tenants']} tenant(s), "
@@ -315,6 +392,7 @@ def import_(
         for item in imported.left_out:
             err.print(f"  · {item}", highlight=False, markup=False)
     console.print(
-        f"Next: set the tenants' owners, review acl_exceptions, then `streamplane plan {out}`.",
+        "Next: set the tenants' owners, review acl_exceptions, then "
+        f"`streamplane plan {out}{_data_dir_flag(data_dir)}`.",
         highlight=False,
     )

@@ -10,11 +10,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from streamplane.errors import AlreadyRunningError
+from streamplane.cli._tables import new_table, print_table
+from streamplane.errors import AlreadyRunningError, StreamplaneError
+from streamplane.kafka import ClusterInspector, PartitionState
 from streamplane.local import (
     DEFAULT_DATA_DIR,
+    ClusterStatus,
     KafkaRuntime,
     LocalCluster,
     RegistryProcess,
@@ -25,7 +28,7 @@ from streamplane.local import (
 )
 from streamplane.local._cluster import DEFAULT_START_TIMEOUT_S, DEFAULT_STOP_TIMEOUT_S
 
-console = Console()
+console = Console(soft_wrap=True)
 
 DataDirOpt = Annotated[
     Path,
@@ -91,8 +94,16 @@ def up(
             f"admin config [bold]{cluster.dir.admin_properties}[/]",
             highlight=False,
         )
-    except AlreadyRunningError as exc:
-        console.print(f"[yellow]{exc}[/]", highlight=False)
+    except AlreadyRunningError:
+        # The same cluster, already up: nothing to do, which is success (exit 0). Another
+        # shape (node count, ports) is refused by cluster.up with a DataDirError (exit 1).
+        state = cluster.require_state()
+        console.print(
+            f"[green]already running[/] {state.nodes} node(s) from {cluster.dir.root}, nothing "
+            f"to start  bootstrap [bold]{state.bootstrap_servers}[/]  "
+            f"admin config [bold]{cluster.dir.admin_properties}[/]",
+            highlight=False,
+        )
     if registry:
         service = RegistryProcess(cluster.dir, port_offset=cluster.require_state().port_offset)
         if service.process() is None:
@@ -125,18 +136,33 @@ def status(
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Nodes, ports, pids, the controller leader, and whether each node is ready."""
+    """Nodes, ports, pids, the controller leader, readiness, and unhealthy partitions.
+
+    Lists partitions with fewer in-sync replicas than replicas, or with no leader.
+
+    Exit 1 if a node is not ready.
+    """
     cluster = _open(data_dir)
     info = cluster.status()
     port_offset = cluster.require_state().port_offset
     services = [RegistryProcess(cluster.dir, port_offset=port_offset).status()]
+    unhealthy, unknown = _unhealthy_partitions(cluster, info)
     if as_json:
-        print(json.dumps({**asdict(info), "ready": info.ready,
+        partitions = (
+            None
+            if unknown
+            else {
+                "under_replicated": [p.to_json() for p in unhealthy if p.under_replicated],
+                "offline": [p.to_json() for p in unhealthy if p.offline],
+            }
+        )
+        print(json.dumps({**asdict(info), "ready": info.ready, "partitions": partitions,
                           "services": [asdict(s) for s in services]}, indent=2))  # fmt: skip
     else:
-        table = Table(title=f"cluster {info.cluster_id} (Kafka {info.kafka_version})")
-        for column in ("node", "client", "controller", "rack", "pid", "role", "state"):
-            table.add_column(column)
+        table = new_table(
+            f"cluster {info.cluster_id} (Kafka {info.kafka_version})",
+            ("node", "client", "controller", "rack", "pid", "role", "state"),
+        )
         for node in info.nodes:
             role = "leader" if node.node_id == info.controller_leader else "voter"
             state = (
@@ -152,13 +178,59 @@ def status(
                 str(node.node_id), str(node.client_port), str(node.controller_port),
                 node.rack, str(node.pid or "-"), role, state,
             )  # fmt: skip
-        console.print(table)
-        console.print(f"bootstrap {info.bootstrap_servers}  data {info.data_dir}")
+        print_table(console, table)
+        console.print(f"bootstrap {info.bootstrap_servers}  data {info.data_dir}", soft_wrap=True)
         for service in services:
             state = "[green]ready[/]" if service.ready else "[red]stopped[/]"
             console.print(f"{service.name} {service.url}  pid {service.pid or '-'}  {state}")
+        _print_partition_health(unhealthy, unknown)
     if not info.ready:
         raise typer.Exit(1)
+
+
+#: At most this many unhealthy partitions are listed one by one (--json has them all).
+SHOWN_PARTITIONS = 20
+
+
+def _unhealthy_partitions(
+    cluster: LocalCluster, info: ClusterStatus
+) -> tuple[list[PartitionState], str | None]:
+    """Under-replicated and offline partitions, read through the nodes that are ready;
+    (``[]``, why) when no node can say."""
+    ready = [n for n in info.nodes if n.ready]
+    if not ready:
+        return [], "no node is ready"
+    bootstrap = ",".join(f"127.0.0.1:{n.client_port}" for n in ready)
+    settings = cluster.admin_settings().with_bootstrap(bootstrap)
+    try:
+        return ClusterInspector(settings, timeout_s=5.0).unhealthy_partitions(), None
+    except StreamplaneError as exc:
+        return [], str(exc)
+
+
+def _print_partition_health(unhealthy: list[PartitionState], unknown: str | None) -> None:
+    if unknown is not None:
+        console.print(f"partitions: [yellow]unknown[/] ({escape(unknown)})", soft_wrap=True)
+        return
+    offline = [p for p in unhealthy if p.offline]
+    under = [p for p in unhealthy if p.under_replicated]
+    if not unhealthy:
+        console.print("partitions: [green]none under-replicated or offline[/]")
+        return
+    console.print(
+        f"partitions: [red]{len(offline)} offline[/], [yellow]{len(under)} under-replicated[/]"
+    )
+    for part in unhealthy[:SHOWN_PARTITIONS]:
+        what = "[red]offline[/]" if part.offline else "[yellow]under-replicated[/]"
+        leader = part.leader if part.leader is not None else "none"
+        console.print(
+            f"  {what} {escape(part.topic)}[{part.partition}]  leader {leader}  replicas "
+            f"{','.join(map(str, part.replicas))}  in sync {','.join(map(str, part.isr)) or '-'}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if len(unhealthy) > SHOWN_PARTITIONS:
+        console.print(f"  ... and {len(unhealthy) - SHOWN_PARTITIONS} more (--json lists all)")
 
 
 @local_app.command("fetch")

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from streamplane.errors import ClusterError
-from streamplane.kafka import ConnectionSettings
+from streamplane.cli._reach import local_connection
+from streamplane.kafka import route_client_logs
 from streamplane.local import DEFAULT_DATA_DIR
 
 registry_app = typer.Typer(help="The Confluent-compatible schema registry.")
@@ -73,17 +73,20 @@ def serve(
     from streamplane.registry import policy_from_spec as access_from
     from streamplane.security.kms import KmsDrivers, local_kms_secret
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log_format = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    logging.basicConfig(level=logging.INFO, format=log_format)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per forwarded write is noise
-    props = data_dir / "admin.properties"
-    if not props.exists():
-        raise ClusterError(f"{props} does not exist; start the cluster with `streamplane up` first")
+    # A service's log is its stderr (a file under `streamplane up`): the Kafka clients'
+    # warnings belong there, beside the registry's own lines.
+    client_log = logging.StreamHandler()
+    client_log.setFormatter(logging.Formatter(log_format))
+    route_client_logs(client_log, level=logging.WARNING)
+    # The local cluster must answer first: a stopped one is one line, not a hung server.
+    settings = local_connection(data_dir)
     if advertised_url is None:
         shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
         advertised_url = f"http://{shown}:{port}"
-    registry = Registry(
-        ConnectionSettings.from_properties_file(props), topic=topic, advertised_url=advertised_url
-    )
+    registry = Registry(settings, topic=topic, advertised_url=advertised_url)
     local_kms_secret(data_dir)  # made on first start, shared with the SDK's clients
     options = AppOptions(
         kms=KmsDrivers.from_environment(data_dir=data_dir),

@@ -4,15 +4,17 @@ A thin layer over confluent-kafka that gives every application the same golden p
 
     from streamplane.client import Consumer, Producer
 
-    producer = Producer.for_application(spec, "card-gateway", connection=conn, registry=url)
+    producer = Producer.for_application(spec, "card-gateway")  # connects as card-gateway
     with producer:
         producer.produce("payments.card.authorizations", {"id": "a1", ...}, key="card-42")
 
-    consumer = Consumer.for_application(spec, "card-authorizer", connection=conn, registry=url)
+    consumer = Consumer.for_application(spec, "card-authorizer")
     with consumer:
         consumer.run(handle)  # offsets stored after handle() returns; poison pills parked
 
-Clients are built from a profile (``zero_loss``, ``low_latency``, ``throughput``) whose
+Each application connects as itself (its principal, with the password ``apply`` set) and
+is held to the topics the spec lists for it, before the broker's ACLs are asked. Clients
+are built from a profile (``zero_loss``, ``low_latency``, ``throughput``) whose
 guarantee no override may break; values are checked against their topic's declared schema
 before they are sent; records carry trace context, producing app and schema id; metrics go
 to Prometheus and logs can be JSON lines. Data contracts declared in the spec run through
@@ -22,8 +24,9 @@ confluent-kafka's rule engine: PII fields are encrypted, CEL conditions enforced
 
 from __future__ import annotations
 
+from streamplane.client._batch import Handler
 from streamplane.client._config import DEFAULT_PROFILE, ApplicationClients, application_clients
-from streamplane.client._consumer import Consumer, Handler
+from streamplane.client._consumer import Consumer
 from streamplane.client._contracts import DataContracts
 from streamplane.client._deadletter import (
     ATTEMPTS_HEADER,
@@ -39,6 +42,7 @@ from streamplane.client._deadletter import (
     REPLAYED_FROM_HEADER,
     RETRY_DELAY_HEADER,
     RETRY_DUE_HEADER,
+    DeadLetterOwner,
     DeadLetterPolicy,
     dlq_topic,
     retry_topic,
@@ -57,9 +61,11 @@ from streamplane.client._headers import (
     TRACEPARENT_HEADER,
     TRACESTATE_HEADER,
 )
+from streamplane.client._identity import ApplicationScope
 from streamplane.client._logging import JsonLogFormatter, configure_json_logging
 from streamplane.client._metrics import ClientMetrics, consumer_lag
 from streamplane.client._offsets import CommitPolicy
+from streamplane.client._parked import ParkedRecords, find_parked, named_parked
 from streamplane.client._producer import Producer
 from streamplane.client._record import Record
 from streamplane.client._replay import (
@@ -112,6 +118,7 @@ __all__ = [
     "TRACEPARENT_HEADER",
     "TRACESTATE_HEADER",
     "ApplicationClients",
+    "ApplicationScope",
     "BatchSettings",
     "ClientError",
     "ClientMetrics",
@@ -120,6 +127,7 @@ __all__ = [
     "DataContracts",
     "DeadLetter",
     "DeadLetterError",
+    "DeadLetterOwner",
     "DeadLetterPolicy",
     "Decoded",
     "DeliveryError",
@@ -128,6 +136,7 @@ __all__ = [
     "IdempotentSink",
     "JsonLogFormatter",
     "Output",
+    "ParkedRecords",
     "PostgresSinkStore",
     "Producer",
     "ProfileError",
@@ -150,7 +159,9 @@ __all__ = [
     "configure_json_logging",
     "consumer_lag",
     "dlq_topic",
+    "find_parked",
     "inspect_dead_letters",
+    "named_parked",
     "replay_dead_letters",
     "retry_topic",
     "schemas_from_spec",

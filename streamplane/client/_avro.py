@@ -15,12 +15,20 @@ the serdes' bookkeeping around them. Either way the SDK lets confluent-kafka's s
 and deserializer handle the first record of each schema (registration, lookups,
 framing, rules) and takes this path only when it gives identical bytes or values (see
 ``_serdes``).
+
+Neither library refuses a dict key the record schema has no field for: both drop it, and
+a producer that misspelt a field, or writes one the schema does not have yet, loses that
+data without a word. :func:`field_check` finds such keys, in nested records too, so the
+SDK can refuse the value instead. (cavro's own ``record_allow_extra_fields=False`` does
+the same for its writer, but costs more per record than a set comparison, and neither
+fastavro nor confluent-kafka's serializer has such a switch.)
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import cavro
@@ -128,3 +136,205 @@ def _logical_types(node: Any) -> set[str]:
         elif isinstance(item, list):
             stack.extend(item)
     return found
+
+
+# ------------------------------------------------------------------ fields the schema lacks
+#: A key the schema has no field for: its path in the value (``lines[0].sku``) and the
+#: full name of the record that lacks it.
+ExtraField = tuple[str, str]
+#: Appends the extra fields of ``value`` (found at path ``where``) to ``out``.
+_Finder = Callable[[Any, str, list[ExtraField]], None]
+
+_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """Finds dict keys a record schema has no field for, at any depth.
+
+    ``flat`` is the field names of a top-level record with no record below it: for a
+    plain dict, ``value.keys() <= flat`` is then the whole check, the cheapest there is.
+    """
+
+    flat: frozenset[str] | None
+    _find: _Finder
+
+    def extra_fields(self, value: Any) -> list[ExtraField]:
+        found: list[ExtraField] = []
+        self._find(value, "", found)
+        return found
+
+
+def field_check(document: Any) -> FieldCheck | None:
+    """The check for a parsed-JSON Avro schema, or None when it holds no record at all."""
+    builder = _FinderBuilder()
+    try:
+        find = builder.build(document, "")
+    except (KeyError, TypeError, AttributeError):
+        return None  # not a schema this walk understands; the serializer judges the value
+    if find is None:
+        return None
+    flat = find.fields if isinstance(find, _RecordFinder) and not find.children else None
+    return FieldCheck(flat, find)
+
+
+def extra_fields_reason(found: list[ExtraField]) -> str:
+    """Why a value with keys its schema lacks is refused, and what to do, for people."""
+    listed = ", ".join(f"`{path}` (record {record})" for path, record in found)
+    if len(found) == 1:
+        return (
+            f"it has a key the schema has no field for: {listed}. Avro would drop it without "
+            "a word; remove it, or add the field to the schema (with a default, so the "
+            "schema's readers stay compatible)"
+        )
+    return (
+        f"it has keys the schema has no field for: {listed}. Avro would drop them without a "
+        "word; remove them, or add the fields to the schema (with defaults, so the schema's "
+        "readers stay compatible)"
+    )
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+class _RecordFinder:
+    """One record type; built before its fields, so recursive schemas refer to it."""
+
+    def __init__(self, full_name: str) -> None:
+        self.full_name = full_name
+        self.fields: frozenset[str] = frozenset()
+        #: (field name, finder) for the fields whose type holds a record.
+        self.children: tuple[tuple[str, _Finder], ...] = ()
+
+    def __call__(self, value: Any, where: str, out: list[ExtraField]) -> None:
+        if not isinstance(value, Mapping):
+            return  # not a dict: the writer says whether it can hold it
+        extra = value.keys() - self.fields
+        if extra:
+            out.extend((_join(where, str(k)), self.full_name) for k in sorted(extra, key=str))
+        for name, child in self.children:
+            item = value.get(name)
+            if item is not None:
+                child(item, _join(where, name), out)
+
+    def unknown(self, value: Mapping[Any, Any]) -> int:
+        return len(value.keys() - self.fields)
+
+
+class _FinderBuilder:
+    def __init__(self) -> None:
+        self.named: dict[str, _RecordFinder | None] = {}
+
+    def build(self, node: Any, namespace: str) -> _Finder | None:
+        if isinstance(node, str):
+            return self._reference(node, namespace)
+        if isinstance(node, list):
+            return self._union(node, namespace)
+        if not isinstance(node, dict):
+            return None
+        kind = node.get("type")
+        if isinstance(kind, dict | list):
+            return self.build(kind, namespace)
+        if kind in ("record", "error"):
+            return self._record(node, namespace)
+        if kind in ("enum", "fixed"):
+            self.named[_full_name(node, namespace)] = None
+            return None
+        if kind == "array":
+            return _array(self.build(node["items"], namespace))
+        if kind == "map":
+            return _map(self.build(node["values"], namespace))
+        return None
+
+    def _reference(self, name: str, namespace: str) -> _Finder | None:
+        if name in _PRIMITIVES:
+            return None
+        if "." not in name and namespace and f"{namespace}.{name}" in self.named:
+            return self.named[f"{namespace}.{name}"]
+        return self.named.get(name)
+
+    def _record(self, node: dict[str, Any], namespace: str) -> _RecordFinder:
+        full = _full_name(node, namespace)
+        record = _RecordFinder(full)
+        self.named[full] = record
+        inner = full.rpartition(".")[0]
+        children: list[tuple[str, _Finder]] = []
+        for field in node["fields"]:
+            child = self.build(field["type"], inner)
+            if child is not None:
+                children.append((field["name"], child))
+        record.fields = frozenset(field["name"] for field in node["fields"])
+        record.children = tuple(children)
+        return record
+
+    def _union(self, branches: list[Any], namespace: str) -> _Finder | None:
+        records: list[_RecordFinder] = []
+        others: list[_Finder] = []  # array and map branches
+        for branch in branches:
+            built = self.build(branch, namespace)
+            if isinstance(built, _RecordFinder):
+                records.append(built)
+            elif built is not None:
+                others.append(built)
+        if not records and not others:
+            return None
+        return _UnionFinder(tuple(records), tuple(others))
+
+
+class _UnionFinder:
+    """A union: a dict is judged by the record branch it fits best (one that has every key,
+    else the one lacking fewest); a dict no record fits may be a map's value instead."""
+
+    def __init__(self, records: tuple[_RecordFinder, ...], others: tuple[_Finder, ...]) -> None:
+        self.records = records
+        self.others = others
+        self.has_map = any(isinstance(o, _MapFinder) for o in others)
+
+    def __call__(self, value: Any, where: str, out: list[ExtraField]) -> None:
+        if isinstance(value, Mapping) and self.records:
+            best = min(self.records, key=lambda r: r.unknown(value))
+            if best.unknown(value) == 0 or not self.has_map:
+                best(value, where, out)
+                return
+        for other in self.others:
+            other(value, where, out)
+
+
+class _ArrayFinder:
+    def __init__(self, items: _Finder) -> None:
+        self.items = items
+
+    def __call__(self, value: Any, where: str, out: list[ExtraField]) -> None:
+        if isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if item is not None:
+                    self.items(item, f"{where}[{i}]", out)
+
+
+class _MapFinder:
+    def __init__(self, values: _Finder) -> None:
+        self.values = values
+
+    def __call__(self, value: Any, where: str, out: list[ExtraField]) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if item is not None:
+                    self.values(item, f"{where}[{key!r}]", out)
+
+
+def _array(items: _Finder | None) -> _Finder | None:
+    return None if items is None else _ArrayFinder(items)
+
+
+def _map(values: _Finder | None) -> _Finder | None:
+    return None if values is None else _MapFinder(values)
+
+
+def _full_name(node: dict[str, Any], namespace: str) -> str:
+    """A named type's full name, with Avro's namespace rules."""
+    name = str(node["name"])
+    if "." in name:
+        return name
+    space = node.get("namespace", namespace)
+    return f"{space}.{name}" if space else name

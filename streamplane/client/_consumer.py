@@ -8,43 +8,43 @@ revoked in the cooperative rebalance and when the consumer closes. A crash there
 re-delivers at most the records since the last commit; it never skips one.
 
 A record that cannot be decoded, or whose handler raises, is parked by the
-:class:`DeadLetterPolicy` (retry topics, then ``<topic>.dlq``) and the consumer moves on;
-without a policy the error propagates and the record stays uncommitted.
+:class:`DeadLetterPolicy` (the application's own retry topics, then its dead-letter topic)
+and the consumer moves on; without a policy the error propagates and the record stays
+uncommitted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import confluent_kafka
-from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
-from opentelemetry import context as otel_context
+from confluent_kafka import KafkaError, Message, TopicPartition
 
+from streamplane.client._batch import BatchLoop, Handler, now_ms
 from streamplane.client._config import DEFAULT_PROFILE, application_clients, consumer_config
 from streamplane.client._contracts import DataContracts, contracts_for
 from streamplane.client._deadletter import (
-    RETRY_DUE_HEADER,
+    DeadLetterOwner,
     DeadLetterPolicy,
     DeadLetterWriter,
     RetryPauses,
 )
 from streamplane.client._errors import ClientError
-from streamplane.client._headers import Headers, TraceExtractor, header_text
+from streamplane.client._headers import TraceExtractor
+from streamplane.client._identity import DEFAULT_DATA_DIR, resolve_application
 from streamplane.client._metrics import ConsumerStats, consumer_lag
-from streamplane.client._offsets import CommitBookkeeping, CommitPolicy
-from streamplane.client._parking import Parking
-from streamplane.client._processing import Attached, Processing, RecordSpan
+from streamplane.client._offsets import CommitPolicy
 from streamplane.client._record import Record
 from streamplane.client._schemas import (
     RegistryRef,
     TopicSchemas,
     registry_client,
-    registry_from_spec,
     schemas_from_spec,
 )
 from streamplane.client._serdes import Decoder, RecordDeserializer
@@ -53,23 +53,21 @@ from streamplane.client._telemetry import error_log_level as _level
 from streamplane.kafka import client_config
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from streamplane.kafka import ConnectionSettings
     from streamplane.model import Spec
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[Record], object]
-
-#: ``_processing`` without a parent given: extract it from the record's headers.
-_NO_PARENT: Any = object()
-
-#: Poison pills go straight to ``<topic>.dlq``.
+#: Poison pills go straight to the application's dead-letter topic (``for_application``
+#: names the owner from the spec).
 DEFAULT_DEAD_LETTERS = DeadLetterPolicy()
 #: ``for_application`` without ``dead_letters``: the spec's, else DEFAULT_DEAD_LETTERS.
 _FROM_SPEC: Any = object()
 
 
-class Consumer(CommitBookkeeping, Parking):
+class Consumer(BatchLoop):
     """Consumes a group's topics through a handler or an iterator, committing after processing.
 
     ``Consumer(connection=..., app_id=..., group_id=..., topics=[...])`` builds one
@@ -91,13 +89,15 @@ class Consumer(CommitBookkeeping, Parking):
         telemetry: Telemetry | None = None,
         commit: CommitPolicy | Literal["sync", "async"] = "async",
         instance_id: str | None = None,
-        dead_letters: DeadLetterPolicy | None = DEFAULT_DEAD_LETTERS,
+        dead_letters: DeadLetterPolicy | None = None,
         client_id: str | None = None,
         batch_size: int = 500,
         contracts: DataContracts | None = None,
     ) -> None:
         if not topics:
             raise ClientError(f"consumer of {app_id} has no topics to consume")
+        if dead_letters is not None:
+            dead_letters.checked_owner()  # parking topics belong to an application: which?
         self.app_id = app_id
         self.group_id = group_id
         self.topics = list(topics)
@@ -167,7 +167,7 @@ class Consumer(CommitBookkeeping, Parking):
         spec: Spec,
         app: str,
         *,
-        connection: ConnectionSettings,
+        connection: ConnectionSettings | None = None,
         registry: RegistryRef | None = None,
         config: Mapping[str, Any] | None = None,
         telemetry: Telemetry | None = None,
@@ -177,13 +177,24 @@ class Consumer(CommitBookkeeping, Parking):
         topics: Sequence[str] | None = None,
         protobuf_types: Mapping[str, type[Any]] | None = None,
         contracts: DataContracts | None = None,
+        cluster: str | None = None,
+        data_dir: Path | str = DEFAULT_DATA_DIR,
     ) -> Consumer:
-        """A consumer for application ``app``: its profile, group and consumed topics.
+        """A consumer for application ``app``: its identity, profile, group and topics.
+
+        It connects as the application, resolved as for ``Producer.for_application``:
+        ``connection`` with a user name as given, else the application's principal and
+        the password from its ``password:`` or the local ``<data_dir>/secrets/<principal>``;
+        the cluster's address and registry from the spec (or ``data_dir``), no admin
+        credentials needed. ``topics`` (default: the application's ``consumes``) must be
+        topics the spec lets it read, else ClientError names the spec entry before
+        anything is subscribed.
 
         ``config`` goes on top of the spec's consumer overrides; anything that would
         commit before processing raises ProfileError. Unless ``dead_letters`` is given,
         the application's ``dead_letters`` in the spec (its retry delays) decide where
-        failed records go, and without one they go straight to ``<topic>.dlq``.
+        failed records go, and without one they go straight to its dead-letter topic; a
+        policy given without an owner gets this application as its owner.
 
         Topics whose schemas carry a data contract are read with confluent-kafka's rule
         engine (encrypted fields decrypted when the KEK may be used, migrations applied);
@@ -197,21 +208,29 @@ class Consumer(CommitBookkeeping, Parking):
                 if declared is not None
                 else DEFAULT_DEAD_LETTERS
             )
+        if dead_letters is not None and dead_letters.owner is None:
+            owner = DeadLetterOwner.of(spec.applications[app])
+            dead_letters = dataclasses.replace(dead_letters, owner=owner)
         chosen = list(topics) if topics is not None else list(clients.consumes)
         if not chosen:
             raise ClientError(f"application {app} consumes no topics in the spec")
+        resolved = resolve_application(
+            spec, app, connection=connection, registry=registry, cluster=cluster,
+            data_dir=data_dir,
+        )  # fmt: skip
+        resolved.scope.require_consume(chosen)
         assert clients.group_id is not None
         schemas = schemas_from_spec(spec, chosen, protobuf_types=protobuf_types)
         return cls(
-            connection=connection,
+            connection=resolved.connection,
             app_id=clients.app_id,
             group_id=clients.group_id,
             topics=chosen,
             profile=clients.profile,
             config={**clients.consumer_overrides, **(config or {})},
             schemas=schemas,
-            registry=registry if registry is not None else registry_from_spec(spec, connection),
-            contracts=contracts_for(spec, schemas, chosen, contracts),
+            registry=resolved.registry,
+            contracts=contracts_for(spec, schemas, chosen, contracts, data_dir=resolved.data_dir),
             telemetry=telemetry,
             commit=commit,
             instance_id=instance_id,
@@ -253,153 +272,6 @@ class Consumer(CommitBookkeeping, Parking):
             self._maybe_commit()
         return handled
 
-    def _handle_batch(self, handler: Handler, batch: list[Message], limit: int | None) -> int:
-        """Hand a fetched batch to ``handler`` in order; the number of records handled.
-
-        This is the consumer's hot loop, so the common record (no error, not from a retry
-        topic, no partition paused, decoders already built) is handled inline with local
-        variables, and everything else goes through :meth:`_prepare`. Consecutive records
-        with identical headers share one extracted trace context, consumed counts are
-        added per run of one topic, and a partition's offset is noted when the loop moves
-        to another partition or leaves: processing order is offset order per partition, so
-        the last offset noted is the highest processed.
-        """
-        pending = self._pending
-        decoders = self._value_decoders
-        key_decoders = self._key_decoders
-        retry_of = self._retry_of
-        pauses = self._pauses
-        stats = self._stats
-        extract = self._extractor.context
-        spans = self._spans
-        tracer = self._tracer
-        attach, detach = otel_context.attach, otel_context.detach
-        handled = 0
-        index = 0
-        # Offset bookkeeping: the partition of the previous record and its next offset.
-        at_topic: str | None = None
-        at_partition = -1
-        at_next = 0
-        # Metric bookkeeping: records and bytes of the current run of one topic.
-        counted_topic: str | None = None
-        counted = counted_bytes = 0
-        last_headers: object = None
-        last_parent: otel_context.Context | None = None
-        # The producer's context is made current once for consecutive records of one trace
-        # (attaching costs more per record than the rest of the bookkeeping), and detached
-        # when the trace changes, the batch ends, or a handler leaves another one current.
-        current = otel_context.get_current
-        attached: otel_context.Context | None = None
-        token: Any = None
-        try:
-            for msg in batch:
-                topic = msg.topic()
-                decoder = decoders.get(topic)  # type: ignore[arg-type]
-                raw_key = msg.key()
-                key_decoder = None if raw_key is None else key_decoders.get(topic)  # type: ignore[arg-type]
-                record: Record | None = None
-                if not (
-                    decoder is None
-                    or (raw_key is not None and key_decoder is None)
-                    or pauses
-                    or (retry_of and topic in retry_of)
-                    or msg.error() is not None
-                ):
-                    try:
-                        value = decoder.decode(msg.value())
-                        key = raw_key if key_decoder is None else key_decoder.decode(raw_key)
-                    except Exception:  # noqa: BLE001 (_prepare decodes again and parks it)
-                        record = None
-                    else:
-                        headers: Headers = msg.headers() or []  # type: ignore[assignment]
-                        # A fetched record always has a topic, partition and offset.
-                        # topic, partition, offset, key, value, headers, timestamp, message
-                        record = Record(
-                            topic, msg.partition(), msg.offset(), key, value,  # type: ignore[arg-type]
-                            headers, msg.timestamp()[1], msg,
-                        )  # fmt: skip
-                        if stats is not None:
-                            if topic != counted_topic:
-                                if counted_topic is not None:
-                                    _count(stats, counted_topic, counted, counted_bytes)
-                                counted_topic, counted, counted_bytes = topic, 0, 0
-                            counted += 1
-                            counted_bytes += len(msg) + (len(raw_key) if raw_key else 0)
-                        if not headers:
-                            parent = None
-                        elif headers == last_headers:
-                            parent = last_parent
-                        else:
-                            parent = last_parent = extract(headers)
-                            last_headers = headers
-                        if token is not None and parent is not attached:
-                            detach(token)
-                            token = attached = None
-                        try:
-                            if parent is None:
-                                # No trace to continue: no span, the record starts its own.
-                                handler(record)
-                            elif spans:
-                                with RecordSpan(
-                                    tracer, record, parent, group=self.group_id, app=self.app_id
-                                ):
-                                    handler(record)
-                            else:
-                                # Nobody records spans, but what the handler produces still
-                                # carries the producer's trace.
-                                if token is None:
-                                    token, attached = attach(parent), parent
-                                handler(record)
-                                if current() is not parent:
-                                    # The handler left another context current: undo it.
-                                    detach(token)
-                                    token = attached = None
-                        except Exception as exc:  # noqa: BLE001 (parked or raised again)
-                            if token is not None:
-                                detach(token)
-                                token = attached = None
-                            self._handler_failed(msg, record, exc)
-                if record is None:
-                    if token is not None:
-                        detach(token)
-                        token = attached = None
-                    if at_topic is not None:
-                        # _prepare and _processed note offsets themselves: flush ours first.
-                        pending[(at_topic, at_partition)] = at_next
-                        at_topic, at_partition = None, -1
-                    record = self._prepare(msg)
-                    if record is None:
-                        index += 1
-                        self._processed(msg)
-                        if self._stopping:
-                            break
-                        continue
-                    self._handle(handler, record, msg)
-                index += 1
-                handled += 1
-                # Processed: note its offset (the read_from topic is where it is committed).
-                if record.partition != at_partition or record.read_from != at_topic:
-                    if at_topic is not None:
-                        pending[(at_topic, at_partition)] = at_next
-                    at_topic, at_partition = record.read_from, record.partition
-                at_next = record.offset + 1
-                if handled == limit or self._stopping:
-                    break
-        finally:
-            if token is not None:
-                detach(token)
-            if at_topic is not None:
-                pending[(at_topic, at_partition)] = at_next
-            if counted_topic is not None and stats is not None:
-                _count(stats, counted_topic, counted, counted_bytes)
-            # Records fetched but not processed (a stop, or an error escaping the handler)
-            # are kept in order for the next call: the fetch position has already moved
-            # past them.
-            if index < len(batch):
-                self._backlog = batch[index:] + self._backlog
-            self._store_pending()
-        return handled
-
     def __iter__(self) -> Iterator[Record]:
         """Records one by one; each is marked processed when the loop asks for the next.
 
@@ -428,7 +300,6 @@ class Consumer(CommitBookkeeping, Parking):
             finally:
                 if index < len(batch):
                     self._backlog = batch[index:] + self._backlog
-                self._store_pending()
             self._maybe_commit()
 
     def stop(self) -> None:
@@ -442,7 +313,7 @@ class Consumer(CommitBookkeeping, Parking):
             batch, self._backlog = self._backlog, []
             return batch
         if self._pauses:
-            now = _now_ms()
+            now = now_ms()
             ready = self._pauses.take_due(now)
             if ready:
                 self._consumer.resume([TopicPartition(t, p) for t, p in ready])
@@ -456,109 +327,6 @@ class Consumer(CommitBookkeeping, Parking):
             return batch
         first = self._consumer.poll(timeout_s)
         return [first] if first is not None else []
-
-    def _prepare(self, msg: Message) -> Record | None:
-        """The record to hand over, or None (an event, a paused partition, a parked record)."""
-        err = msg.error()
-        if err is not None:
-            self._event(err)
-            return None
-        topic = msg.topic() or ""
-        partition = msg.partition() or 0
-        offset = msg.offset() or 0
-        if self._pauses and (topic, partition) in self._pauses:
-            return None  # a later record of a partition waiting for its head to be due
-        retry = self._retry_of.get(topic) if self._retry_of else None
-        headers: Headers = msg.headers() or []  # type: ignore[assignment]
-        if retry is None:
-            origin, attempt = topic, 0
-        else:
-            origin, attempt = retry
-            due = header_text(headers, RETRY_DUE_HEADER)
-            if due is not None and due.isdigit() and int(due) > _now_ms():
-                self._pause_until(topic, partition, offset, int(due))
-                return None
-        raw_key = msg.key()
-        try:
-            key = raw_key
-            if raw_key is not None:
-                key_decoder = self._key_decoders.get(origin)
-                if key_decoder is None:
-                    key_decoder = self._key_decoders[origin] = self._deserializer.key_decoder(
-                        origin
-                    )
-                key = key_decoder.decode(raw_key)
-            decoder = self._value_decoders.get(origin)
-            if decoder is None:
-                decoder = self._value_decoders[origin] = self._deserializer.value_decoder(origin)
-            value = decoder.decode(msg.value())
-        except Exception as exc:  # noqa: BLE001 (any decoding failure is a poison pill)
-            if self._stats is not None:
-                self._stats.error("deserialization")
-            self._park(msg, exc, kind="deserialization", origin=origin, attempt=attempt)
-            return None
-        stats = self._stats
-        if stats is not None:
-            entry = stats.consumed.get(origin)
-            if entry is None:
-                entry = stats.consumed[origin] = [0, 0]
-            entry[0] += 1
-            entry[1] += len(msg) + (len(raw_key) if raw_key else 0)
-        return Record(
-            topic=origin, partition=partition, offset=offset, key=key, value=value,
-            headers=headers, timestamp_ms=msg.timestamp()[1], message=msg,
-            read_from=topic, attempt=attempt,
-        )  # fmt: skip
-
-    def _handle(self, handler: Handler, record: Record, msg: Message) -> None:
-        parent = self._extractor.context(record.headers)
-        try:
-            with self._processing(record, parent):
-                handler(record)
-        except Exception as exc:  # noqa: BLE001 (parked or raised again)
-            self._handler_failed(msg, record, exc)
-
-    def _handler_failed(self, msg: Message, record: Record, exc: Exception) -> None:
-        """Park the record, or re-raise when there is no dead-letter policy."""
-        if self._stats is not None:
-            self._stats.error("handler")
-        if self.dead_letters is None:
-            raise exc
-        self._park(msg, exc, kind="handler", origin=record.topic, attempt=record.attempt)
-
-    def _processing(
-        self, record: Record, parent: otel_context.Context | None = _NO_PARENT
-    ) -> Processing:
-        """A CONSUMER span continuing the producer's trace when there is one to continue and
-        someone records spans; otherwise only the producer's context, if any, is made
-        current (a span per record costs microseconds, more than decoding it)."""
-        if parent is _NO_PARENT:
-            parent = self._extractor.context(record.headers)
-        if parent is not None and self._spans:
-            return RecordSpan(self._tracer, record, parent, group=self.group_id, app=self.app_id)
-        return Attached(parent)
-
-    def _processed(self, msg: Message) -> None:
-        # Skipped records of a paused partition are not processed: their offsets stay put.
-        topic, partition = msg.topic(), msg.partition()
-        if (
-            msg.error() is None
-            and topic is not None
-            and partition is not None
-            and (topic, partition) not in self._pauses
-        ):
-            self._pending[(topic, partition)] = (msg.offset() or 0) + 1
-
-    def _event(self, err: KafkaError) -> None:
-        if err.code() == KafkaError._PARTITION_EOF:
-            return
-        if self._stats is not None:
-            self._stats.error("kafka")
-        if err.fatal():
-            raise KafkaException(err)
-        logger.warning(
-            "consumer error: %s", err.str(), extra={"app": self.app_id, "group": self.group_id}
-        )
 
     # ------------------------------------------------------------------ callbacks
     def _statistics(self, document: str) -> None:
@@ -582,7 +350,6 @@ class Consumer(CommitBookkeeping, Parking):
             return
         self._closed = True
         try:
-            self._store_pending()
             self._commit_sync("close")
         finally:
             self._consumer.close()
@@ -596,16 +363,3 @@ class Consumer(CommitBookkeeping, Parking):
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _count(stats: ConsumerStats, topic: str, records: int, size: int) -> None:
-    """Add a run of records handed over from ``topic`` to the consumed counters."""
-    entry = stats.consumed.get(topic)
-    if entry is None:
-        entry = stats.consumed[topic] = [0, 0]
-    entry[0] += records
-    entry[1] += size

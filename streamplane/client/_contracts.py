@@ -190,9 +190,12 @@ def contracts_for(
     schemas: Mapping[str, TopicSchemas],
     topics: Iterable[str],
     given: DataContracts | None,
+    *,
+    data_dir: Path | None = Path(".streamplane"),
 ) -> DataContracts | None:
     """An application's contract settings: those given, else the spec's when one of its
-    topics encrypts (KMS settings are looked for only when something needs them)."""
+    topics encrypts (KMS settings are looked for only when something needs them; the local
+    cluster's in ``data_dir``)."""
     if given is not None:
         return given
     for topic in topics:
@@ -200,7 +203,7 @@ def contracts_for(
         for schema in (declared.key, declared.value) if declared is not None else ():
             rules = (schema.rule_set or {}).get("domainRules", []) if schema else []
             if any(r.get("type") in ("ENCRYPT", "ENCRYPT_PAYLOAD") for r in rules):
-                return DataContracts.from_spec(spec)
+                return DataContracts.from_spec(spec, data_dir=data_dir)
     return None
 
 

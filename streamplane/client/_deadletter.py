@@ -1,11 +1,15 @@
 """Poison pills: retry topics with back-off, then a dead-letter topic, and the consumer moves on.
 
 The pattern is Spring Kafka's non-blocking retry. A record whose handler raises is copied to
-``<topic>.retry.1`` with a header saying when it is due; the consumer of that retry topic
-pauses the partition until then, processes it again, and on another failure moves it to
-``<topic>.retry.2``, and so on. After the last retry (or at once, when there are none, or
-when the value cannot even be decoded) it goes to ``<topic>.dlq``. Meanwhile the main
-topic keeps flowing: one bad record does not block its partition.
+the application's first retry topic with a header saying when it is due; the consumer of
+that retry topic pauses the partition until then, processes it again, and on another failure
+moves it to the second, and so on. After the last retry (or at once, when there are none, or
+when the value cannot even be decoded) it goes to the application's dead-letter topic.
+Meanwhile the main topic keeps flowing: one bad record does not block its partition.
+
+The topics belong to the consuming application, in its namespace:
+``<prefix><domain>.<app>.<topic>.retry.<n>`` and ``<prefix><domain>.<app>.<topic>.dlq``
+(:class:`~streamplane.model.DeadLetterOwner` names them, for the SDK and ``apply`` alike).
 
 The copy keeps the original key, value bytes and headers (trace, producing app, schema id)
 and adds why it failed, where it came from and when. The consumer commits past the record
@@ -24,10 +28,11 @@ from typing import Any
 import confluent_kafka
 from confluent_kafka import KafkaError
 
-from streamplane.client._errors import DeadLetterError
+from streamplane.client._errors import ClientError, DeadLetterError
 from streamplane.client._headers import Headers, header_text
 
-# The names are the platform's, shared with what apply creates.
+# The names are the platform's, shared with what apply creates and grants.
+from streamplane.model._dead_letters import DeadLetterOwner as DeadLetterOwner
 from streamplane.model._dead_letters import dlq_topic as dlq_topic
 from streamplane.model._dead_letters import retry_topic as retry_topic
 
@@ -67,27 +72,47 @@ MAX_MESSAGE_BYTES = 4096
 
 @dataclass(frozen=True)
 class DeadLetterPolicy:
-    """How a consumer parks records it cannot process.
+    """How a consumer parks records it cannot process, and in whose topics.
 
-    ``retry_delays_s``: one retry topic per entry, ``<topic>.retry.<n>`` waited on for the
-    n-th delay, e.g. ``(1.0, 30.0)``; empty means straight to ``<topic>.dlq``. Records that
-    fail to decode skip the retries: decoding the same bytes again fails the same way.
+    ``retry_delays_s``: one retry topic per entry, the n-th waited on for the n-th delay,
+    e.g. ``(1.0, 30.0)``; empty means straight to the dead-letter topic. Records that fail
+    to decode skip the retries: decoding the same bytes again fails the same way.
+    ``owner``: the consuming application whose topics these are;
+    ``Consumer.for_application`` fills it in from the spec, a consumer built by hand must
+    name it (``DeadLetterOwner("risk.", "fraud", "fraud-scorer")``).
     """
 
     retry_delays_s: tuple[float, ...] = ()
     #: How long to wait for the cluster to acknowledge a parked record before giving up.
     write_timeout_s: float = 30.0
+    owner: DeadLetterOwner | None = None
+
+    def checked_owner(self) -> DeadLetterOwner:
+        """The owner, or a ClientError saying how to name one."""
+        if self.owner is None:
+            raise ClientError(
+                "this DeadLetterPolicy names no owner, so there is no topic to park records "
+                "in; build the consumer with Consumer.for_application (the spec names the "
+                "application), or pass DeadLetterPolicy(owner=DeadLetterOwner(<tenant "
+                "prefix>, <domain>, <application>))"
+            )
+        return self.owner
 
     def retry_topics(self, topic: str) -> list[str]:
-        return [retry_topic(topic, n) for n in range(1, len(self.retry_delays_s) + 1)]
+        owner = self.checked_owner()
+        return [retry_topic(owner, topic, n) for n in range(1, len(self.retry_delays_s) + 1)]
+
+    def dlq_topic(self, topic: str) -> str:
+        return dlq_topic(self.checked_owner(), topic)
 
     def destination(self, topic: str, *, attempt: int, retryable: bool) -> tuple[str, float]:
         """Where a record of ``topic`` that failed on try ``attempt`` (0-based) goes next,
         and after what delay in seconds (0 for the dead-letter topic)."""
         following = attempt + 1
         if retryable and following <= len(self.retry_delays_s):
-            return retry_topic(topic, following), self.retry_delays_s[following - 1]
-        return dlq_topic(topic), 0.0
+            delay = self.retry_delays_s[following - 1]
+            return retry_topic(self.checked_owner(), topic, following), delay
+        return self.dlq_topic(topic), 0.0
 
 
 def error_class(exc: BaseException) -> str:
@@ -187,8 +212,9 @@ class DeadLetterWriter:
         if self.missing([topic]):
             raise DeadLetterError(
                 f"topic {topic} does not exist, so the failed record cannot be parked there; "
-                "declare it in the spec (retry and dead-letter topics are not created "
-                "automatically). The consumer stopped without committing past the record."
+                "give the application `dead_letters` in the spec and apply it (retry and "
+                "dead-letter topics are not created automatically). The consumer stopped "
+                "without committing past the record."
             )
         outcome: list[KafkaError | None] = []
         producer = self._client()

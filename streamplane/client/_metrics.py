@@ -211,7 +211,7 @@ class ClientMetrics(Collector):
         )  # fmt: skip
         errors = CounterMetricFamily(
             f"{PREFIX}_errors", "Errors by kind (delivery, serialization, deserialization, "
-            "handler, commit, kafka, dead_letter).",
+            "handler, commit, kafka, dead_letter, unlisted_topic).",
             labels=["app", "client_id", "role", "kind"],
         )  # fmt: skip
         parked = CounterMetricFamily(

@@ -1,8 +1,12 @@
 """The consumer's offset and rebalance bookkeeping: commit only what was processed.
 
-Split from ``_consumer`` (the batch loop): offsets of processed records are stored, then
-committed by the :class:`CommitPolicy` (after every batch, or at most every interval),
-synchronously on revocation and close; lost partitions drop what they had pending.
+Split from ``_consumer`` (the batch loop): the next offset of each partition's last processed
+record is kept pending, stored in librdkafka right before a commit, and committed by the
+:class:`CommitPolicy` (after every batch, or at most every interval), synchronously on
+revocation and close; lost partitions drop what they had pending. librdkafka reads stored
+offsets only when asked to commit them (auto-commit is off in every profile), so storing
+them then commits exactly what storing them after every batch would, without a native call
+per batch (per record, when records trickle in one at a time).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class CommitBookkeeping:
 
     # ------------------------------------------------------------------ offsets
     def _store_pending(self) -> None:
+        """Hand the pending offsets to librdkafka, which commits what is stored."""
         if not self._pending:
             return
         offsets = [TopicPartition(t, p, o) for (t, p), o in self._pending.items()]
@@ -64,12 +69,13 @@ class CommitBookkeeping:
         self._stored_since_commit = True
 
     def _maybe_commit(self) -> None:
-        if not self._stored_since_commit:
+        if not (self._pending or self._stored_since_commit):
             return
         policy = self.commit_policy
         if policy.mode == "sync":
             self._commit_sync("batch")
         elif time.monotonic() - self._last_commit >= policy.interval_s:
+            self._store_pending()
             self._stored_since_commit = False
             self._last_commit = time.monotonic()
             self._commit_started.append(("async", time.perf_counter()))
@@ -80,7 +86,8 @@ class CommitBookkeeping:
                 self._commit_failed(exc.args[0] if exc.args else None)
 
     def _commit_sync(self, reason: str) -> None:
-        """Commit what is stored and wait; nothing stored is not an error."""
+        """Commit what was processed and wait; nothing to commit is not an error."""
+        self._store_pending()
         self._stored_since_commit = False
         self._last_commit = time.monotonic()
         started = time.perf_counter()
@@ -130,7 +137,6 @@ class CommitBookkeeping:
     def _revoked(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         # Cooperative rebalance: only these partitions move. Commit what was processed
         # while they are still ours, so their next owner starts exactly after it.
-        self._store_pending()
         self._commit_sync("revoke")
         self._forget(partitions)
         logger.info(

@@ -2,7 +2,8 @@
 
 Split from ``_consumer`` (the batch loop): a record whose handler failed goes to the next
 retry topic of the :class:`DeadLetterPolicy` (its partition paused until the retry is
-due) or to ``<topic>.dlq``, with headers saying where it came from and why.
+due) or to its dead-letter topic, with headers saying where it came from and why. Both
+belong to the consuming application: ``<prefix><domain>.<app>.<topic>.retry.<n>|.dlq``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from streamplane.client._deadletter import (
     DeadLetterPolicy,
     DeadLetterWriter,
     RetryPauses,
-    dlq_topic,
     failure_headers,
 )
 from streamplane.client._errors import ClientError
@@ -47,7 +47,8 @@ class Parking:
         """Retry topics must exist to be subscribed; a missing DLQ is worth a warning now."""
         if self.dead_letters is None:
             return
-        missing = self._writer.missing([*self._retry_of, *map(dlq_topic, self.topics)])
+        dead_letters = [self.dead_letters.dlq_topic(topic) for topic in self.topics]
+        missing = self._writer.missing([*self._retry_of, *dead_letters])
         retries = [t for t in missing if t in self._retry_of]
         if retries:
             raise ClientError(

@@ -34,13 +34,13 @@ from streamplane.client._headers import (
     TraceInjector,
     normalise_headers,
 )
+from streamplane.client._identity import DEFAULT_DATA_DIR, ApplicationScope, resolve_application
 from streamplane.client._metrics import ProducerStats
 from streamplane.client._schemas import (
     RegistryRef,
     RegistrySettings,
     TopicSchemas,
     registry_client,
-    registry_from_spec,
     schemas_from_spec,
 )
 from streamplane.client._serdes import Encoder, RecordSerializer
@@ -48,6 +48,8 @@ from streamplane.client._telemetry import Telemetry
 from streamplane.client._telemetry import error_log_level as _level
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from streamplane.kafka import ConnectionSettings
     from streamplane.model import Spec
 
@@ -64,8 +66,11 @@ class Producer:
 
     ``Producer(connection=..., app_id="card-gateway", profile="zero_loss")`` builds one
     explicitly; :meth:`for_application` builds one for an application of the spec, with its
-    profile, overrides and topic schemas. Use it as a context manager, or call
+    identity, profile, overrides and topic schemas. Use it as a context manager, or call
     :meth:`flush` before exiting: records still in flight at exit are lost otherwise.
+
+    ``scope`` (set by :meth:`for_application`) holds the producer to the topics the spec
+    lets the application write: any other topic raises ClientError before it is sent.
     """
 
     def __init__(
@@ -82,9 +87,11 @@ class Producer:
         client_id: str | None = None,
         queue_full_timeout_s: float = 30.0,
         contracts: DataContracts | None = None,
+        scope: ApplicationScope | None = None,
     ) -> None:
         self.app_id = app_id
         self.profile = profile
+        self.scope = scope
         self.config = producer_config(
             profile=profile, connection=connection, app_id=app_id, client_id=client_id,
             overrides=config,
@@ -125,39 +132,61 @@ class Producer:
         spec: Spec,
         app: str,
         *,
-        connection: ConnectionSettings,
+        connection: ConnectionSettings | None = None,
         registry: RegistryRef | None = None,
         config: Mapping[str, Any] | None = None,
         telemetry: Telemetry | None = None,
         on_delivery_error: Callable[[DeliveryFailure], None] | None = None,
         protobuf_types: Mapping[str, type[Any]] | None = None,
         contracts: DataContracts | None = None,
+        cluster: str | None = None,
+        data_dir: Path | str = DEFAULT_DATA_DIR,
     ) -> Producer:
-        """A producer for application ``app`` of the spec.
+        """A producer for application ``app`` of the spec, connected as the application.
+
+        Identity, first match wins: ``connection`` with a user name, as given; else the
+        application's principal with its password from the spec's ``password:`` (env or
+        file), else on the local cluster ``<data_dir>/secrets/<principal>`` (written by
+        ``streamplane apply``). The cluster is ``cluster``, else the tenant's only (or
+        local) one; its address comes from ``connection`` when that has no user name, else
+        from the spec's cluster entry, or for the local cluster from ``data_dir``. The
+        registry is ``registry``, else the cluster's ``schema_registry``, else the local
+        one ``streamplane up`` runs, with the same credentials. No admin credentials are
+        needed.
+
+        Only the topics of the application's ``produces`` (and ``acl_exceptions`` that
+        grant its principal WRITE) may be written: any other raises ClientError naming
+        the spec entry before anything is sent, whatever the credentials.
 
         Its profile and producer overrides come from the spec, then ``config`` on top; a
         setting that breaks the profile's guarantee (acks=1 for a zero_loss application)
         raises ProfileError. Topic schemas come from the spec, so a value that does not
-        match its topic's declared schema is refused before it is sent. The registry
-        defaults to the one the spec names for the cluster.
+        match its topic's declared schema is refused before it is sent.
 
         Topics whose schemas carry a data contract are written with confluent-kafka's rule
         engine (fields encrypted, CEL conditions enforced); ``contracts`` gives the KMS
         settings, by default ``DataContracts.from_spec`` (environment and local files).
         """
         clients = application_clients(spec, app)
+        resolved = resolve_application(
+            spec, app, connection=connection, registry=registry, cluster=cluster,
+            data_dir=data_dir,
+        )  # fmt: skip
         schemas = schemas_from_spec(spec, protobuf_types=protobuf_types)
         return cls(
-            connection=connection,
+            connection=resolved.connection,
             app_id=clients.app_id,
             profile=clients.profile,
             config={**clients.producer_overrides, **(config or {})},
             schemas=schemas,
-            registry=registry if registry is not None else registry_from_spec(spec, connection),
+            registry=resolved.registry,
             telemetry=telemetry,
             on_delivery_error=on_delivery_error,
             client_id=clients.client_id,
-            contracts=contracts_for(spec, schemas, clients.produces, contracts),
+            contracts=contracts_for(
+                spec, schemas, clients.produces, contracts, data_dir=resolved.data_dir
+            ),
+            scope=resolved.scope,
         )
 
     # ------------------------------------------------------------------ producing
@@ -179,6 +208,12 @@ class Producer:
         """
         encoder = self._value_encoders.get(topic)
         if encoder is None:
+            # First record of this topic: the spec must list it for the application (checked
+            # once per topic, since a refused topic never gets an encoder).
+            if self.scope is not None and not self.scope.may_produce(topic):
+                if self._stats is not None:
+                    self._stats.error("unlisted_topic")
+                self.scope.require_produce(topic)
             encoder = self._value_encoders[topic] = self._serializer.value_encoder(topic)
         try:
             data = encoder.encode(value)

@@ -1,12 +1,19 @@
-"""Reading a dead-letter topic, and sending its records back to the topic they came from.
+"""Reading a dead-letter topic, and sending its records back to be processed again.
 
-A replay must survive being interrupted and run again without delivering a record twice.
-It reads ``<topic>.dlq`` with a consumer group of its own and writes each batch to
-``<topic>`` in a Kafka transaction that also commits the group's offsets
-(``send_offsets_to_transaction``): the records and the progress become visible together or
-not at all. A rerun's ``init_transactions`` aborts whatever an interrupted run left open
-and continues from the committed offsets; a concurrent replay of the same topic fences the
-older one (one transactional id per topic).
+Dead-letter topics belong to the consuming application (``DeadLetterOwner``): one per
+application and consumed topic. A replay reads one with a consumer group of its own and
+writes each batch to its target (the consumed topic, or the application's first retry
+topic so that only that application sees the records again) in a Kafka transaction that
+also commits the group's offsets (``send_offsets_to_transaction``): the records and the
+progress become visible together or not at all. A rerun's ``init_transactions`` aborts
+whatever an interrupted run left open and continues from the committed offsets; a
+concurrent replay of the same dead-letter topic fences the older one (one transactional id
+per dead-letter topic).
+
+Old-style parking topics (``<topic>.dlq``, ``<topic>.retry.<n>``, from before they
+belonged to the consumer) are read the same way while an estate migrates; a replay of one
+keeps the group and transactional id replays of it always had, so one half done before
+the migration continues where it stopped.
 """
 
 from __future__ import annotations
@@ -32,12 +39,14 @@ from streamplane.client._deadletter import (
     ORIGIN_OFFSET_HEADER,
     ORIGIN_PARTITION_HEADER,
     ORIGIN_TOPIC_HEADER,
+    DeadLetterOwner,
     dlq_topic,
     replay_headers,
 )
 from streamplane.client._errors import ClientError
 from streamplane.client._headers import APP_HEADER, Headers, header_text, message_headers
 from streamplane.kafka import ConnectionSettings
+from streamplane.model import legacy_parking_of
 
 REPLAY_GROUP_PREFIX = "streamplane-dlq-replay."
 
@@ -123,11 +132,14 @@ class ReplayResult:
     group: str
     dry_run: bool
     records: list[DeadLetter]
+    #: Where the records were (or would be) written: the topic, or a retry topic.
+    target: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "topic": self.topic,
             "dead_letter_topic": self.dead_letter_topic,
+            "target": self.target or self.topic,
             "group": self.group,
             "dry_run": self.dry_run,
             "replayed": 0 if self.dry_run else len(self.records),
@@ -204,11 +216,41 @@ def _reader(connection: ConnectionSettings, group: str) -> confluent_kafka.Consu
     )  # fmt: skip
 
 
+def _parked_topic(topic: str, owner: DeadLetterOwner | None, dead_letter_topic: str | None) -> str:
+    """The topic to read: named outright, or the owner's dead-letter topic of ``topic``."""
+    if dead_letter_topic is not None:
+        return dead_letter_topic
+    if owner is None:
+        raise ClientError(
+            f"every application consuming {topic} has dead-letter topics of its own: name "
+            "one with owner=DeadLetterOwner(<tenant prefix>, <domain>, <application>), or "
+            "the topic itself with dead_letter_topic="
+        )
+    return dlq_topic(owner, topic)
+
+
+def replay_key(topic: str, parked: str) -> str:
+    """The replay group and transactional id of a parking topic.
+
+    One per dead-letter topic. An old-style ``<topic>.dlq`` keeps the per-topic key its
+    replays always had, so their committed progress still counts.
+    """
+    old = legacy_parking_of(parked, [topic])
+    return f"{REPLAY_GROUP_PREFIX}{topic if old is not None and old.kind == 'dlq' else parked}"
+
+
 def inspect_dead_letters(
-    connection: ConnectionSettings, topic: str, *, limit: int | None = 50, timeout_s: float = 30
+    connection: ConnectionSettings,
+    topic: str,
+    *,
+    owner: DeadLetterOwner | None = None,
+    dead_letter_topic: str | None = None,
+    limit: int | None = 50,
+    timeout_s: float = 30,
 ) -> list[DeadLetter]:
-    """The oldest ``limit`` records of ``<topic>.dlq``; commits nothing."""
-    dlq = dlq_topic(topic)
+    """The oldest ``limit`` records ``owner`` parked for ``topic`` (or of
+    ``dead_letter_topic``, named outright); commits nothing."""
+    dlq = _parked_topic(topic, owner, dead_letter_topic)
     client = _reader(connection, f"streamplane-dlq-inspect-{uuid.uuid4().hex[:12]}")
     try:
         start, end = {}, {}
@@ -228,44 +270,61 @@ def replay_dead_letters(
     connection: ConnectionSettings,
     topic: str,
     *,
+    owner: DeadLetterOwner | None = None,
+    dead_letter_topic: str | None = None,
+    target: str | None = None,
+    resume_group: str | None = None,
     dry_run: bool = False,
     limit: int | None = None,
     group: str | None = None,
     batch_size: int = 200,
     timeout_s: float = 30,
 ) -> ReplayResult:
-    """Send the records of ``<topic>.dlq`` not yet replayed back to ``topic``.
+    """Send the records ``owner`` parked for ``topic`` (or those of ``dead_letter_topic``)
+    not yet replayed to ``target``: by default ``topic`` itself, where every consumer of it
+    reads them again; the owner's first retry topic reaches that application alone.
 
     "Not yet replayed" is what the replay group has not committed; records parked while a
-    replay runs wait for the next one. Each record goes back to the partition it came from
+    replay runs wait for the next one. Where the replay group has committed nothing yet,
+    ``resume_group``'s offsets say where to start (an old-style retry topic: what its
+    application has not processed yet). Each record goes to the partition it came from
     (when known) with its original key, value and producer headers, plus
     ``streamplane-replayed-from``. ``dry_run`` lists what would be replayed and changes
     nothing.
     """
-    dlq = dlq_topic(topic)
-    group = group or f"{REPLAY_GROUP_PREFIX}{topic}"
+    dlq = _parked_topic(topic, owner, dead_letter_topic)
+    target = target or topic
+    key = replay_key(topic, dlq)
+    group = group or key
     client = _reader(connection, group)
     try:
         partitions = _partitions(client, dlq, timeout_s)
-        targets = set(_partitions(client, topic, timeout_s))
-        committed = client.committed(
-            [TopicPartition(dlq, p) for p in partitions], timeout=timeout_s
-        )
+        targets = set(_partitions(client, target, timeout_s))
+        wanted = [TopicPartition(dlq, p) for p in partitions]
+        committed = {tp.partition: tp.offset for tp in client.committed(wanted, timeout=timeout_s)}
+        if resume_group is not None and all(o < 0 for o in committed.values()):
+            resumed = _reader(connection, resume_group)
+            try:
+                committed = {
+                    tp.partition: tp.offset for tp in resumed.committed(wanted, timeout=timeout_s)
+                }
+            finally:
+                resumed.close()
         start, end = {}, {}
-        for tp in committed:
+        for partition, offset in committed.items():
             low, high = client.get_watermark_offsets(
-                TopicPartition(dlq, tp.partition), timeout=timeout_s, cached=False
+                TopicPartition(dlq, partition), timeout=timeout_s, cached=False
             )
-            start[tp.partition] = tp.offset if tp.offset >= 0 else low
-            end[tp.partition] = high
+            start[partition] = max(offset, low) if offset >= 0 else low
+            end[partition] = high
         records = _read(client, dlq, start, end, limit=limit, timeout_s=timeout_s)
         if dry_run:
-            return ReplayResult(topic, dlq, group, True, list(records))
+            return ReplayResult(topic, dlq, group, True, list(records), target)
         replayed = _send_back(
-            connection, client, topic, records, targets, batch_size=batch_size,
-            timeout_s=timeout_s,
+            connection, client, target, records, targets, batch_size=batch_size,
+            timeout_s=timeout_s, transactional_id=key,
         )  # fmt: skip
-        return ReplayResult(topic, dlq, group, False, replayed)
+        return ReplayResult(topic, dlq, group, False, replayed, target)
     finally:
         client.close()
 
@@ -279,10 +338,11 @@ def _send_back(
     *,
     batch_size: int,
     timeout_s: float,
+    transactional_id: str,
 ) -> list[DeadLetter]:
     producer = confluent_kafka.Producer(
         connection.librdkafka(**{
-            "transactional.id": f"{REPLAY_GROUP_PREFIX}{topic}",
+            "transactional.id": transactional_id,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,

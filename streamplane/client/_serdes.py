@@ -27,7 +27,14 @@ from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSe
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from streamplane.client._avro import BodyReader, BodyWriter, body_reader, body_writer
+from streamplane.client._avro import (
+    BodyReader,
+    BodyWriter,
+    body_reader,
+    body_writer,
+    extra_fields_reason,
+    field_check,
+)
 from streamplane.client._contracts import (
     ContractRules,
     DataContracts,
@@ -176,6 +183,10 @@ class _AvroEncoder(_SchemaEncoder):
     rule must run on every record, not only on the first, so such a schema always goes
     through the serializer. Identical bytes for one record would prove nothing there (a
     condition that held, a null field left unencrypted).
+
+    Every record, on every path, is first checked for dict keys the declared schema has
+    no field for (nested records included): Avro writers drop them silently, so they are
+    refused here instead (``_avro.field_check``).
     """
 
     def __init__(
@@ -191,13 +202,26 @@ class _AvroEncoder(_SchemaEncoder):
         super().__init__(topic, field, schema, serialize, header=header)
         #: Set when the serializer writes with the registered version (use.latest...).
         self._registry = registry
-        self._candidate = None if registry is not None else body_writer(_document(schema.text))
+        document = _document(schema.text)
+        self._candidate = None if registry is not None else body_writer(document)
+        self._fields = field_check(document) if document is not None else None
+        #: The field names of a flat record schema: a plain dict is checked with one `<=`.
+        self._flat = self._fields.flat if self._fields is not None else None
         self._write: BodyWriter | None = None
         self._frame = b""
         #: Whether the shortcut may still be adopted (never again once refused).
         self._open = True
 
     def encode(self, obj: Any) -> bytes | None:
+        fields = self._fields
+        if fields is not None and obj is not None:
+            flat = self._flat
+            # A plain dict of a flat record: one set comparison, then the walk only to say
+            # which keys. Anything else (nested records, other mappings): the walk.
+            if flat is None or type(obj) is not dict or not obj.keys() <= flat:
+                found = fields.extra_fields(obj)
+                if found:
+                    raise self._refuse(obj, extra_fields_reason(found))
         write = self._write
         if write is None or obj is None or isinstance(obj, _RAW_TYPES):
             data = super().encode(obj)
@@ -368,6 +392,15 @@ class Decoder:
     def decode(self, data: bytes | None) -> Any:
         raise NotImplementedError
 
+    def shortcut(self) -> tuple[bytes, BodyReader] | None:
+        """A frame and a body reader such that, for data starting with that frame,
+        ``reader(data[5:])`` is exactly ``decode(data)``; None when there is none yet.
+
+        The consumer's batch loop reads most records through it inline, saving a method
+        call per record; it asks again after any record that did not start with the frame.
+        """
+        return None
+
 
 class _RawDecoder(Decoder):
     def decode(self, data: bytes | None) -> Any:
@@ -444,6 +477,10 @@ class _AvroDecoder(_SchemaDecoder):
             return super().decode(data)
         self._last_frame, self._last_read = frame, read
         return read(data[5:])
+
+    def shortcut(self) -> tuple[bytes, BodyReader] | None:
+        read = self._last_read
+        return None if read is None else (self._last_frame, read)
 
     def _first(self, data: bytes) -> Any:
         value = super().decode(data)  # checks the framing, fetches and caches the schema

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,12 +30,19 @@ from confluent_kafka.admin import (
     ResourceType,
     ScramCredentialInfo,
     ScramMechanism,
+    UserScramCredentialAlteration,
     UserScramCredentialDeletion,
     UserScramCredentialUpsertion,
 )
 
 from streamplane.errors import ClusterError
 from streamplane.kafka._connection import ConnectionSettings
+from streamplane.kafka._failover import (
+    SETTLE_S,
+    ControllerWatch,
+    admin_config,
+    settle,
+)
 
 T = TypeVar("T")
 BATCH = 1000
@@ -81,32 +88,51 @@ def _chunks(items: Sequence[T], size: int = BATCH) -> Iterable[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _wait(
-    futures: dict[Any, concurrent.futures.Future[Any]], what: Callable[[Any], str]
-) -> dict[Any, Any]:
-    """Resolve every future; collect all failures into one ClusterError."""
-    results: dict[Any, Any] = {}
-    failures: list[str] = []
-    for key, future in futures.items():
-        try:
-            results[key] = future.result()
-        except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            failures.append(f"{what(key)}: {error.str()}")
-    if failures:
-        shown = "\n  ".join(failures[:20])
-        more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
-        raise ClusterError(f"{len(failures)} admin operation(s) failed:\n  {shown}{more}")
-    return results
-
-
 class ClusterAdmin:
-    """The admin operations reconciliation needs, batched."""
+    """The admin operations reconciliation needs, batched, riding out controller elections.
 
-    def __init__(self, settings: ConnectionSettings, *, timeout_s: float = 60.0) -> None:
+    Every call is bounded: metadata reads by ``timeout_s``; the other requests by
+    :func:`~streamplane.kafka._failover.settle`, which retries retriable failures (a
+    controller being elected, a leader moving) for up to ``settle_s`` and keeps the
+    controller librdkafka sends them to on a live broker (the module explains why).
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        timeout_s: float = SETTLE_S,
+        settle_s: float = SETTLE_S,
+    ) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
-        self.client = AdminClient(settings.librdkafka(**{"log_level": 3}))
+        self.settle_s = settle_s
+        self.client = AdminClient(admin_config(settings))
+        self._watch = ControllerWatch(self.client)
+
+    def _settle(
+        self,
+        submit: Callable[[list[T], float], dict[Any, concurrent.futures.Future[Any]]],
+        items: Sequence[T],
+        *,
+        what: Callable[[Any], str],
+        key: Callable[[T], Hashable] = lambda item: item,
+        ignore: tuple[int, ...] = (),
+    ) -> dict[Any, Any]:
+        return settle(
+            submit,
+            items,
+            what=what,
+            watch=self._watch,
+            key=key,
+            ignore=ignore,
+            settle_s=self.settle_s,
+            after_each=self._drain_logs,
+        )
+
+    def _drain_logs(self) -> None:
+        """Hand librdkafka's queued log lines to the routed logger (served on poll)."""
+        self.client.poll(0)
 
     # ------------------------------------------------------------------ reads
     def topic_names(self) -> set[str]:
@@ -115,11 +141,15 @@ class ClusterAdmin:
 
     def _metadata(self) -> Any:
         try:
-            return self.client.list_topics(timeout=self.timeout_s)
+            metadata = self.client.list_topics(timeout=self.timeout_s)
         except KafkaException as exc:
             raise ClusterError(
-                f"cannot read topics from {self.settings.bootstrap_servers}: {exc}"
+                f"cannot read topics from {self.settings.bootstrap_servers}: {exc.args[0].str()}"
             ) from exc
+        finally:
+            self._drain_logs()
+        self._watch.observe(metadata)
+        return metadata
 
     def describe_topics(self) -> tuple[list[TopicDescription], dict[str, str]]:
         """Every topic with its overrides, plus the defaults a topic without overrides gets."""
@@ -133,11 +163,11 @@ class ClusterAdmin:
         overrides: dict[str, dict[str, str]] = {}
         defaults: dict[str, str] = {}
         for chunk in _chunks(names):
-            futures = self.client.describe_configs(
+            results = self._settle(
+                lambda resources, t: self.client.describe_configs(resources, request_timeout=t),
                 [ConfigResource(ResourceType.TOPIC, n) for n in chunk],
-                request_timeout=self.timeout_s,
+                what=lambda r: f"describe configs of topic {r.name}",
             )
-            results = _wait(futures, lambda r: f"describe configs of topic {r.name}")
             for resource, entries in results.items():
                 own = {}
                 for key, entry in entries.items():
@@ -166,20 +196,22 @@ class ClusterAdmin:
             AclOperation.ANY,
             AclPermissionType.ANY,
         )
-        try:
-            bindings = self.client.describe_acls(match_all, request_timeout=self.timeout_s).result()
-        except KafkaException as exc:
-            raise ClusterError(f"cannot read ACLs: {exc.args[0].str()}") from exc
-        return [_to_tuple(b) for b in bindings]
+        results = self._settle(
+            lambda _, t: {"acls": self.client.describe_acls(match_all, request_timeout=t)},
+            ["acls"],
+            what=lambda _: "read ACLs",
+        )
+        return [_to_tuple(b) for b in results["acls"]]
 
     def scram_users(self) -> dict[str, int]:
         """SCRAM-SHA-512 users and the iteration count each credential was stored with."""
-        try:
-            future = self.client.describe_user_scram_credentials(request_timeout=self.timeout_s)
+
+        def submit(_: list[str], timeout_s: float) -> dict[str, concurrent.futures.Future[Any]]:
+            future = self.client.describe_user_scram_credentials(request_timeout=timeout_s)
             assert isinstance(future, concurrent.futures.Future)  # users=None: a single future
-            described = future.result()
-        except KafkaException as exc:
-            raise ClusterError(f"cannot read SCRAM users: {exc.args[0].str()}") from exc
+            return {"users": future}
+
+        described = self._settle(submit, ["users"], what=lambda _: "read SCRAM users")["users"]
         users = {}
         for user, description in described.items():
             for info in description.scram_credential_infos:
@@ -190,15 +222,19 @@ class ClusterAdmin:
     # ----------------------------------------------------------------- writes
     def create_topics(self, topics: Sequence[tuple[str, int, int | None, dict[str, str]]]) -> None:
         for chunk in _chunks(topics, 500):
-            futures = self.client.create_topics(
+            self._settle(
+                lambda new, t: self.client.create_topics(
+                    new, operation_timeout=t, request_timeout=t
+                ),
                 [
                     NewTopic(n, p, rf if rf is not None else -1, config=dict(c))
                     for n, p, rf, c in chunk
                 ],
-                operation_timeout=self.timeout_s,
-                request_timeout=self.timeout_s,
+                what=lambda n: f"create topic {n}",
+                key=lambda t: t.topic,
+                # A retry after a timed-out attempt finds the topic created: converged.
+                ignore=(KafkaError.TOPIC_ALREADY_EXISTS,),
             )
-            _wait(_ignore(futures, KafkaError.TOPIC_ALREADY_EXISTS), lambda n: f"create topic {n}")
 
     def alter_topic_configs(self, changes: dict[str, dict[str, str | None]]) -> None:
         """Per topic: key -> value to SET, or None to DELETE the override (back to default)."""
@@ -216,38 +252,50 @@ class ClusterAdmin:
             for topic, keys in sorted(changes.items())
         ]
         for chunk in _chunks(resources):
-            futures = self.client.incremental_alter_configs(
-                list(chunk), request_timeout=self.timeout_s
+            self._settle(
+                lambda rs, t: self.client.incremental_alter_configs(rs, request_timeout=t),
+                chunk,
+                what=lambda r: f"alter configs of topic {r.name}",
             )
-            _wait(futures, lambda r: f"alter configs of topic {r.name}")
 
     def add_partitions(self, totals: dict[str, int]) -> None:
         items = [NewPartitions(t, n) for t, n in sorted(totals.items())]
         for chunk in _chunks(items):
-            futures = self.client.create_partitions(list(chunk), request_timeout=self.timeout_s)
-            _wait(futures, lambda t: f"add partitions to {t}")
+            self._settle(
+                lambda ps, t: self.client.create_partitions(ps, request_timeout=t),
+                chunk,
+                what=lambda t: f"add partitions to {t}",
+                key=lambda p: p.topic,
+            )
 
     def delete_topics(self, names: Sequence[str]) -> None:
         for chunk in _chunks(list(names)):
-            futures = self.client.delete_topics(list(chunk), operation_timeout=self.timeout_s)
-            _wait(_ignore(futures, KafkaError.UNKNOWN_TOPIC_OR_PART), lambda n: f"delete topic {n}")
+            self._settle(
+                lambda ns, t: self.client.delete_topics(ns, operation_timeout=t, request_timeout=t),
+                chunk,
+                what=lambda n: f"delete topic {n}",
+                ignore=(KafkaError.UNKNOWN_TOPIC_OR_PART,),
+            )
 
     def create_acls(self, acls: Sequence[AclTuple]) -> None:
         for chunk in _chunks(list(acls)):
-            futures = self.client.create_acls(
-                [_to_binding(a) for a in chunk], request_timeout=self.timeout_s
+            self._settle(
+                lambda bindings, t: self.client.create_acls(bindings, request_timeout=t),
+                [_to_binding(a) for a in chunk],
+                what=lambda b: f"create ACL {b}",
             )
-            _wait(futures, lambda b: f"create ACL {b}")
 
     def delete_acls(self, acls: Sequence[AclTuple]) -> None:
         for chunk in _chunks(list(acls)):
-            filters = [_to_filter(a) for a in chunk]
-            futures = self.client.delete_acls(filters, request_timeout=self.timeout_s)
-            _wait(futures, lambda b: f"delete ACL {b}")
+            self._settle(
+                lambda filters, t: self.client.delete_acls(filters, request_timeout=t),
+                [_to_filter(a) for a in chunk],
+                what=lambda b: f"delete ACL {b}",
+            )
 
     def upsert_scram(self, credentials: dict[str, str]) -> None:
         """Create or replace SCRAM-SHA-512 credentials (user -> password)."""
-        items = [
+        items: list[UserScramCredentialAlteration] = [
             UserScramCredentialUpsertion(
                 user,
                 ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, scram_iterations(user, pw)),
@@ -256,38 +304,28 @@ class ClusterAdmin:
             for user, pw in sorted(credentials.items())
         ]
         for chunk in _chunks(items):
-            futures = self.client.alter_user_scram_credentials(
-                list(chunk), request_timeout=self.timeout_s
+            self._settle(
+                lambda changes, t: self.client.alter_user_scram_credentials(
+                    changes, request_timeout=t
+                ),
+                chunk,
+                what=lambda u: f"set SCRAM credential of {u}",
+                key=lambda c: c.user,
             )
-            _wait(futures, lambda u: f"set SCRAM credential of {u}")
 
     def delete_scram(self, users: Sequence[str]) -> None:
-        items = [
+        items: list[UserScramCredentialAlteration] = [
             UserScramCredentialDeletion(u, ScramMechanism.SCRAM_SHA_512) for u in sorted(users)
         ]
         for chunk in _chunks(items):
-            futures = self.client.alter_user_scram_credentials(
-                list(chunk), request_timeout=self.timeout_s
+            self._settle(
+                lambda changes, t: self.client.alter_user_scram_credentials(
+                    changes, request_timeout=t
+                ),
+                chunk,
+                what=lambda u: f"delete SCRAM credential of {u}",
+                key=lambda c: c.user,
             )
-            _wait(futures, lambda u: f"delete SCRAM credential of {u}")
-
-
-def _ignore(
-    futures: dict[Any, concurrent.futures.Future[Any]], code: int
-) -> dict[Any, concurrent.futures.Future[Any]]:
-    """Treat one error code as success: re-running an interrupted apply must converge."""
-    wrapped: dict[Any, concurrent.futures.Future[Any]] = {}
-    for key, future in futures.items():
-        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        try:
-            done.set_result(future.result())
-        except KafkaException as exc:
-            if exc.args[0].code() == code:
-                done.set_result(None)
-            else:
-                done.set_exception(exc)
-        wrapped[key] = done
-    return wrapped
 
 
 #: librdkafka calls Kafka's CLUSTER resource type BROKER; we speak Kafka's vocabulary.

@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from streamplane.kafka._client_log import routed_client_logger
+
 
 @dataclass(frozen=True)
 class ConnectionSettings:
@@ -24,7 +26,20 @@ class ConnectionSettings:
         return replace(self, username=username, password=password)
 
     def librdkafka(self, **extra: Any) -> dict[str, Any]:
-        """Config dict for confluent-kafka (librdkafka property names)."""
+        """Config dict for confluent-kafka (librdkafka property names).
+
+        When the program routed the client libraries' logs (the CLI does, see
+        ``_client_log``), the dict also carries that ``logger``, so librdkafka's own
+        lines never reach the user's terminal; ``extra`` may still set its own.
+        """
+        logger = routed_client_logger()
+        conf: dict[str, Any] = {"logger": logger} if logger is not None else {}
+        conf.update(self._librdkafka_properties())
+        conf.update(extra)
+        return conf
+
+    def _librdkafka_properties(self) -> dict[str, Any]:
+        """The connection alone, as librdkafka properties: what a properties file holds."""
         conf: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
@@ -35,7 +50,6 @@ class ConnectionSettings:
             conf["sasl.username"] = self.username
         if self.password is not None:
             conf["sasl.password"] = self.password
-        conf.update(extra)
         return conf
 
     def kafka_python(self) -> dict[str, Any]:
@@ -64,13 +78,24 @@ class ConnectionSettings:
             )
             conf["sasl.mechanism"] = self.sasl_mechanism
             conf["sasl.jaas.config"] = (
-                f'{module} required username="{self.username}" password="{self.password}";'
+                f"{module} required username={_jaas_quoted(self.username or '')} "
+                f"password={_jaas_quoted(self.password or '')};"
             )
         return conf
 
     def properties_text(self) -> str:
         """librdkafka-style properties, accepted by confluent-kafka and by ``kcat -F``."""
-        return "".join(f"{key}={value}\n" for key, value in self.librdkafka().items())
+        conf = self._librdkafka_properties()
+        return "".join(f"{key}={value}\n" for key, value in conf.items())
+
+    def java_properties_text(self) -> str:
+        """:meth:`java_client` as a Java properties file: what ``--command-config`` reads.
+
+        Values are escaped the way ``java.util.Properties.load`` unescapes them, so a
+        password with a backslash or a leading space arrives intact.
+        """
+        conf = self.java_client()
+        return "".join(f"{key}={_java_properties_escaped(value)}\n" for key, value in conf.items())
 
     @classmethod
     def from_properties_file(cls, path: Path) -> ConnectionSettings:
@@ -83,6 +108,23 @@ class ConnectionSettings:
             username=values.get("sasl.username"),
             password=values.get("sasl.password"),
         )
+
+
+def _jaas_quoted(value: str) -> str:
+    """A JAAS option value in double quotes; Kafka's JaasConfig reads \\ and \\" escapes."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _java_properties_escaped(value: str) -> str:
+    """Escape a value for ``java.util.Properties.load`` (backslash, line breaks, lead space)."""
+    text = (
+        value.replace("\\", "\\\\")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+        .replace("\f", "\\f")
+    )
+    return "\\ " + text[1:] if text.startswith(" ") else text
 
 
 def read_properties(path: Path) -> dict[str, str]:

@@ -17,6 +17,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, Res
 
 from streamplane.errors import ClusterError
 from streamplane.kafka._connection import ConnectionSettings
+from streamplane.kafka._failover import admin_config
 
 #: Broker settings a zero-loss audit looks at.
 BROKER_KEYS = (
@@ -46,6 +47,8 @@ class TopicDurability:
     #: The smallest replica count of any partition (the weakest one decides).
     replication_factor: int
     settings: dict[str, TopicSetting] = field(default_factory=dict)
+    #: Partition -> its replicas, preferred leader first (what a reassignment starts from).
+    assignment: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,13 +58,16 @@ class ClusterDurability:
     bootstrap_servers: str
     brokers: dict[int, dict[str, str]]
     topics: dict[str, TopicDurability]
+    #: Broker id -> key -> where its value comes from ("DYNAMIC_BROKER_CONFIG" is a
+    #: per-broker override, which the cluster-wide default cannot undo).
+    broker_sources: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
 def read_durability(
     settings: ConnectionSettings, topics: Iterable[str], *, timeout_s: float = 30.0
 ) -> ClusterDurability:
     """Every broker's durability settings and the effective durability of ``topics``."""
-    admin = AdminClient(settings.librdkafka(**{"log_level": 3}))
+    admin = AdminClient(admin_config(settings))
     try:
         metadata = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
@@ -81,14 +87,13 @@ def read_durability(
         futures.update(admin.describe_configs(topic_resources, request_timeout=timeout_s))
     described = _resolve(futures)
     brokers: dict[int, dict[str, str]] = {}
+    sources: dict[int, dict[str, str]] = {}
     found: dict[str, TopicDurability] = {}
     for resource, entries in described.items():
         if resource.restype == ResourceType.BROKER:
-            brokers[int(resource.name)] = {
-                key: entries[key].value
-                for key in BROKER_KEYS
-                if key in entries and entries[key].value is not None
-            }
+            known = [k for k in BROKER_KEYS if k in entries and entries[k].value is not None]
+            brokers[int(resource.name)] = {key: entries[key].value for key in known}
+            sources[int(resource.name)] = {key: _source_name(entries[key].source) for key in known}
             continue
         partitions = metadata.topics[resource.name].partitions
         found[resource.name] = TopicDurability(
@@ -103,8 +108,19 @@ def read_durability(
                 for key in TOPIC_KEYS
                 if key in entries
             },
+            assignment={n: tuple(p.replicas) for n, p in sorted(partitions.items())},
         )
-    return ClusterDurability(settings.bootstrap_servers, brokers=brokers, topics=found)
+    return ClusterDurability(
+        settings.bootstrap_servers, brokers=brokers, topics=found, broker_sources=sources
+    )
+
+
+def _source_name(source: Any) -> str:
+    """A config source as Kafka names it (confluent-kafka gives an enum or its int value)."""
+    try:
+        return ConfigSource(source).name
+    except ValueError:
+        return str(source)
 
 
 def _is_topic_override(source: Any) -> bool:

@@ -12,6 +12,7 @@ as a :class:`QuotaEntity`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,17 +112,26 @@ def _send(settings: ConnectionSettings, request: Any, *, timeout_s: float, actio
     """Send one request to any broker and return its response.
 
     Both APIs are served by every broker (AlterClientQuotas is forwarded to the active
-    controller), so no controller routing is needed.
+    controller), so no controller routing is needed. The broker picked may be one that
+    just died (a node killed during a failover): a retriable error is retried, on the
+    next broker kafka-python picks, until ``timeout_s`` has passed.
     """
     from kafka.errors import KafkaError
 
     admin = _admin_client(settings, timeout_s)
+    deadline = time.monotonic() + timeout_s
 
     async def call() -> Any:
         return await admin._manager.send(request)
 
     try:
-        return admin._manager.run(call)
+        while True:
+            try:
+                return admin._manager.run(call)
+            except KafkaError as exc:
+                if not getattr(exc, "retriable", False) or time.monotonic() + 0.25 > deadline:
+                    raise
+                time.sleep(0.25)
     except KafkaError as exc:
         raise ClusterError(f"{action} on {settings.bootstrap_servers} failed: {exc}") from exc
     finally:

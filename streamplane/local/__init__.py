@@ -24,6 +24,7 @@ from streamplane.local._layout import (
     node_address,
 )
 from streamplane.local._process import JvmOptions, tagged_node_processes
+from streamplane.local._reach import require_local_cluster, start_command
 from streamplane.local._services import RegistryProcess, ServiceStatus
 
 __all__ = [
@@ -48,5 +49,7 @@ __all__ = [
     "node_address",
     "open_cluster",
     "pinned_kafka_version",
+    "require_local_cluster",
+    "start_command",
     "tagged_node_processes",
 ]

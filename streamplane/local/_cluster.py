@@ -26,6 +26,7 @@ from streamplane.local._layout import (
     NodeAddress,
     new_cluster_id,
     node_address,
+    write_secret_file,
 )
 from streamplane.local._ports import ensure_ports_free
 from streamplane.local._process import (
@@ -99,7 +100,7 @@ class LocalCluster:
         creds = self.dir.read_credentials()
         if creds is None:
             raise DataDirError(
-                f"{self.dir.credentials_file} is missing; run `streamplane up` first."
+                f"{self.dir.credentials_file} is missing; run `{_up(self.dir.root)}` first."
             )
         return creds
 
@@ -155,10 +156,20 @@ class LocalCluster:
         if state is None:
             state = self._initialise(nodes=nodes, port_offset=port_offset or 0)
         elif state.nodes != nodes:
+            # A cluster cannot change size in place (its KRaft voters are formatted in), and
+            # its directory holds generated secrets: start afresh beside it, never over it.
+            shown = _shown(self.dir.root)
+            fresh = f"{shown}-{nodes}"
+            here = "" if shown == DEFAULT_DATA_DIR else f" DATA_DIR={shown}"
+            flag = "" if shown == DEFAULT_DATA_DIR else f" --data-dir {shown}"
             raise DataDirError(
-                f"{self.dir.root} holds a {state.nodes}-node cluster, not {nodes}. "
-                f"Start it with --nodes {state.nodes}, or use another --data-dir "
-                f"(or `streamplane down` and delete {self.dir.root} to start over)."
+                f"{shown} holds a {state.nodes}-node cluster, not {nodes}; nothing was "
+                f"started. Start it as it is with --nodes {state.nodes} (`make up "
+                f"NODES={state.nodes}{here}`), or start a fresh {nodes}-node cluster in a data "
+                f"directory of its own, keeping this one: `streamplane up --nodes {nodes} "
+                f"--data-dir {fresh}` (`make up NODES={nodes} DATA_DIR={fresh}`). Stop this "
+                f"one first (`streamplane down{flag}`) or give the new one other ports "
+                "(--port-offset N, PORT_OFFSET=N)."
             )
         elif port_offset is not None and port_offset != state.port_offset:
             raise DataDirError(
@@ -256,8 +267,9 @@ class LocalCluster:
             username=ADMIN_USER,
             password=creds.admin_password,
         )
-        self.dir.admin_properties.write_text(settings.properties_text())
-        self.dir.admin_properties.chmod(0o600)
+        # Both hold the admin password: created 0600, never readable by others in between.
+        write_secret_file(self.dir.admin_properties, settings.properties_text())
+        write_secret_file(self.dir.admin_java_properties, settings.java_properties_text())
 
     def _java_base(self, *, tools: bool = False) -> list[str]:
         log4j = package_file("templates/tools-log4j2.yaml" if tools else "templates/log4j2.yaml")
@@ -438,7 +450,7 @@ class LocalCluster:
         state = self.state()
         if state is None:
             raise DataDirError(
-                f"no local cluster in {self.dir.root}; start one with `streamplane up`."
+                f"no local cluster in {self.dir.root}; start one with `{_up(self.dir.root)}`."
             )
         return state
 
@@ -448,6 +460,21 @@ class LocalCluster:
             raise DataDirError(
                 f"node {node_id} does not exist; this cluster has nodes 1..{state.nodes}."
             )
+
+
+def _up(root: Path) -> str:
+    """``streamplane up`` for the data directory ``root``: a fix that starts this cluster."""
+    if root == DEFAULT_DATA_DIR.resolve():
+        return "streamplane up"
+    return f"streamplane up --data-dir {_shown(root)}"
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when inside it, as a user typed it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def _exit_code(proc: psutil.Process) -> int | str:

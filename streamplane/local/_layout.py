@@ -101,7 +101,13 @@ class DataDir:
 
     @property
     def admin_properties(self) -> Path:
+        """The admin's connection in librdkafka form (confluent-kafka, ``kcat -F``)."""
         return self.root / "admin.properties"
+
+    @property
+    def admin_java_properties(self) -> Path:
+        """The same connection for Kafka's Java tools and clients (``--command-config``)."""
+        return self.root / "admin-java.properties"
 
     def node_dir(self, node_id: int) -> Path:
         return self.root / f"node{node_id}"
@@ -144,6 +150,12 @@ class DataDir:
     def write_credentials(self, creds: Credentials) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         _write_atomic(self.credentials_file, json.dumps(asdict(creds)) + "\n", mode=0o600)
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Write a file holding a secret: mode 0600 from its first byte, replaced atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, text, mode=0o600)
 
 
 def _write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:

@@ -11,9 +11,15 @@ from streamplane.model._contracts import (
     ContractRules,
 )
 from streamplane.model._dead_letters import (
+    DeadLetterOwner,
+    LegacyParking,
     ParkingTopic,
     dlq_topic,
+    legacy_parking_of,
+    parked_by,
+    parking_kind,
     parking_topics,
+    parking_topics_of,
     retry_topic,
 )
 from streamplane.model._load import json_schema, load_spec
@@ -57,9 +63,11 @@ __all__ = [
     "Contract",
     "ContractRule",
     "ContractRules",
+    "DeadLetterOwner",
     "DeadLetters",
     "Domain",
     "Encryption",
+    "LegacyParking",
     "ParkingTopic",
     "Platform",
     "Quota",
@@ -77,9 +85,13 @@ __all__ = [
     "full_topic_name",
     "has_tagged_field",
     "json_schema",
+    "legacy_parking_of",
     "load_spec",
     "needs_default_encryption",
+    "parked_by",
+    "parking_kind",
     "parking_topics",
+    "parking_topics_of",
     "retry_topic",
     "schema_contract",
 ]

@@ -36,6 +36,8 @@ __all__ = [
     "TopicConfigKey",
     "check_topic_config",
     "check_topic_configs",
+    "format_bytes",
+    "format_duration_ms",
     "parse_bytes",
     "parse_duration_ms",
 ]
@@ -162,6 +164,30 @@ def _size_bytes(value: object) -> int:
         raise ValueError(f"invalid size {_show(value)}")
     total = Fraction(match.group(1)) * _BYTE_UNITS[match.group(2).lower()]
     return _whole(total, value, "bytes")
+
+
+def format_duration_ms(ms: int) -> str | int:
+    """The spec's way to write ``ms``: the largest unit that holds it whole ("14d", "5s",
+    "90m", "250ms"), so that ``parse_duration_ms`` gives ``ms`` back.
+
+    Weeks are not used: retention reads as days ("14d"), as people write it. Zero and the
+    negative sentinels (-1: no limit) stay plain integers, the only form they have.
+    """
+    if ms <= 0:
+        return ms
+    for unit in ("d", "h", "m", "s"):
+        if ms % _DURATION_UNITS_MS[unit] == 0:
+            return f"{ms // _DURATION_UNITS_MS[unit]}{unit}"
+    return f"{ms}ms"
+
+
+def format_bytes(size: int) -> str | int:
+    """The spec's way to write ``size`` bytes: the largest binary unit that holds it whole
+    ("5MiB", "1GiB"), else plain bytes, so that ``parse_bytes`` gives ``size`` back."""
+    for unit in ("tib", "gib", "mib", "kib"):
+        if size > 0 and size % _BYTE_UNITS[unit] == 0:
+            return f"{size // _BYTE_UNITS[unit]}{unit[0].upper()}iB"
+    return size
 
 
 def _java_double(number: float) -> str:

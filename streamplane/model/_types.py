@@ -292,15 +292,17 @@ ProfileField = Annotated[ClientProfile | None, BeforeValidator(_client_profile)]
 class DeadLetters(_Model):
     """Where an application's consumer parks records it cannot process (see the client SDK).
 
-    Each topic the application consumes gets ``<topic>.dlq`` and, per retry delay,
-    ``<topic>.retry.<n>``: ``apply`` creates them beside the topic (its partitions,
-    replication and durability settings) and grants the application what it needs on them.
+    Each topic the application consumes gets, in the application's own namespace,
+    ``<prefix><domain>.<app>.<topic>.dlq`` and, per retry delay,
+    ``<prefix><domain>.<app>.<topic>.retry.<n>``: ``apply`` creates them with the topic's
+    partitions, replication and durability settings and grants the application, and
+    nobody else, what it needs on them (``streamplane.model._dead_letters``).
     """
 
     retries: list[DurationMs] = Field(
         [],
         description="One retry topic per delay before the dead-letter topic, e.g. [5s, 1m]; "
-        "empty: straight to <topic>.dlq.",
+        "empty: straight to <prefix><domain>.<app>.<topic>.dlq.",
         max_length=10,
     )
     retention: DurationMs = Field(
@@ -336,8 +338,8 @@ class Application(_Model):
     )
     dead_letters: DeadLetters | None = Field(
         None,
-        description="Retry and dead-letter topics for the topics this application consumes, "
-        "created by apply; {} for <topic>.dlq alone.",
+        description="Retry and dead-letter topics of its own for the topics this application "
+        "consumes, created by apply; {} for <prefix><domain>.<app>.<topic>.dlq alone.",
     )
 
 

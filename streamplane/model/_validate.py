@@ -6,9 +6,14 @@ from collections import defaultdict
 
 from streamplane.errors import SpecIssue
 from streamplane.kafka._profiles import violations
-from streamplane.model._dead_letters import dlq_topic, parking_topics
+from streamplane.model._dead_letters import (
+    DeadLetterOwner,
+    dlq_topic,
+    longest_parking_name,
+    parking_topics,
+)
 from streamplane.model._schema_contract import check_contracts
-from streamplane.model._spec import Spec, full_topic_name
+from streamplane.model._spec import ApplicationEntry, Spec, full_topic_name
 from streamplane.model._topic_configs import check_topic_configs
 from streamplane.model._types import PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE, Topic, Visibility
 from streamplane.model._yaml import Path_
@@ -335,10 +340,10 @@ def _check_application(spec: Spec, name: str) -> list[SpecIssue]:
 
 
 def _check_dead_letters(spec: Spec) -> list[SpecIssue]:
-    """Parking topics need something to park, legal names, and one reader per retry topic."""
+    """Parking topics need something to park, names Kafka accepts, and one owner each."""
     src = spec.source
     issues = []
-    retried_by: dict[str, str] = {}
+    parked_by: dict[str, str] = {}
     for name, entry in spec.applications.items():
         settings = entry.app.dead_letters
         if settings is None:
@@ -354,30 +359,60 @@ def _check_dead_letters(spec: Spec) -> list[SpecIssue]:
                 )
             )
             continue
-        for parked in parking_topics(spec, entry).values():
-            if len(parked.name) > MAX_TOPIC_NAME:
+        owner = DeadLetterOwner.of(entry)
+        for i, topic in enumerate(entry.app.consumes):
+            longest = longest_parking_name(owner, topic, len(settings.retries))
+            if len(longest) > MAX_TOPIC_NAME:
                 issues.append(
-                    src.issue(
-                        path,
-                        f'application "{name}": dead-letter topic "{parked.name}" is longer '
-                        "than Kafka allows",
-                        f"at most {MAX_TOPIC_NAME} characters; shorten the consumed topic's name",
-                    )
+                    _parking_name_too_long(spec, entry, (*entry.path, "consumes", i), topic)
                 )
-            if parked.kind != "retry":
-                continue
-            other = retried_by.setdefault(parked.name, name)
+        for parked in parking_topics(spec, entry).values():
+            other = parked_by.setdefault(parked.name, name)
             if other != name:
                 issues.append(
                     src.issue(
-                        (*path, "retries"),
-                        f'applications "{other}" and "{name}" would share retry topic '
-                        f'"{parked.name}": each would process the other\'s failures',
-                        f'keep retries for one of them; "{name}" can park straight in '
-                        f'"{dlq_topic(parked.origin.full_name)}" with `dead_letters: {{}}`',
+                        path,
+                        f'applications "{other}" and "{name}" would both park records in '
+                        f'"{parked.name}": each would read the other\'s failures',
+                        "their tenant prefixes, domains and topic names happen to spell "
+                        "the same name; rename one of the applications",
                     )
                 )
     return issues
+
+
+def _parking_name_too_long(
+    spec: Spec, entry: ApplicationEntry, path: Path_, topic: str
+) -> SpecIssue:
+    """Kafka refuses names over 249 characters: say which parts of the name can give way."""
+    owner = DeadLetterOwner.of(entry)
+    retries = len(entry.app.dead_letters.retries) if entry.app.dead_letters else 0
+    longest = longest_parking_name(owner, topic, retries)
+    excess = len(longest) - MAX_TOPIC_NAME
+    parts = [
+        f'the application name "{entry.app.name}" ({len(entry.app.name)})',
+        f'the domain name "{entry.domain.name}" ({len(entry.domain.name)})',
+        f'the tenant prefix "{entry.tenant.namespace}" ({len(entry.tenant.namespace)})',
+    ]
+    fits = retries > 0 and len(dlq_topic(owner, topic)) <= MAX_TOPIC_NAME
+    fewer = " (or give up retries: with `dead_letters: {}` the .dlq name fits)" if fits else ""
+    # Each of the three can shrink to one character at best.
+    spare = len(entry.app.name) + len(entry.domain.name) + len(entry.tenant.namespace) - 3
+    fix = (
+        f"shorten {', '.join(parts[:-1])} or {parts[-1]} by {excess} character"
+        f"{'s' if excess != 1 else ''} in total{fewer}"
+        if excess <= spare
+        else f"no shorter application, domain or prefix name is enough: {topic} "
+        f"({len(topic)} characters) leaves no room; consume it from an application without "
+        "`dead_letters`, or publish it under a shorter name"
+    )
+    return spec.source.issue(
+        path,
+        f'application "{entry.app.name}": its parking topic "{longest}" would be '
+        f"{len(longest)} characters, more than Kafka's {MAX_TOPIC_NAME}",
+        "parking topics are <tenant prefix><domain>.<application>.<consumed topic>.retry.<n>"
+        f"/.dlq; {fix}",
+    )
 
 
 def _known(what: str, names: set[str]) -> str:

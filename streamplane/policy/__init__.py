@@ -20,6 +20,14 @@ spec's ``policy`` section tunes them without code::
 A rule id under ``rules`` that no rule has is itself an error (a typo would otherwise
 switch nothing off and silently leave the intended exemption out of force).
 
+The live cluster is judged by the same policy: ``zero_loss_report(spec, cluster=...,
+live=...)`` (``streamplane audit zero-loss``) files each problem it reads from the
+cluster under a lint rule (``replication``, ``unclean-leader-election``, ``zero-loss``)
+and applies that rule's severity, exemptions and environments (``replication`` judges
+prod clusters only), so lint and the audit never disagree about what is enforced. Each
+fix it prints runs as printed (``FixCommands``: ``streamplane kafka …``, ``streamplane
+apply …``).
+
 Writing a custom rule
 ---------------------
 A custom rule is a function that takes a ``RuleContext`` and returns (or yields)
@@ -65,19 +73,32 @@ from streamplane.policy._context import (
     topic_config,
 )
 from streamplane.policy._findings import Finding, Severity, has_errors
+from streamplane.policy._fixes import FixCommands
 from streamplane.policy._lint import POLICY_RULE, lint
 from streamplane.policy._rules import BUILTIN_RULES
-from streamplane.policy._zero_loss import ZeroLossViolation, audit_zero_loss, audited_topics
+from streamplane.policy._scope import Standing, judges, standing
+from streamplane.policy._zero_loss import (
+    ExemptedViolation,
+    ZeroLossReport,
+    ZeroLossViolation,
+    audit_zero_loss,
+    audited_topics,
+    zero_loss_report,
+)
 
 __all__ = [
     "BUILTIN_RULES",
     "POLICY_RULE",
+    "ExemptedViolation",
     "Finding",
+    "FixCommands",
     "Rule",
     "RuleContext",
     "RuleViolation",
     "Severity",
     "SpecPath",
+    "Standing",
+    "ZeroLossReport",
     "ZeroLossViolation",
     "audit_zero_loss",
     "audited_topics",
@@ -85,6 +106,9 @@ __all__ = [
     "effective_min_insync_replicas",
     "effective_replication_factor",
     "has_errors",
+    "judges",
     "lint",
+    "standing",
     "topic_config",
+    "zero_loss_report",
 ]

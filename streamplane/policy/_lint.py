@@ -5,13 +5,13 @@ from __future__ import annotations
 import difflib
 import importlib
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 from streamplane.model import Spec
 from streamplane.model._types import RuleSetting
 from streamplane.policy._context import Rule, RuleContext, RuleViolation, SpecPath
 from streamplane.policy._findings import Finding, Severity
 from streamplane.policy._rules import BUILTIN_RULES
+from streamplane.policy._scope import configured_severity, matching_exemption
 
 #: The rule id of findings about the policy settings themselves (never configurable).
 POLICY_RULE = "policy"
@@ -65,11 +65,9 @@ def lint(spec: Spec) -> list[Finding]:
 def _run(context: RuleContext, item: _Loaded, *, setting: RuleSetting | None) -> list[Finding]:
     """The findings of one rule, with its configured severity and exemptions applied."""
     rule = item.rule
-    chosen = setting.severity if setting is not None else None
-    if chosen == "off":
+    severity = configured_severity(setting, rule.default_severity)
+    if severity is None:
         return []
-    severity = Severity(chosen) if chosen is not None else rule.default_severity
-    exemptions = setting.exemptions if setting is not None else []
     spec = context.spec
     if item.origin is None:
         violations = list(rule.check(context))  # a built-in rule failing is a bug: let it raise
@@ -92,7 +90,7 @@ def _run(context: RuleContext, item: _Loaded, *, setting: RuleSetting | None) ->
             ]
     findings = []
     for violation in violations:
-        if any(fnmatchcase(violation.resource, e.resource) for e in exemptions):
+        if matching_exemption(setting, violation.resource) is not None:
             continue
         pos = spec.source.locate(violation.path)
         findings.append(

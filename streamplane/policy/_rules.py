@@ -13,6 +13,7 @@ from streamplane.model import (
     DEFAULT_ENCRYPT_RULE,
     PII_TAG,
     Classification,
+    Secret,
     TopicEntry,
     Visibility,
     encryption_for,
@@ -24,12 +25,15 @@ from streamplane.policy._context import (
     Rule,
     RuleContext,
     RuleViolation,
+    SpecPath,
     config_path,
     effective_min_insync_replicas,
     effective_replication_factor,
     topic_config,
 )
 from streamplane.policy._findings import Severity
+from streamplane.policy._scope import judges
+from streamplane.policy._zero_loss_apps import ZERO_LOSS_RULE, zero_loss_rule
 
 #: Production needs RF 3 / min ISR 2: one broker may fail without losing acks=all writes.
 MIN_PROD_REPLICATION = 3
@@ -52,8 +56,8 @@ def _human_ms(ms: int) -> str:
 def replication(ctx: RuleContext) -> Iterator[RuleViolation]:
     """Topics on prod clusters survive a broker loss: RF >= 3 and min.insync.replicas >= 2."""
     for entry, cluster in ctx.topic_cluster_entries():
-        if cluster.environment != "prod":
-            continue
+        if not judges("replication", cluster):
+            continue  # the environments it judges are shared with the zero-loss audit
         rf = effective_replication_factor(entry, cluster)
         if rf < MIN_PROD_REPLICATION:
             own = entry.topic.replication_factor is not None
@@ -310,6 +314,38 @@ def partition_limits(ctx: RuleContext) -> Iterator[RuleViolation]:
         )
 
 
+def secret_files(ctx: RuleContext) -> Iterator[RuleViolation]:
+    """Passwords read from files (``password: {file: …}``): each file exists and holds one."""
+    sources: list[tuple[str, Secret, SpecPath]] = [
+        (f"cluster {cluster.name}", cluster.auth.password, ("clusters", index, "auth", "password"))
+        for index, cluster in enumerate(ctx.spec.platform.clusters)
+        if cluster.auth is not None
+    ]
+    sources += [
+        (entry.app.name, entry.app.password, (*entry.path, "password"))
+        for entry in ctx.spec.applications.values()
+        if entry.app.password is not None
+    ]
+    for resource, secret, path in sources:
+        if secret.file is None:
+            continue  # an environment variable is set where the command runs, not in the spec
+        # Resolved as apply resolves it (streamplane.reconcile's SecretStore).
+        where = (ctx.spec.root / secret.file).resolve()
+        if not where.is_file():
+            problem = "does not exist" if not where.exists() else "is not a file"
+        elif not where.read_text(errors="replace").strip():
+            problem = "is empty"
+        else:
+            continue
+        yield RuleViolation(
+            resource=resource,
+            path=(*path, "file"),
+            message=f"password file {secret.file} ({where}) {problem}",
+            hint="write the password into it (one line, mode 0600), or name the file where "
+            "it is provisioned; paths are relative to the spec root",
+        )
+
+
 BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(
         id="replication",
@@ -371,5 +407,18 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         default_severity=Severity.ERROR,
         summary="partition replicas per broker stay within max_partitions_per_broker",
         check=partition_limits,
+    ),
+    Rule(
+        id=ZERO_LOSS_RULE,
+        default_severity=Severity.ERROR,
+        summary="applications keep the zero_loss promise: transactional ones declare it, "
+        "overrides never break it, producers feeding a zero_loss consumer guarantee it",
+        check=zero_loss_rule,
+    ),
+    Rule(
+        id="secret-files",
+        default_severity=Severity.ERROR,
+        summary="every password the spec reads from a file has that file, with a password in it",
+        check=secret_files,
     ),
 )

@@ -15,29 +15,41 @@ the applications around them:
 - each topic a zero_loss application produces or consumes: replication factor ≥ 3,
   ``min.insync.replicas`` ≥ 2, unclean election off, whether set on the topic, inherited
   from the brokers, or asked for by the spec;
-- applications: a transactional one must declare ``zero_loss``; a zero_loss profile's
-  overrides must not break it (``streamplane.kafka.violations``) nor read uncommitted
-  records; a producer feeding a zero_loss consumer must guarantee acks=all and
-  idempotence too, or the records are lost before the consumer sees them.
+- applications (``_zero_loss_apps``, which ``lint`` runs as rule ``zero-loss`` too).
 
-Each violation says what is wrong, with the value found, and the fix: the exact config
-to set, or the spec line to change (file:line:column from the spec's source map).
+Every violation belongs to a ``lint`` rule (``replication``, ``unclean-leader-election``,
+``zero-loss``) and is judged by the same policy as lint judges the spec (``_scope``):
+the rule's severity, its exemptions, and the environments it applies to. So on a dev
+cluster, whose replication follows its node count, the replication checks are reported
+as exempted, with the reason, exactly as lint passes them.
+
+Each violation says what is wrong, with the value found, and the fix: the spec line to
+change (file:line:column from the spec's source map) or a command that runs as printed
+(``FixCommands``: ``streamplane kafka kafka-configs …``, ``streamplane apply SPEC``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from streamplane.kafka import PROFILES, violations
 from streamplane.kafka._durability import ClusterDurability, TopicDurability
-from streamplane.model import ApplicationEntry, Spec, TopicEntry
+from streamplane.model import Spec, TopicEntry
 from streamplane.policy._context import SpecPath, config_path, topic_config
+from streamplane.policy._findings import Severity
+from streamplane.policy._fixes import FixCommands, raised_replication
 from streamplane.policy._rules import MIN_PROD_INSYNC, MIN_PROD_REPLICATION
+from streamplane.policy._scope import standing
+from streamplane.policy._zero_loss_apps import (
+    ZERO_LOSS_RULE,
+    application_problems,
+    declares_zero_loss,
+)
 
-ZERO_LOSS = "zero_loss"
 CONSUMER_OFFSETS = "__consumer_offsets"
 TRANSACTION_STATE = "__transaction_state"
+REPLICATION_RULE = "replication"
+UNCLEAN_RULE = "unclean-leader-election"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +58,8 @@ class ZeroLossViolation:
 
     ``file``/``line``/``column`` locate the spec entry to change when the spec is (part
     of) the problem; they are None for a problem of the cluster alone (a broker setting).
+    ``rule`` is the lint rule it belongs to and ``rule_resource`` the name that rule's
+    exemptions match (a topic's full name, "cluster <name>", an application's name).
     """
 
     resource: str
@@ -57,6 +71,9 @@ class ZeroLossViolation:
     file: str | None = None
     line: int | None = None
     column: int | None = None
+    rule: str = REPLICATION_RULE
+    rule_resource: str = ""
+    severity: Severity = Severity.ERROR
 
     @property
     def location(self) -> str | None:
@@ -69,33 +86,77 @@ class ZeroLossViolation:
         return f"{head}{self.resource}: {self.message}\n    fix: {self.fix}"
 
 
+@dataclass(frozen=True)
+class ExemptedViolation:
+    """A violation the spec's policy does not enforce on this cluster, and why."""
+
+    violation: ZeroLossViolation
+    because: str
+
+
+@dataclass(frozen=True)
+class ZeroLossReport:
+    """What the audit reports (``violations``) and what the policy exempts (``exempted``)."""
+
+    violations: list[ZeroLossViolation]
+    exempted: list[ExemptedViolation]
+
+    @property
+    def failed(self) -> bool:
+        """Whether any violation is an error (a rule at severity warning or info never fails)."""
+        return any(v.severity is Severity.ERROR for v in self.violations)
+
+
 def audited_topics(spec: Spec, cluster: str) -> list[str]:
     """The topics the audit reads from the cluster: zero_loss topics and Kafka's internal ones."""
     return sorted({*_zero_loss_topics(spec, cluster), CONSUMER_OFFSETS, TRANSACTION_STATE})
 
 
+def zero_loss_report(
+    spec: Spec,
+    *,
+    cluster: str,
+    live: ClusterDurability,
+    commands: FixCommands | None = None,
+) -> ZeroLossReport:
+    """Every violation of the zero-loss guarantee on ``cluster``, judged by the spec's policy.
+
+    ``commands`` says how the fixes reach this cluster again (as the CLI was called);
+    by default, with the spec's root and the default data directory.
+    """
+    audit = _Audit(spec, cluster, live, commands or FixCommands.for_cluster(spec, cluster))
+    found = [*audit.brokers(), *audit.internal_topics(), *audit.topics(), *audit.applications()]
+    found.sort(key=lambda v: (v.file is None, v.file or "", v.line or 0, v.column or 0, v.resource))
+    entry = spec.cluster(cluster)
+    reported: list[ZeroLossViolation] = []
+    exempted: list[ExemptedViolation] = []
+    for violation in found:
+        verdict = standing(
+            spec.platform.policy, violation.rule, violation.rule_resource, cluster=entry
+        )
+        if verdict.severity is None:
+            exempted.append(ExemptedViolation(violation, verdict.because or ""))
+        else:
+            reported.append(replace(violation, severity=verdict.severity))
+    return ZeroLossReport(reported, exempted)
+
+
 def audit_zero_loss(
-    spec: Spec, *, cluster: str, live: ClusterDurability
+    spec: Spec,
+    *,
+    cluster: str,
+    live: ClusterDurability,
+    commands: FixCommands | None = None,
 ) -> list[ZeroLossViolation]:
-    """Every violation of the zero-loss guarantee on ``cluster``; spec problems first, by line."""
-    audit = _Audit(spec, cluster, live)
-    found = [
-        *audit.brokers(),
-        *audit.internal_topics(),
-        *audit.topics(),
-        *audit.applications(),
-    ]
-    return sorted(
-        found,
-        key=lambda v: (v.file is None, v.file or "", v.line or 0, v.column or 0, v.resource),
-    )
+    """The violations the spec's policy enforces on ``cluster``; spec problems first, by line."""
+    return zero_loss_report(spec, cluster=cluster, live=live, commands=commands).violations
 
 
 def _zero_loss_topics(spec: Spec, cluster: str) -> dict[str, list[str]]:
     """Topic -> the zero_loss applications that produce or consume it, on ``cluster``."""
     used: dict[str, list[str]] = {}
     for app in spec.applications_on(cluster):
-        if not _declares_zero_loss(app):
+        if not declares_zero_loss(app):
             continue
         for name in (*app.app.produces, *app.app.consumes):
             entry = spec.topics.get(name)
@@ -106,10 +167,6 @@ def _zero_loss_topics(spec: Spec, cluster: str) -> dict[str, list[str]]:
     return used
 
 
-def _declares_zero_loss(app: ApplicationEntry) -> bool:
-    return app.app.profile is not None and app.app.profile.name == ZERO_LOSS
-
-
 def _as_int(value: str | None) -> int | None:
     try:
         return int(value) if value is not None else None
@@ -118,12 +175,16 @@ def _as_int(value: str | None) -> int | None:
 
 
 class _Audit:
-    def __init__(self, spec: Spec, cluster: str, live: ClusterDurability) -> None:
+    def __init__(
+        self, spec: Spec, cluster: str, live: ClusterDurability, commands: FixCommands
+    ) -> None:
         self.spec = spec
         self.cluster = cluster
         self.live = live
+        self.commands = commands
+        self.local = spec.cluster(cluster).local
         self.used = _zero_loss_topics(spec, cluster)
-        self.zero_loss_apps = [a for a in spec.applications_on(cluster) if _declares_zero_loss(a)]
+        self.zero_loss_apps = [a for a in spec.applications_on(cluster) if declares_zero_loss(a)]
 
     # -------------------------------------------------------------- helpers
     def _broker_minimum(self, key: str) -> int | None:
@@ -141,34 +202,71 @@ class _Audit:
         required: str,
         message: str,
         fix: str,
+        rule: str,
+        rule_resource: str,
         path: SpecPath | None = None,
     ) -> ZeroLossViolation:
-        if path is None:
-            return ZeroLossViolation(
-                resource=resource,
-                setting=setting,
-                actual=actual,
-                required=required,
-                message=message,
-                fix=fix,
-            )
-        pos = self.spec.source.locate(path)
-        return ZeroLossViolation(
+        violation = ZeroLossViolation(
             resource=resource,
             setting=setting,
             actual=actual,
             required=required,
             message=message,
+            fix=fix,
+            rule=rule,
+            rule_resource=rule_resource,
+        )
+        if path is None:
+            return violation
+        pos = self.spec.source.locate(path)
+        return replace(
+            violation,
             fix=f"{fix} ({pos.file}:{pos.line})",
             file=pos.file,
             line=pos.line,
             column=pos.column,
         )
 
-    def _kafka_configs(self, entity: str, assignment: str) -> str:
+    @property
+    def _cluster_resource(self) -> str:
+        return f"cluster {self.cluster}"
+
+    def _more_brokers(self) -> str:
+        """How to get three brokers: runnable for the local cluster, in words for another."""
+        if self.local:
+            start, apply = self.commands.fresh_local_cluster(MIN_PROD_REPLICATION)
+            return (
+                f"set brokers: {MIN_PROD_REPLICATION} on cluster {self.cluster} in the spec and "
+                f"start a {MIN_PROD_REPLICATION}-node local cluster beside this one (a local "
+                f"cluster cannot grow in place): `{start}`, then `{apply}`"
+            )
         return (
-            f"kafka-configs.sh --bootstrap-server {self.live.bootstrap_servers} "
-            f"--command-config admin.properties --alter {entity} --add-config {assignment}"
+            f"add brokers until cluster {self.cluster} has at least {MIN_PROD_REPLICATION}, "
+            f"and set brokers: {MIN_PROD_REPLICATION} on it in the spec"
+        )
+
+    def _static(self, key: str, value: int, *, where: str) -> str:
+        """The fix of a static broker setting: a local cluster derives it from its node count."""
+        if self.local:
+            return (
+                f"a local cluster sets {key} from its node count ({MIN_PROD_REPLICATION} nodes "
+                f"give {value}): {self._more_brokers()}"
+            )
+        return f"set {key}={value} in {where} server.properties (a static setting) and restart"
+
+    def _reassign(self, topic: str, live: TopicDurability) -> str:
+        """A runnable reassignment to three replicas, or what must come first."""
+        brokers = sorted(self.live.brokers)
+        if len(brokers) < MIN_PROD_REPLICATION:
+            return (
+                f"once the cluster has {MIN_PROD_REPLICATION} brokers, reassign its partitions "
+                f"to {MIN_PROD_REPLICATION} replicas with kafka-reassign-partitions"
+            )
+        plan = raised_replication(topic, live.assignment, brokers, MIN_PROD_REPLICATION)
+        execute, verify = self.commands.reassign(topic, plan)
+        return (
+            f"reassign its partitions to {MIN_PROD_REPLICATION} replicas: `{execute}` "
+            f"(`{verify}` says when it is done; apply never changes a replication factor)"
         )
 
     # -------------------------------------------------------------- brokers
@@ -176,18 +274,20 @@ class _Audit:
         count = len(self.live.brokers)
         if count < MIN_PROD_REPLICATION:
             yield self._violation(
-                resource=f"cluster {self.cluster}",
+                resource=self._cluster_resource,
                 setting="brokers",
                 actual=str(count),
                 required=f">= {MIN_PROD_REPLICATION}",
                 message=f"the cluster has {count} broker(s): no topic can keep "
                 f"{MIN_PROD_REPLICATION} replicas, so losing one disk or node can lose "
                 "acknowledged records",
-                fix=f"run at least {MIN_PROD_REPLICATION} brokers (locally: "
-                "`streamplane up --nodes 3`)",
+                fix=self._more_brokers(),
+                rule=REPLICATION_RULE,
+                rule_resource=self._cluster_resource,
             )
         everyone = "--entity-type brokers --entity-default"
         for broker_id, configs in sorted(self.live.brokers.items()):
+            sources = self.live.broker_sources.get(broker_id, {})
             resource = f"broker {broker_id}"
             min_isr = _as_int(configs.get("min.insync.replicas"))
             if min_isr is not None and min_isr < MIN_PROD_INSYNC:
@@ -198,8 +298,11 @@ class _Audit:
                     required=f">= {MIN_PROD_INSYNC}",
                     message=f"min.insync.replicas={min_isr}: a topic without its own setting "
                     "acknowledges acks=all writes held by a single replica",
-                    fix=f"set min.insync.replicas={MIN_PROD_INSYNC} on every broker: "
-                    + self._kafka_configs(everyone, f"min.insync.replicas={MIN_PROD_INSYNC}"),
+                    fix=self._dynamic_fix(
+                        broker_id, sources, "min.insync.replicas", str(MIN_PROD_INSYNC), everyone
+                    ),
+                    rule=REPLICATION_RULE,
+                    rule_resource=self._cluster_resource,
                 )
             if configs.get("unclean.leader.election.enable", "false").lower() == "true":
                 yield self._violation(
@@ -209,8 +312,11 @@ class _Audit:
                     required="false",
                     message="unclean.leader.election.enable=true: an out-of-sync replica may "
                     "become leader and truncate acknowledged records",
-                    fix="set unclean.leader.election.enable=false on every broker: "
-                    + self._kafka_configs(everyone, "unclean.leader.election.enable=false"),
+                    fix=self._dynamic_fix(
+                        broker_id, sources, "unclean.leader.election.enable", "false", everyone
+                    ),
+                    rule=UNCLEAN_RULE,
+                    rule_resource=self._cluster_resource,
                 )
             rf = _as_int(configs.get("default.replication.factor"))
             if rf is not None and rf < MIN_PROD_REPLICATION:
@@ -221,20 +327,37 @@ class _Audit:
                     required=f">= {MIN_PROD_REPLICATION}",
                     message=f"default.replication.factor={rf}: a topic created without an "
                     f"explicit replication factor gets {rf} replica(s)",
-                    fix=f"set default.replication.factor={MIN_PROD_REPLICATION} in broker "
-                    f"{broker_id}'s server.properties (a static setting) and restart it",
+                    fix=self._static(
+                        "default.replication.factor",
+                        MIN_PROD_REPLICATION,
+                        where=f"broker {broker_id}'s",
+                    ),
+                    rule=REPLICATION_RULE,
+                    rule_resource=self._cluster_resource,
                 )
+
+    def _dynamic_fix(
+        self, broker_id: int, sources: dict[str, str], key: str, value: str, everyone: str
+    ) -> str:
+        """Set the cluster-wide default; a per-broker override would hide it, so drop that."""
+        default = self.commands.kafka_configs(everyone, add=f"{key}={value}")
+        fix = f"set {key}={value} on every broker: `{default}`"
+        if sources.get(key) == "DYNAMIC_BROKER_CONFIG":
+            own = self.commands.kafka_configs(
+                f"--entity-type brokers --entity-name {broker_id}", delete=key
+            )
+            fix += f", and remove broker {broker_id}'s own override, which wins over it: `{own}`"
+        return fix
 
     # ------------------------------------------------------- internal topics
     def internal_topics(self) -> Iterator[ZeroLossViolation]:
-        transactional = any(a.app.transactional for a in self.zero_loss_apps)
+        if not self.zero_loss_apps:
+            return
         checks = [(CONSUMER_OFFSETS, "offsets.topic", "the group's committed offsets")]
-        if transactional:
+        if any(a.app.transactional for a in self.zero_loss_apps):
             checks.append(
                 (TRANSACTION_STATE, "transaction.state.log", "the state of every transaction")
             )
-        if not self.zero_loss_apps:
-            return
         for name, prefix, holds in checks:
             topic = self.live.topics.get(name)
             if topic is None:
@@ -248,22 +371,25 @@ class _Audit:
                     actual=str(topic.replication_factor),
                     required=f">= {MIN_PROD_REPLICATION}",
                     message=f"{name} holds {holds} with {topic.replication_factor} replica(s)",
-                    fix=f"reassign {name}'s partitions to {MIN_PROD_REPLICATION} replicas "
-                    "with kafka-reassign-partitions.sh",
+                    fix=self._reassign(name, topic),
+                    rule=REPLICATION_RULE,
+                    rule_resource=name,
                 )
             min_isr = _as_int(_value(topic, "min.insync.replicas"))
             if min_isr is not None and min_isr < MIN_PROD_INSYNC:
+                command = self.commands.kafka_configs(
+                    f"--entity-type topics --entity-name {name}",
+                    add=f"min.insync.replicas={MIN_PROD_INSYNC}",
+                )
                 yield self._violation(
                     resource=f"topic {name}",
                     setting="min.insync.replicas",
                     actual=str(min_isr),
                     required=f">= {MIN_PROD_INSYNC}",
                     message=f"{name} holds {holds} and accepts writes held by {min_isr} replica",
-                    fix=f"set min.insync.replicas={MIN_PROD_INSYNC} on {name}: "
-                    + self._kafka_configs(
-                        f"--entity-type topics --entity-name {name}",
-                        f"min.insync.replicas={MIN_PROD_INSYNC}",
-                    ),
+                    fix=f"set min.insync.replicas={MIN_PROD_INSYNC} on {name}: `{command}`",
+                    rule=REPLICATION_RULE,
+                    rule_resource=name,
                 )
 
     def _internal_defaults(self, name: str, prefix: str, holds: str) -> Iterator[ZeroLossViolation]:
@@ -276,8 +402,10 @@ class _Audit:
                 actual=str(rf),
                 required=f">= {MIN_PROD_REPLICATION}",
                 message=f"{name} (not created yet) will hold {holds} with {rf} replica(s)",
-                fix=f"set {rf_key}={MIN_PROD_REPLICATION} in every broker's server.properties "
-                "before the first client uses it",
+                fix=self._static(rf_key, MIN_PROD_REPLICATION, where="every broker's")
+                + ("" if self.local else ", before the first client uses it"),
+                rule=REPLICATION_RULE,
+                rule_resource=name,
             )
         if prefix == "transaction.state.log":
             isr = self._broker_minimum("transaction.state.log.min.isr")
@@ -288,8 +416,11 @@ class _Audit:
                     actual=str(isr),
                     required=f">= {MIN_PROD_INSYNC}",
                     message=f"{name} (not created yet) will accept writes held by {isr} replica",
-                    fix=f"set transaction.state.log.min.isr={MIN_PROD_INSYNC} in every "
-                    "broker's server.properties",
+                    fix=self._static(
+                        "transaction.state.log.min.isr", MIN_PROD_INSYNC, where="every broker's"
+                    ),
+                    rule=REPLICATION_RULE,
+                    rule_resource=name,
                 )
 
     # ---------------------------------------------------------------- topics
@@ -306,7 +437,9 @@ class _Audit:
                     required="exists",
                     message=f"zero_loss application(s) {users} use it, but it does not exist "
                     f"on cluster {self.cluster}",
-                    fix=f"create it from the spec: `streamplane apply {self.spec.root}`",
+                    fix=f"create it from the spec: `{self.commands.apply()}`",
+                    rule=ZERO_LOSS_RULE,
+                    rule_resource=name,
                     path=entry.path,
                 )
             yield from self._replication(entry, live, users)
@@ -319,48 +452,51 @@ class _Audit:
         name = entry.full_name
         wanted = entry.topic.replication_factor
         default = self._broker_minimum("default.replication.factor")
-        reassign = (
-            f"then reassign its partitions to {MIN_PROD_REPLICATION} replicas with "
-            "kafka-reassign-partitions.sh (apply never changes a replication factor)"
-        )
+        common = {"setting": "replication factor", "rule": REPLICATION_RULE, "rule_resource": name}
+        required = f">= {MIN_PROD_REPLICATION}"
         if wanted is not None and wanted < MIN_PROD_REPLICATION:
             on_cluster = f", {live.replication_factor} on the cluster" if live else ""
+            raise_live = (
+                f", after raising it on the cluster ({self._reassign(name, live)})"
+                if live and live.replication_factor < MIN_PROD_REPLICATION
+                else ""
+            )
             yield self._violation(
                 resource=f"topic {name}",
-                setting="replication factor",
                 actual=f"{wanted} in the spec{on_cluster}",
-                required=f">= {MIN_PROD_REPLICATION}",
+                required=required,
                 message=f"replication factor {wanted} (set in the spec) for a topic zero_loss "
                 f"application(s) {users} use: one lost replica can lose acknowledged records",
-                fix=f"set replication_factor: {MIN_PROD_REPLICATION}"
-                + (f", {reassign}" if live and live.replication_factor < 3 else ""),
+                fix=f"set replication_factor: {MIN_PROD_REPLICATION}{raise_live}",
                 path=(*entry.path, "replication_factor"),
+                **common,
             )
         elif live is not None and live.replication_factor < MIN_PROD_REPLICATION:
             spec_fix = (
-                f"set replication_factor: {MIN_PROD_REPLICATION} on the topic, "
+                f", then set replication_factor: {MIN_PROD_REPLICATION} on the topic"
                 if wanted is None
                 else ""
             )
             yield self._violation(
                 resource=f"topic {name}",
-                setting="replication factor",
                 actual=f"{live.replication_factor} on the cluster",
-                required=f">= {MIN_PROD_REPLICATION}",
+                required=required,
                 message=f"the topic has {live.replication_factor} replica(s) on cluster "
                 f"{self.cluster}; zero_loss application(s) {users} use it",
-                fix=f"{spec_fix}{reassign}",
+                fix=f"{self._reassign(name, live)}{spec_fix}",
                 path=entry.path,
+                **common,
             )
         elif live is None and wanted is None and default is not None and default < 3:
             yield self._violation(
                 resource=f"topic {name}",
-                setting="replication factor",
                 actual=f"{default} (brokers' default.replication.factor)",
-                required=f">= {MIN_PROD_REPLICATION}",
+                required=required,
                 message=f"the topic would be created with {default} replica(s)",
-                fix=f"set replication_factor: {MIN_PROD_REPLICATION}",
+                fix=f"set replication_factor: {MIN_PROD_REPLICATION} on the topic, then "
+                f"`{self.commands.apply()}`",
                 path=entry.path,
+                **common,
             )
 
     def _min_insync(
@@ -369,19 +505,18 @@ class _Audit:
         key = "min.insync.replicas"
         name = entry.full_name
         wanted = _as_int(topic_config(entry, key))
-        set_it = (
-            f"set configs: {{{key}: {MIN_PROD_INSYNC}}} on the topic and run `streamplane apply`"
-        )
+        apply = f"`{self.commands.apply()}`"
+        common = {"setting": key, "rule": REPLICATION_RULE, "rule_resource": name}
         if wanted is not None and wanted < MIN_PROD_INSYNC:
             yield self._violation(
                 resource=f"topic {name}",
-                setting=key,
                 actual=f"{wanted} in the spec",
                 required=f">= {MIN_PROD_INSYNC}",
                 message=f"{key}={wanted} (set in the spec): acks=all writes of {users} are "
                 "acknowledged when a single replica holds them",
-                fix=f"set {key}: {MIN_PROD_INSYNC} and run `streamplane apply`",
+                fix=f"set {key}: {MIN_PROD_INSYNC}, then {apply}",
                 path=config_path(entry, key),
+                **common,
             )
             return
         current = live.settings.get(key) if live else None
@@ -396,13 +531,13 @@ class _Audit:
             origin = "the brokers' default, which the topic would inherit"
         yield self._violation(
             resource=f"topic {name}",
-            setting=key,
             actual=f"{value} ({origin})",
             required=f">= {MIN_PROD_INSYNC}",
             message=f"{key}={value} ({origin}): acks=all writes of {users} are acknowledged "
             "when a single replica holds them",
-            fix=set_it,
+            fix=f"set configs: {{{key}: {MIN_PROD_INSYNC}}} on the topic, then {apply}",
             path=entry.path,
+            **common,
         )
 
     def _unclean(
@@ -411,16 +546,18 @@ class _Audit:
         key = "unclean.leader.election.enable"
         name = entry.full_name
         why = "an out-of-sync replica may become leader and truncate acknowledged records"
+        apply = f"`{self.commands.apply()}`"
+        common = {"setting": key, "rule": UNCLEAN_RULE, "rule_resource": name}
         if topic_config(entry, key) == "true":
             yield self._violation(
                 resource=f"topic {name}",
-                setting=key,
                 actual="true in the spec",
                 required="false",
                 message=f"{key}=true (set in the spec): {why}",
-                fix=f"remove {key} from the topic's configs (Kafka's default is false) and "
-                "run `streamplane apply`",
+                fix=f"remove {key} from the topic's configs (Kafka's default is false), "
+                f"then {apply}",
                 path=config_path(entry, key),
+                **common,
             )
             return
         current = live.settings.get(key) if live else None
@@ -429,101 +566,28 @@ class _Audit:
         origin = "overridden on the cluster" if current.overridden else "inherited from the brokers"
         yield self._violation(
             resource=f"topic {name}",
-            setting=key,
             actual=f"true ({origin})",
             required="false",
             message=f"{key}=true ({origin}): {why}",
-            fix=f"set configs: {{{key}: false}} on the topic and run `streamplane apply`",
+            fix=f"set configs: {{{key}: false}} on the topic, then {apply}",
             path=entry.path,
+            **common,
         )
 
     # ---------------------------------------------------------- applications
     def applications(self) -> Iterator[ZeroLossViolation]:
-        consumed_by_zero_loss: dict[str, list[str]] = {}
-        for app in self.zero_loss_apps:
-            for name in app.app.consumes:
-                consumed_by_zero_loss.setdefault(name, []).append(app.app.name)
-        for app in self.spec.applications_on(self.cluster):
-            yield from self._transactional(app)
-            yield from self._profile_overrides(app)
-            yield from self._feeds_zero_loss(app, consumed_by_zero_loss)
-
-    def _transactional(self, app: ApplicationEntry) -> Iterator[ZeroLossViolation]:
-        profile = app.app.profile
-        if not app.app.transactional or (profile is not None and profile.name == ZERO_LOSS):
-            return
-        yield self._violation(
-            resource=f"application {app.app.name}",
-            setting="profile",
-            actual=profile.name if profile is not None else "none",
-            required=ZERO_LOSS,
-            message="a transactional application promises exactly-once, which needs the "
-            "zero_loss guarantees (acks=all, idempotence, offsets committed after processing)",
-            fix=f"set profile: {ZERO_LOSS}",
-            path=(*app.path, "profile") if profile is not None else (*app.path, "transactional"),
-        )
-
-    def _profile_overrides(self, app: ApplicationEntry) -> Iterator[ZeroLossViolation]:
-        profile = app.app.profile
-        if profile is None or profile.name != ZERO_LOSS:
-            return
-        for role in ("producer", "consumer"):
-            overrides = getattr(profile, role)
-            for problem in violations(ZERO_LOSS, role, overrides):
-                key = problem.split("=", 1)[0]
-                what, _, advice = problem.partition(": ")
-                why, _, need = advice.rpartition("; use ")
-                yield self._violation(
-                    resource=f"application {app.app.name}",
-                    setting=f"{role}.{key}",
-                    actual=str(overrides[key]),
-                    required=need.removesuffix(" or remove the override"),
-                    message=f"{what}: {why}",
-                    fix=f"use {need}",
-                    path=(*app.path, "profile", role, key),
-                )
-        level = profile.consumer.get("isolation.level")
-        if level is not None and str(level) != "read_committed" and app.app.consumes:
+        for problem in application_problems(self.spec, self.cluster):
             yield self._violation(
-                resource=f"application {app.app.name}",
-                setting="consumer.isolation.level",
-                actual=str(level),
-                required="read_committed",
-                message=f"isolation.level={level} reads records of aborted transactions, "
-                "which were never acknowledged to their producer",
-                fix="remove the isolation.level override (zero_loss reads read_committed)",
-                path=(*app.path, "profile", "consumer", "isolation.level"),
+                resource=f"application {problem.application}",
+                setting=problem.setting,
+                actual=problem.actual,
+                required=problem.required,
+                message=problem.message,
+                fix=problem.fix,
+                rule=ZERO_LOSS_RULE,
+                rule_resource=problem.application,
+                path=problem.path,
             )
-
-    def _feeds_zero_loss(
-        self, app: ApplicationEntry, consumed_by_zero_loss: dict[str, list[str]]
-    ) -> Iterator[ZeroLossViolation]:
-        if _declares_zero_loss(app):
-            return
-        fed = [t for t in app.app.produces if t in consumed_by_zero_loss]
-        if not fed:
-            return
-        readers = sorted({r for t in fed for r in consumed_by_zero_loss[t]})
-        profile = app.app.profile
-        if profile is None:
-            problems = ["it declares no client profile, so nothing guarantees acks=all and "
-                        "idempotence"]  # fmt: skip
-        else:
-            effective = {**PROFILES[profile.name].producer, **profile.producer}
-            problems = violations(ZERO_LOSS, "producer", effective)
-        if not problems:
-            return
-        yield self._violation(
-            resource=f"application {app.app.name}",
-            setting="profile",
-            actual=profile.name if profile is not None else "none",
-            required=f"{ZERO_LOSS} (or producer settings that keep its guarantee)",
-            message=f"writes {', '.join(fed)}, which zero_loss application(s) "
-            f"{', '.join(readers)} read, but {'; '.join(problems)}: records can be lost "
-            "before they are read",
-            fix=f"set profile: {ZERO_LOSS}",
-            path=(*app.path, "profile") if profile is not None else app.path,
-        )
 
 
 def _value(topic: TopicDurability, key: str) -> str | None:

@@ -11,10 +11,12 @@ from streamplane.reconcile._engine import (
     connect,
     registry_endpoint,
     stale_changes,
+    sync_tenant_records,
 )
-from streamplane.reconcile._import import Imported, import_estate, import_spec, write_spec
+from streamplane.reconcile._import import Imported, import_estate, import_spec
+from streamplane.reconcile._import_write import write_spec
 from streamplane.reconcile._keks import DesiredKek, desired_keks
-from streamplane.reconcile._plan import Action, Change, Kept, Plan, Refusal
+from streamplane.reconcile._plan import Action, Change, Kept, Plan, Refusal, Rename
 from streamplane.reconcile._registry_client import (
     HttpRegistryClient,
     RegisteredVersion,
@@ -31,6 +33,7 @@ from streamplane.reconcile._schemas import (
     schema_changes,
     subject_name,
 )
+from streamplane.reconcile._spec_notes import read_spec_notes, record_spec_notes
 
 __all__ = [
     "AclEntry",
@@ -49,6 +52,7 @@ __all__ = [
     "RegisteredVersion",
     "RegistryClient",
     "RegistryEndpoint",
+    "Rename",
     "SubjectReading",
     "Target",
     "application_acls",
@@ -61,10 +65,13 @@ __all__ = [
     "desired_state",
     "import_estate",
     "import_spec",
+    "read_spec_notes",
     "read_subjects",
+    "record_spec_notes",
     "registry_endpoint",
     "schema_changes",
     "stale_changes",
     "subject_name",
+    "sync_tenant_records",
     "write_spec",
 ]

@@ -8,7 +8,7 @@ import uuid
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from streamplane.kafka import ConnectionSettings, describe_client_quotas
+from streamplane.kafka import ConnectionSettings, admin_config, describe_client_quotas
 from streamplane.kafka._admin import ClusterAdmin
 from streamplane.model._topic_configs import TOPIC_CONFIGS
 from streamplane.reconcile._plan import TopicActivity
@@ -40,7 +40,7 @@ def read_activity(settings: ConnectionSettings, topics: list[str]) -> dict[str, 
     if not topics:
         return {}
     now_ms = int(time.time() * 1000)
-    admin = AdminClient(settings.librdkafka(**{"log_level": 0}))
+    admin = AdminClient(admin_config(settings, log_level=0))
     consumer = Consumer(
         settings.librdkafka(
             **{

@@ -26,18 +26,24 @@ def desired_state(spec: Spec, cluster: str) -> DesiredState:
     here_names = {entry.full_name for entry in here}
     parked_by_app: dict[str, list[ParkingName]] = {}
     for parked in parking_topics(spec).values():
-        for name in parked.applications:
-            parked_by_app.setdefault(name, []).append(
-                (parked.name, parked.kind, parked.origin.full_name)
-            )
-        if parked.declared or parked.origin.full_name not in here_names:
-            continue  # declared: created as declared; else beside the topic, on its clusters
+        parked_by_app.setdefault(parked.application.app.name, []).append(
+            (parked.name, parked.kind, parked.origin.full_name)
+        )
+        if (
+            parked.declared
+            or parked.origin.full_name not in here_names
+            or cluster not in parked.application.tenant.clusters
+        ):
+            # Declared: created as declared. Otherwise where the consumer reads the topic:
+            # on the clusters of both the topic and the consuming application.
+            continue
         state.topics[parked.name] = DesiredTopic(
             name=parked.name,
             partitions=parked.origin.topic.partitions,
             replication_factor=parked.origin.topic.replication_factor,
             configs=_normalised(parked.configs()),
-            tenant=parked.origin.tenant.name,
+            # The consumer's: its failures live, are retained and are granted in its namespace.
+            tenant=parked.application.tenant.name,
             protected=False,
         )
     for app in spec.applications_on(cluster):
@@ -82,7 +88,9 @@ def application_acls(
     """Least privilege for one application, each ACL with the reason it exists.
 
     ``parked``: the retry and dead-letter topics its ``dead_letters`` imply
-    (``parking_topics``); it writes each of them and reads back its retry topics.
+    (``parking_topics``), all in its own namespace; it writes each of them and reads back
+    its retry topics. Nobody else is granted anything on them: not the consumed topic's
+    owners, not other consumers of it (operators read and replay them as the platform).
     """
     principal = f"User:{entry.principal}"
     app = entry.app

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamplane.errors import PlanError
-from streamplane.kafka import ConnectionSettings, alter_client_quotas
+from streamplane.kafka import ConnectionSettings, alter_client_quotas, require_reachable
 from streamplane.kafka._admin import AclTuple, ClusterAdmin, scram_iterations
-from streamplane.local import DataDir, RegistryProcess
+from streamplane.local import DataDir, RegistryProcess, require_local_cluster
 from streamplane.model import Cluster, Spec
 from streamplane.reconcile._actual import read_activity, read_actual
 from streamplane.reconcile._desired import desired_state
@@ -35,6 +35,7 @@ from streamplane.reconcile._keks import (
 from streamplane.reconcile._plan import (
     Action,
     DeletionPolicy,
+    Kept,
     Plan,
     acl_from_payload,
     is_platform_topic,
@@ -44,6 +45,7 @@ from streamplane.reconcile._plan import (
 )
 from streamplane.reconcile._registry_access import access_changes, apply_access
 from streamplane.reconcile._registry_client import RegistryEndpoint
+from streamplane.reconcile._renames import find_moves, plan_renames, read_drain_evidence
 from streamplane.reconcile._resources import AclEntry, ActualState, DesiredState
 from streamplane.reconcile._schemas import (
     ABSENT,
@@ -59,6 +61,17 @@ from streamplane.reconcile._schemas import (
     verify_schema_actions,
 )
 from streamplane.reconcile._secrets import SecretStore
+from streamplane.reconcile._spec_notes import record_spec_notes
+from streamplane.reconcile._tenants import (
+    TENANTS_TOPIC,
+    FormerTenant,
+    former_tenant_of,
+    former_tenants,
+    owned_subjects,
+    plan_former_tenants,
+    read_tenant_records,
+    record_tenants,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -83,8 +96,18 @@ def _cluster_entry(spec: Spec, cluster: str | None) -> Cluster:
 
 
 def connect(
-    spec: Spec, *, cluster: str | None = None, data_dir: Path = Path(".streamplane")
+    spec: Spec,
+    *,
+    cluster: str | None = None,
+    data_dir: Path = Path(".streamplane"),
+    reach: bool = True,
 ) -> Target:
+    """The spec's cluster, resolved to credentials; with ``reach``, proven to answer.
+
+    The reachability check is bounded (a local cluster's pid files first, then a probe of a
+    few seconds), so a command against a stopped or unreachable cluster fails at once with
+    one line saying which cluster and what to do (a ClusterUnreachableError).
+    """
     entry = _cluster_entry(spec, cluster)
     if entry.local:
         props = data_dir / "admin.properties"
@@ -94,6 +117,8 @@ def connect(
                 "start it with `streamplane up` (or pass --data-dir)"
             )
         settings = ConnectionSettings.from_properties_file(props)
+        if reach:
+            require_local_cluster(data_dir, settings, cluster=f"cluster {entry.name}")
         return Target(
             entry.name,
             settings,
@@ -110,6 +135,17 @@ def connect(
         username=entry.auth.username,
         password=password,
     )
+    if reach:
+        index = spec.platform.clusters.index(entry)
+        servers = spec.source.locate(("clusters", index, "bootstrap_servers"))
+        auth = spec.source.locate(("clusters", index, "auth"))
+        require_reachable(
+            settings,
+            cluster=f"cluster {entry.name}",
+            fix=f"check its bootstrap_servers ({servers.file}:{servers.line}) and the network "
+            "to them",
+            credentials=f"auth of cluster {entry.name}, {auth.file}:{auth.line}",
+        )
     registry = _endpoint(spec, entry, data_dir, entry.auth.username, password)
     return Target(entry.name, settings, store, registry)
 
@@ -200,11 +236,17 @@ class Planned:
 def compute_plan(spec: Spec, target: Target, *, allow_delete: bool = False) -> Planned:
     desired = desired_state(spec, target.cluster)
     actual = read_actual(target.settings)
+    records = read_tenant_records(target.settings) if TENANTS_TOPIC in actual.topics else {}
+    former = former_tenants(spec, target.cluster, records)
     tenant_of = {}
     for name in set(actual.topics) - set(desired.topics):
         tenant = spec.tenant_of_topic(name)
-        if tenant is not None and not is_platform_topic(name):
+        if is_platform_topic(name):
+            continue
+        if tenant is not None:
             tenant_of[name] = tenant.name
+        elif (was := former_tenant_of(name, former)) is not None:
+            tenant_of[name] = was.name  # planned for deletion like a topic the spec dropped
     activity = read_activity(target.settings, sorted(tenant_of)) if allow_delete else {}
     deletion = DeletionPolicy(
         allow=allow_delete,
@@ -220,14 +262,23 @@ def compute_plan(spec: Spec, target: Target, *, allow_delete: bool = False) -> P
         credentials=_credential_status(spec, target, actual),
         tenant_of=tenant_of,
     )
+    # Old-style parking topics migrate: kept until drained, whatever the generic rules say.
+    moves = find_moves(spec, desired, actual)
+    if moves:
+        evidence = read_drain_evidence(target.settings, [m.old.name for m in moves])
+        plan_renames(plan, moves, evidence, deletion, spec_root=str(spec.root))
     schemas = desired_schemas(spec, target.cluster)
     keks = desired_keks(spec, target.cluster)
     endpoint = _planned_registry(spec, target, schemas, keks)
+    subjects: list[str] | None = None
+    if endpoint is None and former and target.registry is not None:
+        subjects = _former_subjects(plan, target.registry, former)
     if endpoint is not None:
         with endpoint.client() as client:
             kek_reading = read_keks(client)
             readings = read_subjects(client, schemas)
             access = access_changes(client, spec, target.cluster)
+            subjects = client.subjects()
         kek_actions, kek_refusals, kek_kept = kek_changes(
             keks,
             kek_reading,
@@ -241,7 +292,60 @@ def compute_plan(spec: Spec, target: Target, *, allow_delete: bool = False) -> P
         plan.kept.extend(kek_kept)
         plan.observed.update(observed_subjects(readings))
         plan.observed.update(observed_keks(keks, kek_reading))
+    plan_former_tenants(
+        plan,
+        former,
+        subjects=subjects,
+        owned_subjects=owned_subjects(spec),
+        topics_on_cluster=set(actual.topics),
+        allow_delete=allow_delete,
+        tenant_of=lambda subject: _tenant_by_prefix(spec, subject),
+    )
     return Planned(plan, desired, actual)
+
+
+def _former_subjects(
+    plan: Plan, registry: RegistryEndpoint, former: list[FormerTenant]
+) -> list[str] | None:
+    """The registry's subjects, to list the former tenants'; None (and a note in the plan)
+    when the registry is not running: a plan with no schema of its own does not need it."""
+    try:
+        with registry.client() as client:
+            return client.subjects()
+    except PlanError:
+        for tenant in former:
+            plan.kept.append(
+                Kept(
+                    "subject",
+                    f"{tenant.namespace}*",
+                    tenant.name,
+                    f"not listed: the schema registry at {registry.url} is not reachable "
+                    f"({registry.how_to_fix})",
+                )
+            )
+        return None
+
+
+def sync_tenant_records(spec: Spec, target: Target) -> None:
+    """Record the spec's tenants on the cluster and forget former ones with nothing left.
+
+    Apply does this last; ``apply`` of an empty plan too, so an estate applied before the
+    records existed gets them without a change to make.
+    """
+    subjects: list[str] | None = []
+    if target.registry is not None:
+        try:
+            with target.registry.client() as client:
+                subjects = client.subjects()
+        except PlanError:
+            subjects = None  # registry not running: keep former tenants' records for now
+    record_tenants(
+        spec,
+        target.cluster,
+        target.settings,
+        topics=ClusterAdmin(target.settings).topic_names(),
+        subjects=subjects,
+    )
 
 
 def _planned_registry(
@@ -393,6 +497,17 @@ def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | N
     admin.delete_topics([a.resource for a in gone_topics])
     step("delete topics", len(gone_topics))
     _await_visible(plan, target)
+    gone_subjects = by.get(("delete", "subject"), [])
+    if gone_subjects:
+        if target.registry is None:
+            raise PlanError(
+                f"the plan deletes subjects, but cluster {target.cluster} has no "
+                "`schema_registry` in the spec any more; plan again"
+            )
+        with target.registry.client() as client:
+            for action in gone_subjects:
+                client.delete_subject(action.resource)
+        step("delete subjects", len(gone_subjects))
     access = [a for a in plan.actions if a.kind == "registry-access"]
     if schema_actions or access or kek_actions:
         with _applied_registry(spec, target, schemas).client() as client:
@@ -405,6 +520,9 @@ def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | N
             apply_kek_actions(kek_actions, client, step=step)
             if schema_actions:
                 apply_schema_actions(schema_actions, schemas, client, step=step)
+    # Last: which tenants this cluster holds now, for the plans after this one.
+    sync_tenant_records(spec, target)
+    record_spec_notes(spec, target.cluster, target.settings)  # what `import` reads back
 
 
 def _applied_registry(spec: Spec, target: Target, schemas: list[DesiredSchema]) -> RegistryEndpoint:
@@ -444,6 +562,6 @@ def _await_visible(plan: Plan, target: Target, *, timeout_s: float = 30.0) -> No
         if time.monotonic() > deadline:
             raise PlanError(
                 f"applied, but {missing} change(s) are still not visible after {timeout_s:.0f}s; "
-                "run `streamplane plan` to see the cluster's view"
+                "plan again to see the cluster's view"
             )
         time.sleep(0.2)

@@ -12,11 +12,12 @@ escapes where it does not:
 * A principal whose ACLs are exactly what :func:`application_acls` would derive for one
   valid application becomes that application. Every other principal keeps its ACLs as
   ``acl_exceptions``, to be reviewed and folded into applications by hand.
-* ``<topic>.dlq`` and ``<topic>.retry.<n>`` beside an existing topic, written by a
-  principal that consumes it, make that application's ``dead_letters`` (retry delays are
-  the consumers' business and unknown to the cluster: they are written as 1m, to be
-  corrected). Such a topic stays declared in the spec unless it has exactly the derived
-  shape (the origin's partitions, replication and durability settings, its retention).
+* ``<tenant>.<domain>.<app>.<topic>.dlq`` and ``<tenant>.<domain>.<app>.<topic>.retry.<n>``
+  for an existing topic, written by a principal that consumes it, make that application's
+  ``dead_letters`` when it is the application they name (retry delays are the
+  consumers' business: they come from the notes apply records, else they are written as
+  1m, to be corrected). Such a topic stays declared in the spec unless it has exactly the
+  derived shape (the origin's partitions, replication and durability settings, its retention).
 * Kafka never returns a password, so every imported application has
   ``credentials: external``: the reconciler neither creates nor rotates its secret.
 * Principals that own a SCRAM credential or a user quota but did not fit an application
@@ -24,10 +25,14 @@ escapes where it does not:
   It claims the credential and the quota, which the spec otherwise could not hold
   (platform quotas must name an application principal), so they are neither reported as
   unmanaged nor removed by ``apply --allow-delete``.
+* The registry's subjects become the topics' ``key_schema`` / ``value_schema`` files, and
+  what apply recorded in the spec's notes (owners, classifications, profiles, retry
+  delays...) is laid over the result; durations and sizes are written in units
+  (``_import_enrich.py``, ``_import_schemas.py``, ``_spec_notes.py``).
 
 What the model cannot express at all (non-``User:`` principals, ACLs on other resource
-types, quotas of the platform's own principals, unknown config keys) is left out and
-listed in :attr:`Imported.left_out`, so the CLI can say so.
+types, quotas of the platform's own principals, unknown config keys, schema references)
+is left out and listed in :attr:`Imported.left_out`, so the CLI can say so.
 """
 
 from __future__ import annotations
@@ -36,24 +41,23 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from streamplane.kafka import QuotaEntity
 from streamplane.model import AclException, Application, ApplicationEntry, Domain, Quota, Tenant
 from streamplane.model._dead_letters import (
-    DLQ_SUFFIX,
-    RETRY_INFIX,
+    DeadLetterOwner,
+    conventional_parking_of,
     parking_configs,
     parking_names,
 )
 from streamplane.model._topic_configs import TOPIC_CONFIGS, check_topic_config
 from streamplane.model._types import NAME_RE, PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE
-from streamplane.model._yaml import spec_files
 from streamplane.reconcile._desired import application_acls
+from streamplane.reconcile._import_enrich import ImportSources, complete
+from streamplane.reconcile._import_write import write_spec as write_spec
 from streamplane.reconcile._plan import PLATFORM_PRINCIPALS, PLATFORM_USERS, is_platform_topic
 from streamplane.reconcile._resources import AclEntry, ActualState
 
@@ -68,16 +72,11 @@ UNASSIGNED_OWNER = "unassigned (imported): name the owning team"
 DATA_CLASSES = ("public", "internal", "confidential")
 
 _NAME = re.compile(NAME_RE)
-_RETRY = re.compile(r"^(.+)" + re.escape(RETRY_INFIX) + r"([1-9][0-9]*)$")
 #: Retry delays are the consumers' business; the import writes this and says so.
 IMPORTED_RETRY_DELAY = "1m"
 _NAME_MAX = 40
 _TOPIC_NAME_MAX = 249
 _PLATFORM_USERS = PLATFORM_USERS | {p.removeprefix("User:") for p in PLATFORM_PRINCIPALS}
-_HEADER = (
-    "# Imported from cluster {cluster} by `streamplane import`.\n"
-    "# Review: owners, topic classifications, acl_exceptions and the legacy tenant.\n"
-)
 
 
 @dataclass(frozen=True)
@@ -87,6 +86,8 @@ class Imported:
     document: dict[str, Any]
     #: One line per thing left out, saying what and why (a plan will still show these).
     left_out: tuple[str, ...] = ()
+    #: Files the document names (the registry's schemas), by path relative to the spec root.
+    files: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
         """Counts for the CLI: tenants, topics, applications, exceptions, quotas."""
@@ -102,7 +103,11 @@ class Imported:
 
 
 def import_spec(
-    actual: ActualState, *, cluster_name: str = "local", local: bool = True
+    actual: ActualState,
+    *,
+    cluster_name: str = "local",
+    local: bool = True,
+    sources: ImportSources | None = None,
 ) -> dict[str, Any]:
     """The spec document (plain data, ready for YAML) describing ``actual`` as it is.
 
@@ -110,37 +115,26 @@ def import_spec(
     how other clients reach it, and its credentials belong in a secret source, so add
     ``bootstrap_servers`` and ``auth`` before loading the spec.
     """
-    return import_estate(actual, cluster_name=cluster_name, local=local).document
+    return import_estate(actual, cluster_name=cluster_name, local=local, sources=sources).document
 
 
 def import_estate(
-    actual: ActualState, *, cluster_name: str = "local", local: bool = True
+    actual: ActualState,
+    *,
+    cluster_name: str = "local",
+    local: bool = True,
+    sources: ImportSources | None = None,
 ) -> Imported:
-    """:func:`import_spec`, plus the list of what the spec cannot hold."""
-    return _Importer(actual, cluster_name).run(local=local)
+    """:func:`import_spec`, plus the schema files and the list of what the spec cannot hold.
 
-
-def write_spec(document: dict[str, Any], out: Path) -> list[Path]:
-    """Write ``document`` as a spec directory: platform.yaml plus tenants/<tenant>.yaml.
-
-    One file per tenant, as in the examples, so that each team reviews (and later owns)
-    its own file. Keys keep the document's order: name first, as people write them.
-    YAML files already under ``out`` are removed first: loading a directory merges every
-    YAML file in it, so a stale one would change the imported spec (the CLI asks for
-    ``--force`` before writing into a directory that is not empty).
+    ``sources``: the registry's contents, the spec's notes and the cluster's facts
+    (``read_import_sources``), completing the document (``_import_enrich.py``).
     """
-    for stale in spec_files(out) if out.is_dir() else []:
-        stale.unlink()
-    cluster = ", ".join(c["name"] for c in document.get("clusters", [])) or "?"
-    header = _HEADER.format(cluster=cluster)
-    files = [(out / "platform.yaml", {k: v for k, v in document.items() if k != "tenants"})]
-    for tenant in document.get("tenants", []):
-        files.append((out / "tenants" / f"{tenant['name']}.yaml", {"tenants": [tenant]}))
-    for path, content in files:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = yaml.safe_dump(content, sort_keys=False, width=100, allow_unicode=True)
-        path.write_text(header + text)
-    return [path for path, _ in files]
+    imported = _Importer(actual, cluster_name).run(local=local)
+    completed = complete(imported.document, sources or ImportSources())
+    return Imported(
+        imported.document, imported.left_out + tuple(completed.left_out), completed.files
+    )
 
 
 @dataclass(frozen=True)
@@ -186,6 +180,8 @@ class _Importer:
         #: topic -> (the topic whose records it parks, "dlq" or "retry"), for topics whose
         #: name and origin make them look like an application's dead letters
         self.parking: dict[str, tuple[str, str]] = {}
+        #: principal -> the owner of its parking topics, for applications with dead_letters
+        self.parking_owners: dict[str, DeadLetterOwner] = {}
         self._legacy_names: set[str] = set()
 
     def run(self, *, local: bool) -> Imported:
@@ -329,6 +325,7 @@ class _Importer:
             return None
         self._domain(draft.tenant, draft.domain).applications.append(app)
         self.apps_by_user[draft.user] = app
+        self.parking_owners[draft.user] = _owner(draft, app["name"])
         return app
 
     def _infer(self, principal: str, acls: set[AclEntry]) -> _Draft | None:
@@ -432,7 +429,7 @@ class _Importer:
         if draft.txn_name is not None:
             app["transactional"] = True
         if draft.retries is not None:
-            retention = self._parking_retention(draft)
+            retention = self._parking_retention(draft, _owner(draft, name))
             # The cluster does not know how long the consumers wait before each retry.
             dead_letters: dict[str, Any] = {"retries": [IMPORTED_RETRY_DELAY] * draft.retries}
             if retention is not None:
@@ -440,9 +437,9 @@ class _Importer:
             app["dead_letters"] = dead_letters
         return app
 
-    def _parking_retention(self, draft: _Draft) -> int | None:
+    def _parking_retention(self, draft: _Draft, owner: DeadLetterOwner) -> int | None:
         """retention.ms of the draft's first dead-letter topic, if it has one set."""
-        for name, _, _ in parking_names(draft.consumes, draft.retries or 0):
+        for name, _, _ in parking_names(owner, draft.consumes, draft.retries or 0):
             state = self.actual.topics.get(name)
             if state is not None and "retention.ms" in state.configs:
                 return int(state.configs["retention.ms"])
@@ -453,12 +450,14 @@ class _Importer:
         (its origin's partitions, replication and durability settings, and its retention);
         any other stays a declared topic, which wins over the derived settings."""
         claimed: set[str] = set()
-        for app in self.apps_by_user.values():
+        for user, app in self.apps_by_user.items():
             settings = app.get("dead_letters")
             if settings is None:
                 continue
             retention = settings.get("retention")
-            for name, _, origin in parking_names(app.get("consumes", []), len(settings["retries"])):
+            owner = self.parking_owners[user]
+            consumes = app.get("consumes", [])
+            for name, _, origin in parking_names(owner, consumes, len(settings["retries"])):
                 parked, source = self.actual.topics.get(name), self.actual.topics[origin]
                 if parked is None or retention is None:
                     continue
@@ -479,7 +478,10 @@ class _Importer:
             app=Application.model_validate(app),
             path=(),
         )
-        parked = parking_names(draft.consumes, draft.retries) if draft.retries is not None else []
+        owner = DeadLetterOwner.of(entry)
+        parked = (
+            parking_names(owner, draft.consumes, draft.retries) if draft.retries is not None else []
+        )
         return {acl for acl, _ in application_acls(entry, parked)} == acls
 
     def _add_exception(self, acl: AclEntry) -> None:
@@ -560,14 +562,17 @@ class _Importer:
 
 
 def _parking_of(name: str, topics: Mapping[str, object]) -> tuple[str, str] | None:
-    """(origin, "dlq" | "retry") when ``name`` is ``<origin>.dlq`` or ``<origin>.retry.<n>``
-    of a topic that exists."""
-    if name.endswith(DLQ_SUFFIX) and name.removesuffix(DLQ_SUFFIX) in topics:
-        return name.removesuffix(DLQ_SUFFIX), "dlq"
-    match = _RETRY.match(name)
-    if match is not None and match.group(1) in topics:
-        return match.group(1), "retry"
-    return None
+    """(origin, "dlq" | "retry") when ``name`` is ``<tenant>.<domain>.<app>.<origin>.dlq``
+    or ``....retry.<n>`` of a topic that exists (whether that application parks there is
+    for the ACLs to say). Old-style ``<origin>.dlq`` topics are ordinary topics here."""
+    found = conventional_parking_of(name, topics)
+    return None if found is None else (found[2], found[1])
+
+
+def _owner(draft: _Draft, name: str) -> DeadLetterOwner:
+    """Whose parking topics an imported application's are (imported tenants use
+    ``<tenant>.`` as their prefix)."""
+    return DeadLetterOwner(f"{draft.tenant}.", draft.domain, name)
 
 
 def _normalised(configs: Mapping[str, object]) -> dict[str, object]:

@@ -33,6 +33,7 @@ Kind = Literal[
     "schema",
     "registry-access",
     "kek",
+    "subject",  # a whole registry subject: deleted with its former tenant's topic
 ]
 
 
@@ -56,7 +57,7 @@ class Action:
     def sort_key(self) -> tuple[str, int, str, str]:
         order = (
             "topic", "partitions", "config", "credential", "acl", "quota", "kek",
-            "compatibility", "schema", "registry-access",
+            "compatibility", "schema", "registry-access", "subject",
         )  # fmt: skip
         return (self.tenant or "~", order.index(self.kind), self.resource, self.op)
 
@@ -84,12 +85,30 @@ class Kept:
     why: str
 
 
+@dataclass(frozen=True)
+class Rename:
+    """An old-style retry or dead-letter topic and the topics of the consumers that replace it.
+
+    Kafka cannot rename a topic: the new topics are created (create actions), and the old
+    one stays until every record it holds has been read or replayed ("kept"), then goes
+    under --allow-delete ("delete", with the evidence in ``why``).
+    """
+
+    old: str
+    new: tuple[str, ...]
+    tenant: str | None
+    state: Literal["kept", "delete"]
+    why: str
+
+
 @dataclass
 class Plan:
     cluster: str
     actions: list[Action] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     kept: list[Kept] = field(default_factory=list)
+    #: Old-style parking topics migrating to their consumers' namespaces.
+    renames: list[Rename] = field(default_factory=list)
     #: resource key -> digest of the actual state the plan was computed from
     observed: dict[str, str] = field(default_factory=dict)
     #: the spec the plan was made from (a saved plan is applied with it)
@@ -105,6 +124,7 @@ class Plan:
             "actions": [asdict(a) for a in self.actions],
             "refusals": [asdict(r) for r in self.refusals],
             "kept": [asdict(k) for k in self.kept],
+            "renames": [asdict(r) for r in self.renames],
             "observed": self.observed,
             "spec_root": self.spec_root,
         }
@@ -122,6 +142,7 @@ class Plan:
                 Refusal(**{**r, "details": tuple(r.get("details", ()))}) for r in data["refusals"]
             ],
             kept=[Kept(**k) for k in data["kept"]],
+            renames=[Rename(**{**r, "new": tuple(r["new"])}) for r in data.get("renames", [])],
             observed=data["observed"],
             spec_root=data.get("spec_root", ""),
         )
@@ -267,8 +288,10 @@ def _plan_topics(plan: Plan, desired: DesiredState, actual: ActualState) -> None
                     f"replication factor {have.replication_factor} -> {want.replication_factor} "
                     "is a "
                     "partition reassignment, not a config change",
-                    "run it as a throttled reassignment (the ops rebalance planner), then set the "
-                    "spec to match",
+                    "change it on the cluster with Kafka's partition reassignment (`streamplane "
+                    "kafka kafka-reassign-partitions` runs Kafka's tool; the zero-loss audit "
+                    "prints the whole command for topics of zero_loss applications), then set "
+                    "the spec to match",
                 )
             )
         changes = _config_changes(want.configs, have.configs, actual.topic_defaults)

@@ -305,6 +305,15 @@ class HttpRegistryClient:
         )
         return int(answer["id"])
 
+    # Every subject: what the spec no longer owns is found among them (see ``_tenants``).
+    def subjects(self) -> list[str]:
+        """The live subjects (soft-deleted ones are gone from this list)."""
+        return [str(subject) for subject in self._call("GET", "/subjects") or []]
+
+    def delete_subject(self, subject: str) -> None:
+        """Soft-delete every version: the ids stay readable for records already written."""
+        self._call("DELETE", f"/subjects/{self._subject(subject)}", missing=(40401,))
+
     # Streamplane's own registry: the access policy (see streamplane.registry._access).
     def has_access_policies(self) -> bool:
         """Whether this registry enforces a Streamplane access policy (Confluent's does not)."""

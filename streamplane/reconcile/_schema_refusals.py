@@ -10,12 +10,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from streamplane.errors import PlanError
 from streamplane.model import MAJOR_VERSION
 from streamplane.reconcile._contracts import property_of, refusal_alternative
 from streamplane.reconcile._plan import Refusal
 
 if TYPE_CHECKING:
-    from streamplane.reconcile._schemas import SubjectReading
+    from streamplane.reconcile._schemas import DesiredSchema, SubjectReading
+
+
+class InvalidSchemaFile(PlanError):
+    """A schema file the registry (or its compatibility library) cannot parse.
+
+    Raised per schema and gathered by ``read_subjects``, so one run names every bad file.
+    """
+
+    def __init__(self, schema: DesiredSchema, problem: str) -> None:
+        super().__init__(
+            f"{schema.where}: {schema.file} is not a valid {schema.schema_type} schema: {problem}"
+        )
+        self.schema = schema
 
 
 def incompatible_refusal(reading: SubjectReading) -> Refusal:

@@ -62,6 +62,7 @@ from streamplane.reconcile._schema_apply import observed_subject_keys as observe
 from streamplane.reconcile._schema_apply import observed_subjects as observed_subjects
 from streamplane.reconcile._schema_apply import verify_schema_actions as verify_schema_actions
 from streamplane.reconcile._schema_refusals import (
+    InvalidSchemaFile,
     contract_refusal,
     incompatible_alternative,
     incompatible_refusal,
@@ -122,6 +123,7 @@ def subject_name(topic: str, role: Role) -> Subject:
 def desired_schemas(spec: Spec, cluster: str) -> list[DesiredSchema]:
     """The schemas of the topics on ``cluster``, files read (paths relative to the spec root)."""
     out = []
+    unreadable = []
     for entry in spec.topics_on(cluster):
         for role in ("key", "value"):
             ref = getattr(entry.topic, f"{role}_schema")
@@ -133,10 +135,8 @@ def desired_schemas(spec: Spec, cluster: str) -> list[DesiredSchema]:
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise PlanError(
-                    f"{where}: cannot read schema file {path}: {exc}; schema paths are "
-                    "relative to the spec root and files are UTF-8"
-                ) from None
+                unreadable.append(f"  {where}: cannot read schema file {path}: {exc}")
+                continue
             public = entry.topic.visibility is Visibility.PUBLIC
             out.append(
                 DesiredSchema(
@@ -156,6 +156,11 @@ def desired_schemas(spec: Spec, cluster: str) -> list[DesiredSchema]:
                     group=ref.compatibility_group,
                 )
             )
+    if unreadable:
+        raise PlanError(
+            f"{len(unreadable)} schema file(s) cannot be read (paths are relative to the spec "
+            "root; files are UTF-8):\n" + "\n".join(unreadable)
+        )
     return sorted(out, key=lambda s: s.subject)
 
 
@@ -340,18 +345,28 @@ def read_subjects(
             )  # fmt: skip
         except RegistryError as exc:
             if exc.error_code == 42201:  # the registry cannot parse it
-                raise PlanError(
-                    f"{schema.where}: schema file {schema.file} is not a valid "
-                    f"{schema.schema_type} schema: {exc.message}"
-                ) from None
+                raise InvalidSchemaFile(schema, exc.message) from None
             raise
         return SubjectReading(
             schema, latest, pinned, global_level, registered_as, problems,
             subject_group=group, held_contract=held, refused=refused,
         )  # fmt: skip
 
+    def attempt(schema: DesiredSchema) -> SubjectReading | InvalidSchemaFile:
+        try:
+            return read(schema)
+        except InvalidSchemaFile as exc:  # every invalid file is reported, not the first
+            return exc
+
     with ThreadPoolExecutor(max_workers=min(workers, len(schemas))) as pool:
-        return list(pool.map(read, schemas))
+        results = list(pool.map(attempt, schemas))
+    invalid = [r for r in results if isinstance(r, InvalidSchemaFile)]
+    if invalid:
+        raise PlanError(
+            f"{len(invalid)} schema file(s) of the spec are not valid schemas:\n"
+            + "\n".join(f"  {problem}" for problem in invalid)
+        )
+    return [r for r in results if isinstance(r, SubjectReading)]
 
 
 def _same_text(version: RegisteredVersion, schema: DesiredSchema) -> bool:
@@ -427,7 +442,7 @@ def _problems_under(
             if v.schema_type == schema.schema_type
         ]
     except ValueError as exc:  # every format's parse error is a ValueError
-        raise PlanError(f"{schema.where}: {schema.file}: {exc}") from None
+        raise InvalidSchemaFile(schema, str(exc)) from None
     if any(v.schema_type != schema.schema_type for v in history):
         held = next(v.schema_type for v in history if v.schema_type != schema.schema_type)
         return (f"schema type changes from {held} to {schema.schema_type}",)

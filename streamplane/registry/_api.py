@@ -189,9 +189,11 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_: Request, exc: RequestValidationError) -> Response:
-        return _json(
-            {"error_code": 422, "message": f"Unprocessable entity: {exc.errors()[:3]}"}, 422
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()[:3]
         )
+        return _json({"error_code": 422, "message": f"Unprocessable entity: {problems}"}, 422)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> Response:

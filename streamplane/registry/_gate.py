@@ -98,7 +98,9 @@ def classify(method: str, path: str) -> tuple[str, str | None, str | None] | Non
 
 
 def error_body(exc: RegistryError) -> bytes:
-    return json.dumps({"error_code": exc.error_code, "message": exc.message}).encode()
+    """Confluent's error body, byte for byte as the API's own errors are serialised."""
+    body = {"error_code": exc.error_code, "message": exc.message}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class RegistryGate:
@@ -173,7 +175,7 @@ class RegistryGate:
         if self.auth is None or self.credentials is None:
             return Caller.anonymous(), None
         if claimed is None:
-            return None, RegistryError(401, 40101, "Unauthorized: credentials are required")
+            return None, RegistryError(401, 401, "Unauthorized: credentials are required")
         user, password = claimed
         verdict = self.credentials.cached(user, password)
         if verdict is None:
@@ -185,7 +187,7 @@ class RegistryGate:
                 message = f"cannot verify credentials with the cluster: {exc.args[0].str()}"
                 return None, RegistryError(500, 50001, message)
         if not verdict:
-            return None, RegistryError(401, 40101, "Unauthorized: wrong user name or password")
+            return None, RegistryError(401, 401, "Unauthorized: wrong user name or password")
         return Caller(user, super_user=user in self.auth.super_users), None
 
     def _event(

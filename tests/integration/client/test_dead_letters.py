@@ -10,12 +10,20 @@ from confluent_kafka import Producer as RawProducer
 from streamplane.client import (
     Consumer,
     DeadLetterError,
+    DeadLetterOwner,
     DeadLetterPolicy,
     Producer,
     Record,
+    dlq_topic,
     inspect_dead_letters,
+    retry_topic,
 )
 from tests.integration.client.conftest import Estate
+
+
+def owner(estate: Estate, app: str) -> DeadLetterOwner:
+    """Whose parking topics: the application's, in its namespace (shop.orders.<app>.)."""
+    return DeadLetterOwner.of(estate.spec.applications[app])
 
 
 def produce_raw(estate: Estate, topic: str, values: list[bytes]) -> None:
@@ -37,7 +45,9 @@ def test_a_failing_handler_parks_the_record_in_the_dlq_and_the_consumer_moves_on
     estate: Estate,
 ) -> None:
     topic = estate.topic("raw")
-    estate.create(topic, f"{topic}.dlq")
+    dlq = dlq_topic(owner(estate, "auditor"), topic)
+    assert dlq == f"{estate.prefix}orders.auditor.{topic}.dlq"
+    estate.create(topic, dlq)
     produce_raw(estate, topic, [b"ok-1", b"poison", b"ok-2"])
     handled: list[bytes] = []
 
@@ -53,7 +63,8 @@ def test_a_failing_handler_parks_the_record_in_the_dlq_and_the_consumer_moves_on
     group = f"{estate.prefix}auditor"
     assert estate.committed(group, topic) == [3]  # past the poison pill
 
-    (letter,) = inspect_dead_letters(estate.connection, topic)
+    (letter,) = inspect_dead_letters(estate.connection, topic, owner=owner(estate, "auditor"))
+    assert letter.topic == dlq
     assert (letter.key, letter.value) == (b"poison", b"poison")
     assert letter.error_kind == "handler"
     assert letter.error_class == "ValueError"
@@ -63,15 +74,14 @@ def test_a_failing_handler_parks_the_record_in_the_dlq_and_the_consumer_moves_on
     assert letter.header("streamplane-app") == "checkout"  # the producer's lineage is kept
     assert letter.failed_at is not None and letter.failed_at.timestamp() * 1000 >= started - 1000
     labels = {"app": "auditor", "client_id": "auditor", "group": group}
-    parked = estate.metric(
-        "streamplane_client_records_dead_lettered_total", **labels, topic=f"{topic}.dlq"
-    )
+    parked = estate.metric("streamplane_client_records_dead_lettered_total", **labels, topic=dlq)
     assert parked == 1
 
 
 def test_an_undecodable_value_goes_straight_to_the_dlq(estate: Estate) -> None:
     topic = estate.topic("placed")
-    estate.create(topic, f"{topic}.dlq", f"{topic}.retry.1")
+    mine = owner(estate, "fulfilment")
+    estate.create(topic, dlq_topic(mine, topic), retry_topic(mine, topic, 1))
     with Producer.for_application(
         estate.spec, "checkout", connection=estate.connection, registry=estate.registry_url,
         telemetry=estate.telemetry(),
@@ -95,15 +105,17 @@ def test_an_undecodable_value_goes_straight_to_the_dlq(estate: Estate) -> None:
     ) as consumer:  # fmt: skip
         consumer.run(lambda r: handled.append(r.value["id"]), max_records=2, idle_timeout_s=30)
     assert handled == ["o1", "o3"]
-    (letter,) = inspect_dead_letters(estate.connection, topic)
+    (letter,) = inspect_dead_letters(estate.connection, topic, owner=mine)
     assert letter.value == b"not avro at all" and letter.error_kind == "deserialization"
     assert letter.origin == (topic, 0, 1)
-    assert estate.end_offsets(f"{topic}.retry.1") == [0]  # decoding again would fail again
+    assert estate.end_offsets(retry_topic(mine, topic, 1)) == [0]  # decoding again fails again
 
 
 def test_retry_topic_waits_for_the_delay_then_the_dlq(estate: Estate) -> None:
     topic = estate.topic("raw")
-    estate.create(topic, f"{topic}.retry.1", f"{topic}.dlq")
+    mine = owner(estate, "auditor")
+    retry = retry_topic(mine, topic, 1)
+    estate.create(topic, retry, dlq_topic(mine, topic))
     produce_raw(estate, topic, [b"flaky", b"next"])
     calls: list[tuple[bytes, int, str, float]] = []
 
@@ -118,17 +130,17 @@ def test_retry_topic_waits_for_the_delay_then_the_dlq(estate: Estate) -> None:
     assert [(v, a, src) for v, a, src, _ in calls] == [
         (b"flaky", 0, topic),
         (b"next", 0, topic),  # the main topic is not blocked by the retry
-        (b"flaky", 1, f"{topic}.retry.1"),
+        (b"flaky", 1, retry),
     ]
     assert calls[2][3] - calls[0][3] >= 1.4  # waited for the retry's due time
-    (letter,) = inspect_dead_letters(estate.connection, topic)
+    (letter,) = inspect_dead_letters(estate.connection, topic, owner=mine)
     assert letter.value == b"flaky" and letter.header("streamplane-attempts") == "2"
     assert letter.error_message == "still failing on attempt 1"
     assert letter.origin == (topic, 0, 0)  # the original record, not its retry copy
     assert letter.header("streamplane-retry-due") is None
     group = f"{estate.prefix}auditor"
     assert estate.committed(group, topic) == [2]
-    assert estate.committed(group, f"{topic}.retry.1") == [1]
+    assert estate.committed(group, retry) == [1]
 
 
 def test_a_missing_dlq_stops_the_consumer_without_losing_the_record(estate: Estate) -> None:

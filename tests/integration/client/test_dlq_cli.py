@@ -9,7 +9,14 @@ from confluent_kafka import Consumer as RawConsumer
 from typer.testing import CliRunner
 
 from streamplane.cli import app
-from streamplane.client import REPLAYED_FROM_HEADER, Consumer, Producer, Record
+from streamplane.client import (
+    REPLAYED_FROM_HEADER,
+    Consumer,
+    DeadLetterOwner,
+    Producer,
+    Record,
+    dlq_topic,
+)
 from streamplane.local import LocalCluster
 from tests.integration.client.conftest import Estate
 
@@ -52,6 +59,11 @@ def read_all(estate: Estate, topic: str) -> list[tuple[bytes, dict[str, bytes]]]
     return found
 
 
+def dlq(estate: Estate, app: str, topic: str) -> str:
+    """The application's own dead-letter topic for ``topic``."""
+    return dlq_topic(DeadLetterOwner.of(estate.spec.applications[app]), topic)
+
+
 def cli(cluster: LocalCluster, *args: str) -> str:
     result = runner.invoke(app, [*args, "--data-dir", str(cluster.dir.root)])
     assert result.exit_code == 0, result.output + repr(result.exception)
@@ -62,10 +74,19 @@ def test_dlq_inspect_lists_parked_records_with_their_headers(
     estate: Estate, cluster1: LocalCluster
 ) -> None:
     topic = estate.topic("raw")
-    estate.create(topic, f"{topic}.dlq")
+    parked = dlq(estate, "auditor", topic)
+    estate.create(topic, parked)
     park(estate, topic, [b"c-1", b"c-2", b"c-3"])
+    spec = ("--spec", str(estate.spec.root))
 
-    listed = json.loads(cli(cluster1, "dlq", "inspect", topic, "--json", "--limit", "2"))
+    # fulfilment and auditor both consume the topic, each parking in its own topics.
+    ambiguous = runner.invoke(app, ["dlq", "inspect", topic, *spec])
+    assert ambiguous.exit_code == 1
+    said = ambiguous.output + str(ambiguous.exception)
+    assert "applications auditor, fulfilment each park records" in said and "--app" in said
+    spec = (*spec, "--app", "auditor")
+    listed = json.loads(cli(cluster1, "dlq", "inspect", topic, *spec, "--json", "--limit", "2"))
+    assert {entry["topic"] for entry in listed} == {parked}
     assert [entry["offset"] for entry in listed] == [0, 1]
     first = listed[0]
     assert first["error"] == {
@@ -76,36 +97,44 @@ def test_dlq_inspect_lists_parked_records_with_their_headers(
     assert first["headers"]["streamplane-app"] == "checkout"
     assert first["failed_at"] is not None and first["attempts"] == 1
 
-    text = cli(cluster1, "dlq", "inspect", topic)
+    text = cli(cluster1, "dlq", "inspect", topic, *spec)
     assert "LookupError: no customer for c-2" in text
     assert f"from:    {topic}[0]@2" in text
     assert "header   streamplane-failed-app: auditor" in text
     assert "3 record(s) shown" in text
+    # Without a spec, the dead-letter topic is named outright.
+    assert "3 record(s) shown" in cli(cluster1, "dlq", "inspect", parked)
 
 
 def test_dlq_replay_sends_each_record_back_once_even_when_interrupted_and_rerun(
     estate: Estate, cluster1: LocalCluster
 ) -> None:
     topic = estate.topic("raw")
-    estate.create(topic, f"{topic}.dlq")
+    parked = dlq(estate, "auditor", topic)
+    estate.create(topic, parked)
     park(estate, topic, [b"r-1", b"r-2", b"r-3"])
+    spec = ("--spec", str(estate.spec.root), "--app", "auditor")
 
-    dry = json.loads(cli(cluster1, "dlq", "replay", topic, "--dry-run", "--json"))
+    dry = json.loads(cli(cluster1, "dlq", "replay", topic, *spec, "--dry-run", "--json"))
     assert dry["dry_run"] is True and dry["replayed"] == 0 and len(dry["records"]) == 3
+    # auditor has no retry topic: the records go back to the topic itself.
+    assert (dry["dead_letter_topic"], dry["target"]) == (parked, topic)
     assert estate.end_offsets(topic) == [3]  # a dry run changes nothing
 
     # A replay that stops after one record, then a rerun: the rest, and nothing twice.
-    first = json.loads(cli(cluster1, "dlq", "replay", topic, "--limit", "1", "--json"))
+    first = json.loads(cli(cluster1, "dlq", "replay", topic, *spec, "--limit", "1", "--json"))
     assert first["replayed"] == 1
-    rest = cli(cluster1, "dlq", "replay", topic)
-    assert f"replayed 2 record(s) from {topic}.dlq to {topic}" in rest
-    again = json.loads(cli(cluster1, "dlq", "replay", topic, "--json"))
+    rest = cli(cluster1, "dlq", "replay", topic, *spec)
+    assert f"replayed 2 record(s) from {parked} to {topic}" in rest
+    assert "every consumer of it reads them again" in rest
+    # The dead-letter topic by its own name: the spec knows it is auditor's.
+    again = json.loads(cli(cluster1, "dlq", "replay", parked, *spec[:2], "--json"))
     assert again["replayed"] == 0
 
     records = read_all(estate, topic)
     assert [value for value, _ in records] == [b"r-1", b"r-2", b"r-3", b"r-1", b"r-2", b"r-3"]
     for offset, (_, headers) in enumerate(records[3:]):
-        assert headers[REPLAYED_FROM_HEADER] == f"{topic}.dlq/0/{offset}".encode()
+        assert headers[REPLAYED_FROM_HEADER] == f"{parked}/0/{offset}".encode()
         assert headers["streamplane-app"] == b"checkout"
         assert "streamplane-error-class" not in headers
 
@@ -114,7 +143,7 @@ def test_dlq_inspect_decodes_values_by_their_schema_id(
     estate: Estate, cluster1: LocalCluster
 ) -> None:
     topic = estate.topic("placed")  # Avro: schemas/order.avsc
-    estate.create(topic, f"{topic}.dlq")
+    estate.create(topic, dlq(estate, "fulfilment", topic))
     orders = [{"id": f"o{i}", "amount_minor": 100 * i, "currency": "CHF"} for i in range(2)]
     with Producer.for_application(
         estate.spec, "checkout", connection=estate.connection, registry=estate.registry_url,
@@ -132,11 +161,12 @@ def test_dlq_inspect_decodes_values_by_their_schema_id(
     ) as consumer:  # fmt: skip
         consumer.run(refuse, max_records=len(orders), idle_timeout_s=30)
 
+    spec = ("--spec", str(estate.spec.root), "--app", "fulfilment")
     listed = json.loads(
-        cli(cluster1, "dlq", "inspect", topic, "--json", "--registry", estate.registry_url)
+        cli(cluster1, "dlq", "inspect", topic, *spec, "--json", "--registry", estate.registry_url)
     )
     decoded = [entry["decoded"] for entry in listed]
     assert [d["value"] for d in decoded] == orders
     assert {d["format"] for d in decoded} == {"AVRO"} and decoded[0]["schema_id"] is not None
-    text = cli(cluster1, "dlq", "inspect", topic, "--registry", estate.registry_url)
+    text = cli(cluster1, "dlq", "inspect", topic, *spec, "--registry", estate.registry_url)
     assert f"(AVRO schema {decoded[0]['schema_id']}) {json.dumps(orders[1])}" in text

@@ -49,8 +49,11 @@ def test_cli_lifecycle_of_a_one_node_cluster(cluster_root: Path, next_port_offse
         assert json.loads(after_kill.stdout)["nodes"][0]["pid"] is None
 
         assert _sp("local", "start-node", "1", *data, cwd=cluster_root).returncode == 0
+        # `up` on the running cluster: nothing to do, success; another size: refused.
         again = _sp("up", *data, cwd=cluster_root)
-        assert again.returncode == 0 and "already running" in again.stdout
+        assert again.returncode == 0 and "already running 1 node(s)" in again.stdout
+        resized = _sp("up", *data, "--nodes", "3", cwd=cluster_root)
+        assert resized.returncode == 1 and "holds a 1-node cluster, not 3" in resized.stderr
 
         props = (cluster_root / "data" / "admin.properties").read_text()
         assert f"bootstrap.servers=127.0.0.1:{9092 + next_port_offset}" in props

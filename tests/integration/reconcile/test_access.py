@@ -113,7 +113,8 @@ def test_consume_is_allowed_exactly_where_granted(
 def test_describe_shows_only_granted_topics(estate: Estate) -> None:
     seen = visible_topics(estate.as_app("fraud-scorer"))
     # Its topics, and the retry and dead-letter topics of its dead_letters.
-    parked = {f"risk.fraud.features.{t}" for t in ("retry.1", "retry.2", "dlq")}
+    mine = "risk.fraud.fraud-scorer.risk.fraud.features"
+    parked = {f"{mine}.{t}" for t in ("retry.1", "retry.2", "dlq")}
     assert seen == {"risk.fraud.features", "risk.fraud.decision.v1", *parked}
 
 

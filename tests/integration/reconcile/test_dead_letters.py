@@ -2,7 +2,8 @@
 records in them with nothing but its own credentials.
 
 The example spec gives fraud-scorer ``dead_letters: {retries: [5s, 1m]}`` on
-risk.fraud.features; the estate fixture has applied it.
+risk.fraud.features; the estate fixture has applied it. Its parking topics are its own, in
+its namespace: risk.fraud.fraud-scorer.risk.fraud.features.retry.1 and so on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from streamplane.local import RegistryProcess
 from tests.integration.reconcile.conftest import ESTATE_OFFSET, Estate
 
 ORIGIN = "risk.fraud.features"
+#: fraud-scorer's parking topics for ORIGIN start with this.
+PARKED = f"risk.fraud.fraud-scorer.{ORIGIN}"
 
 
 def registry(estate: Estate, app: str) -> RegistrySettings:
@@ -53,12 +56,13 @@ def parked_values(estate: Estate, topic: str) -> list[tuple[bytes | None, dict[s
     return found
 
 
-def test_apply_created_the_parking_topics_beside_their_origin(estate: Estate) -> None:
+def test_apply_created_the_parking_topics_in_the_consumers_namespace(estate: Estate) -> None:
     admin = AdminClient(estate.cluster.admin_settings().librdkafka(**{"log_level": 0}))
     topics = admin.list_topics(timeout=10).topics
-    for name in (f"{ORIGIN}.retry.1", f"{ORIGIN}.retry.2", f"{ORIGIN}.dlq"):
+    for name in (f"{PARKED}.retry.1", f"{PARKED}.retry.2", f"{PARKED}.dlq"):
         assert name in topics, sorted(topics)
         assert len(topics[name].partitions) == len(topics[ORIGIN].partitions) == 6
+    assert not any(n.startswith(f"{ORIGIN}.") for n in topics)  # nothing old-style
 
 
 def test_the_application_parks_and_retries_with_its_own_credentials(estate: Estate) -> None:
@@ -103,14 +107,14 @@ def test_the_application_parks_and_retries_with_its_own_credentials(estate: Esta
     finally:
         consumer.close()
     # The flaky record came back from retry topic 1 after its 5 s delay; the others at once.
-    assert handled[flaky] == (1, f"{ORIGIN}.retry.1")
+    assert handled[flaky] == (1, f"{PARKED}.retry.1")
     assert all(handled[k] == (0, ORIGIN) for k in good if k != flaky)
     assert time.monotonic() - started >= 5
     retried = [
-        h for v, h in parked_values(estate, f"{ORIGIN}.retry.1") if v and flaky.encode() in v
+        h for v, h in parked_values(estate, f"{PARKED}.retry.1") if v and flaky.encode() in v
     ]
     assert len(retried) == 1 and retried[0]["streamplane-failed-app"] == b"fraud-scorer"
-    dead = [h for v, h in parked_values(estate, f"{ORIGIN}.dlq") if v == pill]
+    dead = [h for v, h in parked_values(estate, f"{PARKED}.dlq") if v == pill]
     assert len(dead) == 1
     assert dead[0]["streamplane-error-kind"] == b"deserialization"
     assert dead[0]["streamplane-origin-topic"] == ORIGIN.encode()

@@ -95,7 +95,8 @@ def test_import_of_the_estate_plans_no_change(estate: Estate, tmp_path: Path) ->
         assert all(a.app.credentials == "external" for a in spec.applications.values())
         legacy = spec.topics[LEGACY]
         assert (legacy.tenant.name, legacy.topic.full_name) == ("legacy", LEGACY)
-        assert legacy.topic.configs == {"retention.ms": "86400000"}
+        # Written as `retention: 1d`, the spec's shortcut in units.
+        assert (legacy.topic.retention, legacy.topic.configs) == (86_400_000, {})
         exceptions = spec.platform.acl_exceptions
         assert {(e.principal, e.resource_name, e.reason) for e in exceptions} == {
             (stranger, LEGACY, EXCEPTION_REASON),

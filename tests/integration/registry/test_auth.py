@@ -120,13 +120,36 @@ def test_every_endpoint_needs_credentials_and_wrong_ones_get_401(estate: Estate)
     with estate.client(None) as anonymous:
         for path in ("/", "/schemas/types", "/contexts", "/subjects", "/config", "/schemas/ids/1"):
             answer = anonymous.get(path)
-            assert_error(answer, 401, 40101)
+            assert_error(answer, 401, 401)
             assert answer.headers["www-authenticate"].startswith("Basic")
         bad = anonymous.get("/subjects", auth=(user, password + "x"))
-        assert_error(bad, 401, 40101)
+        assert_error(bad, 401, 401)
         assert bad.headers["www-authenticate"].startswith("Basic")
-        assert_error(anonymous.get("/subjects", auth=("nobody-at-all", "x")), 401, 40101)
+        assert_error(anonymous.get("/subjects", auth=("nobody-at-all", "x")), 401, 401)
         assert anonymous.get("/subjects", auth=(user, password)).status_code == 200
+
+
+def test_every_refusal_has_confluents_error_body_401_as_404(estate: Estate) -> None:
+    """One shape for every error: {"error_code": int, "message": str}, serialised alike."""
+    with estate.client(None) as anonymous, estate.client("alpha-app") as alpha:
+        answers = {
+            401: anonymous.get("/subjects"),
+            403: alpha.post(
+                f"/subjects/beta-{estate.uid}.pay.ledger-value/versions", json={"schema": "{}"}
+            ),
+            404: alpha.get(f"/subjects/alpha-{estate.uid}.shop.none-value/versions"),
+            405: alpha.delete("/schemas/types"),
+            422: alpha.post(f"/subjects/alpha-{estate.uid}.shop.orders-value/versions", json={}),
+        }
+        answers[0] = alpha.get("/no/such/route")
+    for status, answer in answers.items():
+        body = answer.json()
+        assert answer.status_code == (status or 404), answer.text
+        assert list(body) == ["error_code", "message"], body
+        assert isinstance(body["error_code"], int) and isinstance(body["message"], str)
+        assert answer.text.startswith('{"error_code":'), answer.text  # no gap after the colon
+    assert answers[401].json()["error_code"] == 401  # Confluent's code for it
+    assert answers[422].json()["message"] == "Unprocessable entity: body.schema: Field required"
 
 
 def test_a_tenant_writes_subjects_under_its_prefix_only(estate: Estate) -> None:

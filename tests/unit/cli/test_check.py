@@ -58,7 +58,10 @@ def test_all_registered_is_ok_and_exits_0(monkeypatch: pytest.MonkeyPatch, spec_
     result, _ = run_check(monkeypatch, registered(FakeRegistry()), spec_dir)
     assert result.exit_code == 0, result.output
     assert re.search(rf"unchanged +{AUTHORIZED} +schemas/card-authorized-v1.avsc", result.output)
-    assert "9 schema(s): 0 new, 9 unchanged, 0 compatible, 0 incompatible. ok" in result.output
+    assert (
+        "9 schema(s): 0 new, 9 unchanged, 0 compatible, 0 incompatible. All can be registered."
+        in result.output
+    )
 
 
 def test_new_subjects_are_reported_as_new_and_compatible(
@@ -86,7 +89,7 @@ def test_incompatible_public_event_exits_1_and_names_the_next_versioned_topic(
     )
     assert "Add payments.card.authorized.v2 beside payments.card.authorized.v1" in out
     assert re.search(rf"\n +compatible +{ENTRIES} ", out)
-    assert "1 compatible, 1 incompatible. incompatible" in out
+    assert "1 compatible, 1 incompatible. 1 cannot be registered as the spec has it" in out
 
 
 def test_json_report_carries_paths_messages_and_the_successor(

@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
-from streamplane.client import DeadLetterPolicy, dlq_topic, retry_topic
+import pytest
+
+from streamplane.client import ClientError, Consumer, DeadLetterOwner, DeadLetterPolicy
 from streamplane.client._deadletter import RetryPauses, error_class, failure_headers, replay_headers
 from streamplane.client._headers import header_text
+from streamplane.kafka import ConnectionSettings
+
+OWNER = DeadLetterOwner("shop.", "orders", "fulfilment")
 
 
-def test_destinations_walk_the_retry_topics_then_the_dlq() -> None:
-    policy = DeadLetterPolicy(retry_delays_s=(1.0, 30.0))
-    assert policy.retry_topics("orders") == ["orders.retry.1", "orders.retry.2"]
-    assert policy.destination("orders", attempt=0, retryable=True) == ("orders.retry.1", 1.0)
-    assert policy.destination("orders", attempt=1, retryable=True) == ("orders.retry.2", 30.0)
-    assert policy.destination("orders", attempt=2, retryable=True) == ("orders.dlq", 0.0)
+def test_destinations_walk_the_applications_retry_topics_then_its_dlq() -> None:
+    policy = DeadLetterPolicy(retry_delays_s=(1.0, 30.0), owner=OWNER)
+    mine = "shop.orders.fulfilment.orders"
+    assert policy.retry_topics("orders") == [f"{mine}.retry.1", f"{mine}.retry.2"]
+    assert policy.destination("orders", attempt=0, retryable=True) == (f"{mine}.retry.1", 1.0)
+    assert policy.destination("orders", attempt=1, retryable=True) == (f"{mine}.retry.2", 30.0)
+    assert policy.destination("orders", attempt=2, retryable=True) == (f"{mine}.dlq", 0.0)
     # A value that cannot be decoded will not decode on a retry either.
-    assert policy.destination("orders", attempt=0, retryable=False) == ("orders.dlq", 0.0)
-    assert DeadLetterPolicy().destination("o", attempt=0, retryable=True) == ("o.dlq", 0.0)
-    assert (dlq_topic("a.b"), retry_topic("a.b", 3)) == ("a.b.dlq", "a.b.retry.3")
+    assert policy.destination("orders", attempt=0, retryable=False) == (f"{mine}.dlq", 0.0)
+    straight = DeadLetterPolicy(owner=OWNER)
+    assert straight.destination("o", attempt=0, retryable=True) == (
+        "shop.orders.fulfilment.o.dlq",
+        0.0,
+    )
+
+
+def test_a_policy_without_an_owner_says_how_to_name_one() -> None:
+    with pytest.raises(ClientError, match=r"names no owner.*for_application.*DeadLetterOwner"):
+        DeadLetterPolicy(retry_delays_s=(1.0,)).destination("o", attempt=0, retryable=True)
+    # A consumer built by hand refuses it at once, before connecting anywhere.
+    nowhere = ConnectionSettings("127.0.0.1:1", security_protocol="PLAINTEXT", sasl_mechanism=None)
+    with pytest.raises(ClientError, match="names no owner"):
+        Consumer(
+            connection=nowhere, app_id="f", group_id="f", topics=["o"],
+            dead_letters=DeadLetterPolicy(),
+        )  # fmt: skip
 
 
 def test_failure_headers_keep_the_producers_and_say_why_whence_who_when() -> None:

@@ -35,3 +35,15 @@ def test_java_client_properties_carry_a_scram_jaas_line() -> None:
         'username="u" password="p";'
     )
     assert conf["security.protocol"] == "SASL_PLAINTEXT"
+
+
+def test_java_properties_escape_what_jaas_and_properties_files_would_misread() -> None:
+    settings = ConnectionSettings("h:1", username="u", password=' a"b\\c')
+    assert settings.java_client()["sasl.jaas.config"].endswith('password=" a\\"b\\\\c";')
+    # Properties.load reads "\\\\" as one backslash: every backslash is doubled once more.
+    lines = settings.java_properties_text().splitlines()
+    assert lines[-1] == (
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="u" password=" a\\\\"b\\\\\\\\c";'
+    )
+    assert lines[0] == "bootstrap.servers=h:1"

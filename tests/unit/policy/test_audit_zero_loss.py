@@ -14,6 +14,7 @@ SPEC = """\
 clusters:
   - name: local
     local: true
+    environment: prod
     brokers: 3
 tenants:
   - name: pay
@@ -78,6 +79,7 @@ def _topic(
         name=name,
         partitions=3,
         replication_factor=rf,
+        assignment={p: tuple(range(1, rf + 1)) for p in range(3)},
         settings={
             "min.insync.replicas": TopicSetting(min_isr, overridden),
             "unclean.leader.election.enable": TopicSetting("false", False),
@@ -128,17 +130,27 @@ def test_audit_reports_spec_and_live_problems_with_their_fix_and_spec_line(tmp_p
         SPEC.splitlines().index("            replication_factor: 1") + 1,
     )
     assert thin.actual == "1 in the spec, 1 on the cluster"
-    assert thin.fix.startswith("set replication_factor: 3, then reassign its partitions")
+    assert thin.fix.startswith(
+        "set replication_factor: 3, after raising it on the cluster (reassign its partitions "
+        'to 3 replicas: `echo \'{"version":1,"partitions":[{"topic":"pay.card.thin",'
+        '"partition":0,"replicas":[1,2,3]}'
+    )
+    assert (
+        " > reassign-pay.card.thin.json && streamplane kafka kafka-reassign-partitions "
+        "--reassignment-json-file reassign-pay.card.thin.json --execute`" in thin.fix
+    )
     assert thin.fix.endswith(f"({spec_file}:{thin.line})")
     loose = found[("topic pay.card.loose", "min.insync.replicas")]
     assert loose.line == SPEC.splitlines().index("              min.insync.replicas: 1") + 1
-    assert loose.fix.startswith("set min.insync.replicas: 2 and run `streamplane apply`")
+    assert loose.fix.startswith(
+        f"set min.insync.replicas: 2, then `streamplane apply {tmp_path / 'spec'}`"
+    )
     mover = found[("application mover", "profile")]
     assert mover.actual == "low_latency" and mover.fix.startswith("set profile: zero_loss")
     feeder = found[("application feeder", "profile")]
     assert "pay.card.fed, which zero_loss application(s) reader read" in feeder.message
     offsets = found[("topic __consumer_offsets", "replication factor")]
-    assert offsets.file is None and "kafka-reassign-partitions.sh" in offsets.fix
+    assert offsets.file is None and "streamplane kafka kafka-reassign-partitions" in offsets.fix
     # Spec problems come first, in file order; cluster problems after them.
     ordered = audit_zero_loss(spec, cluster="local", live=live)
     assert [v.file is None for v in ordered] == sorted(v.file is None for v in ordered)
@@ -157,9 +169,8 @@ def test_audit_of_a_one_broker_cluster_names_every_broker_setting_to_change(tmp_
     assert found[("cluster local", "brokers")].actual == "1"
     isr = found[("broker 1", "min.insync.replicas")]
     assert isr.fix == (
-        "set min.insync.replicas=2 on every broker: kafka-configs.sh --bootstrap-server "
-        "127.0.0.1:9092 --command-config admin.properties --alter --entity-type brokers "
-        "--entity-default --add-config min.insync.replicas=2"
+        "set min.insync.replicas=2 on every broker: `streamplane kafka kafka-configs --alter "
+        "--entity-type brokers --entity-default --add-config min.insync.replicas=2`"
     )
     assert ("broker 1", "unclean.leader.election.enable") in found
     assert ("broker 1", "default.replication.factor") in found
@@ -188,7 +199,7 @@ def test_a_clean_cluster_and_spec_have_no_violations(tmp_path: Path) -> None:
     text = textwrap.dedent(
         """\
         clusters:
-          - {name: local, local: true, brokers: 3}
+          - {name: local, local: true, environment: prod, brokers: 3}
         tenants:
           - name: pay
             owners: [pay@example.com]

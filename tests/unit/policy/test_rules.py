@@ -100,7 +100,7 @@ def line_of(spec: Spec, needle: str) -> int:
 # ------------------------------------------------------------------------- the rules
 
 
-def test_the_builtin_rules_are_the_documented_ten() -> None:
+def test_the_builtin_rules_are_the_documented_twelve() -> None:
     assert [r.id for r in BUILTIN_RULES] == [
         "replication",
         "unclean-leader-election",
@@ -112,6 +112,8 @@ def test_the_builtin_rules_are_the_documented_ten() -> None:
         "pii-encryption",
         "tiered-retention",
         "partition-limits",
+        "zero-loss",
+        "secret-files",
     ]
     assert all(r.default_severity is Severity.ERROR and r.summary for r in BUILTIN_RULES)
 

@@ -142,11 +142,13 @@ def test_topics_follow_the_convention_or_keep_their_legacy_name(actual: ActualSt
     doc = import_spec(actual)
     assert set(tenants(doc)) == {"payments", "analytics", "legacy"}
     card = {t["name"]: t for t in domain(doc, "payments", "card")["topics"]}
+    # Durations in units, through the spec's shortcuts.
     assert card["authorizations"] == {
         "name": "authorizations",
         "partitions": 6,
         "replication_factor": 1,
-        "configs": {"compression.type": "zstd", "retention.ms": "259200000"},
+        "retention": "3d",
+        "compression": "zstd",
     }
     assert card["authorized.v1"]["visibility"] == "public"
     legacy = {t["full_name"]: t["name"] for t in domain(doc, "legacy", "imported")["topics"]}
@@ -172,7 +174,8 @@ def test_principals_that_fit_an_application_become_one_with_external_credentials
         "consumes": [AUTHZ],
         "produces": [AUTHORIZED],
         "transactional": True,
-        "quotas": {"producer_byte_rate": 20 * MIB},
+        "profile": "zero_loss",  # exactly-once needs it (lint says so)
+        "quotas": {"producer_byte_rate": "20MiB"},
     }
     assert found["cardgateway"] == {
         "name": "cardgateway",
@@ -213,12 +216,12 @@ def test_everything_else_becomes_reviewable_exceptions_or_is_listed_as_left_out(
         {
             "name": "batch-job",
             "credentials": "external",
-            "quotas": {"consumer_byte_rate": MIB},
+            "quotas": {"consumer_byte_rate": "1MiB"},
         },
         {"name": "legacy-reporter", "credentials": "external"},
     ]
     assert doc["quotas"] == [
-        {"client_id": "analytics.adhoc", "consumer_byte_rate": 5 * MIB},
+        {"client_id": "analytics.adhoc", "consumer_byte_rate": "5MiB"},
         {"user": "legacy-reporter", "client_id": "dash", "request_percentage": 12.5},
     ]
     assert [line.split(" (")[0] for line in imported.left_out] == [
@@ -332,7 +335,8 @@ def test_full_name_skips_the_naming_convention_but_not_kafkas_rules(tmp_path: Pa
 
 def test_dead_letter_topics_import_as_the_application_dead_letters(tmp_path: Path) -> None:
     # Someone compressed the DLQ by hand: it no longer has the derived shape.
-    dlq = "risk.fraud.features.dlq"
+    mine = "risk.fraud.fraud-scorer.risk.fraud.features"
+    dlq = f"{mine}.dlq"
     changed = {"retention.ms": str(14 * 86_400_000), "compression.type": "zstd"}
     actual = applied_example(**{dlq: TopicState(dlq, 6, 1, changed)})
     imported = import_estate(actual)
@@ -345,6 +349,6 @@ def test_dead_letter_topics_import_as_the_application_dead_letters(tmp_path: Pat
     assert scorer.dead_letters.retries == [60_000, 60_000]
     assert scorer.dead_letters.retention == 14 * 86_400_000
     # The retry topics are derived again; the hand-compressed DLQ stays declared as it is.
-    assert dlq in spec.topics and "risk.fraud.features.retry.1" not in spec.topics
+    assert dlq in spec.topics and f"{mine}.retry.1" not in spec.topics
     plan: Plan = make_plan(desired_state(spec, "local"), actual)
     assert plan.actions == [] and plan.refusals == [] and plan.kept == []

@@ -169,29 +169,48 @@ def test_application_quotas_override_tenant_defaults_key_by_key() -> None:
     }
 
 
-def test_dead_letters_become_topics_beside_their_origin_and_least_privilege_acls() -> None:
+def test_dead_letters_become_topics_of_the_consumer_with_least_privilege_acls() -> None:
     desired = example_desired()
     features = desired.topics["risk.fraud.features"]
-    parked = {n: t for n, t in desired.topics.items() if n.startswith("risk.fraud.features.")}
-    assert sorted(parked) == [
-        "risk.fraud.features.dlq", "risk.fraud.features.retry.1", "risk.fraud.features.retry.2",
-    ]  # fmt: skip
+    mine = "risk.fraud.fraud-scorer.risk.fraud.features."
+    parked = {n: t for n, t in desired.topics.items() if n.startswith(mine)}
+    assert sorted(parked) == [f"{mine}dlq", f"{mine}retry.1", f"{mine}retry.2"]
     for topic in parked.values():
         assert topic.partitions == features.partitions and topic.tenant == "risk"
         assert topic.configs == {"retention.ms": str(14 * DAY)}
     scorer = {
-        (a.resource_name, a.operation)
+        (a.resource_name.removeprefix(mine), a.operation)
         for a in desired.acls
-        if a.principal == "User:fraud-scorer" and a.resource_name.startswith("risk.fraud.features.")
+        if a.principal == "User:fraud-scorer" and a.resource_name.startswith(mine)
     }
     assert scorer == {
-        ("risk.fraud.features.dlq", "WRITE"), ("risk.fraud.features.dlq", "DESCRIBE"),
-        ("risk.fraud.features.retry.1", "WRITE"), ("risk.fraud.features.retry.1", "DESCRIBE"),
-        ("risk.fraud.features.retry.1", "READ"), ("risk.fraud.features.retry.2", "WRITE"),
-        ("risk.fraud.features.retry.2", "DESCRIBE"), ("risk.fraud.features.retry.2", "READ"),
+        ("dlq", "WRITE"), ("dlq", "DESCRIBE"),
+        ("retry.1", "WRITE"), ("retry.1", "DESCRIBE"), ("retry.1", "READ"),
+        ("retry.2", "WRITE"), ("retry.2", "DESCRIBE"), ("retry.2", "READ"),
     }  # fmt: skip
     # Nobody else may touch them.
     assert not any(
-        a.resource_name.startswith("risk.fraud.features.") and a.principal != "User:fraud-scorer"
+        a.resource_name.startswith(mine) and a.principal != "User:fraud-scorer"
         for a in desired.acls
     )
+
+
+def test_consumers_of_a_public_event_each_retry_in_their_own_tenant() -> None:
+    desired = example_desired()
+    event = "payments.card.authorized.v1"
+    retries = {
+        name: (topic.tenant, topic.partitions)
+        for name, topic in desired.topics.items()
+        if name.endswith(f".{event}.retry.1")
+    }
+    assert retries == {
+        f"risk.fraud.fraud-feature-builder.{event}.retry.1": ("risk", 6),
+        f"analytics.reporting.volume-aggregator.{event}.retry.1": ("analytics", 6),
+    }
+    # The event's owner (payments) is granted nothing on its consumers' parking topics.
+    readers = {
+        a.principal
+        for a in desired.acls
+        if a.resource_type == "TOPIC" and a.resource_name in retries
+    }
+    assert readers == {"User:fraud-feature-builder", "User:volume-aggregator"}
