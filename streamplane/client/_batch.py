@@ -78,7 +78,7 @@ class BatchLoop(CommitBookkeeping, Parking):
         slow_only = self._spans or bool(self._pauses)
         attach, detach, current = otel_context.attach, otel_context.detach, _CURRENT_CONTEXT
         handled = 0
-        #: Where the unprocessed rest of the batch starts, if the loop leaves early.
+        # Where the unprocessed rest of the batch starts, if the loop leaves early.
         rest = len(batch)
         # The current run of one topic: its decoders (None: its records take the slow path)
         # and its consumed counts.
