@@ -187,8 +187,9 @@ class ClusterInspector:
     def __init__(self, settings: ConnectionSettings, *, timeout_s: float = 15.0) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
-        # The admin client reconciliation builds, so both connect (and fail) alike.
-        self._client = ClusterAdmin(settings, timeout_s=timeout_s).client
+        # The admin client reconciliation builds, so both connect, fail and retry alike.
+        self._admin = ClusterAdmin(settings, timeout_s=timeout_s)
+        self._client = self._admin.client
 
     # ----------------------------------------------------------------- topics
     def layouts(self, names: Iterable[str] | None = None) -> list[TopicLayout]:
@@ -410,21 +411,30 @@ class ClusterInspector:
         )
 
     def _describe_groups(self, ids: list[str]) -> dict[str, Any]:
-        futures = self._client.describe_consumer_groups(ids, request_timeout=self.timeout_s)
-        return _resolve(futures, lambda g: f"describe consumer group {g}")
+        return self._admin._settle(
+            lambda pending, t: self._client.describe_consumer_groups(pending, request_timeout=t),
+            ids,
+            what=lambda g: f"describe consumer group {g}",
+        )
 
     def _committed(self, ids: list[str]) -> dict[str, dict[tuple[str, int], int]]:
         """group -> (topic, partition) -> committed offset, for what each group committed.
 
         librdkafka sends one OffsetFetch per group; they are in flight together.
         """
-        futures: dict[str, concurrent.futures.Future[Any]] = {}
-        for group in ids:
-            (future,) = self._client.list_consumer_group_offsets(
-                [ConsumerGroupTopicPartitions(group)], request_timeout=self.timeout_s
-            ).values()
-            futures[group] = future
-        answers = _resolve(futures, lambda g: f"read the committed offsets of group {g}")
+
+        def submit(groups: list[str], timeout_s: float) -> dict[str, Any]:
+            futures: dict[str, concurrent.futures.Future[Any]] = {}
+            for group in groups:
+                (future,) = self._client.list_consumer_group_offsets(
+                    [ConsumerGroupTopicPartitions(group)], request_timeout=timeout_s
+                ).values()
+                futures[group] = future
+            return futures
+
+        answers = self._admin._settle(
+            submit, ids, what=lambda g: f"read the committed offsets of group {g}"
+        )
         return {
             group: {
                 (tp.topic, tp.partition): int(tp.offset)
@@ -444,16 +454,3 @@ def _lag(end: int | None, committed: int | None) -> int | None:
 
 def _enum_name(value: object) -> str:
     return str(getattr(value, "name", value))
-
-
-def _resolve(futures: dict[Any, concurrent.futures.Future[Any]], what: Any) -> dict[Any, Any]:
-    results: dict[Any, Any] = {}
-    failures = []
-    for key, future in futures.items():
-        try:
-            results[key] = future.result()
-        except KafkaException as exc:
-            failures.append(f"{what(key)}: {exc.args[0].str()}")
-    if failures:
-        raise ClusterError("; ".join(failures))
-    return results
