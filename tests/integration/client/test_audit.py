@@ -23,7 +23,8 @@ from streamplane.cli._app import app
 from streamplane.local import LocalCluster
 from tests.integration.conftest import create_topic
 
-SPEC = """\
+#: The prod cluster and the tenant every spec of this module audits.
+HEADER = """\
 clusters:
   - name: c3
     environment: prod
@@ -39,6 +40,11 @@ tenants:
     prefix: "{prefix}"
     owners: [team@example.com]
     clusters: [c3]
+"""
+
+SPEC = (
+    HEADER
+    + """\
     domains:
       - name: pay
         topics:
@@ -65,29 +71,18 @@ tenants:
             profile: zero_loss
             consumes: [{prefix}pay.fed]
 """
+)
 
-CLEAN = """\
-clusters:
-  - name: c3
-    environment: prod
-    brokers: 3
-    bootstrap_servers: {bootstrap}
-    auth:
-      security_protocol: SASL_PLAINTEXT
-      mechanism: SCRAM-SHA-512
-      username: admin
-      password: {{env: SP_AUDIT_PASSWORD}}
-tenants:
-  - name: audit
-    prefix: "{prefix}"
-    owners: [team@example.com]
-    clusters: [c3]
+CLEAN = (
+    HEADER
+    + """\
     domains:
       - name: pay
         topics: [{{name: good}}]
         applications:
           - {{name: writer, profile: zero_loss, transactional: true, produces: [{prefix}pay.good]}}
 """
+)
 
 
 def _audit(spec: Path, password: str) -> tuple[int, dict[str, object], str]:
@@ -175,28 +170,16 @@ def test_audit_zero_loss_of_a_sound_estate_exits_0(cluster3: LocalCluster, tmp_p
     assert f"{prefix}pay.good" in report["topics_checked"]  # type: ignore[operator]
 
 
-FIXABLE = """\
-clusters:
-  - name: c3
-    environment: prod
-    brokers: 3
-    bootstrap_servers: {bootstrap}
-    auth:
-      security_protocol: SASL_PLAINTEXT
-      mechanism: SCRAM-SHA-512
-      username: admin
-      password: {{env: SP_AUDIT_PASSWORD}}
-tenants:
-  - name: audit
-    prefix: "{prefix}"
-    owners: [team@example.com]
-    clusters: [c3]
+FIXABLE = (
+    HEADER
+    + """\
     domains:
       - name: pay
         topics: [{{name: good}}, {{name: thin}}]
         applications:
           - {{name: writer, profile: zero_loss, produces: [{prefix}pay.good, {prefix}pay.thin]}}
 """
+)
 
 
 def _printed_command(fix: str) -> str:
