@@ -14,8 +14,11 @@ from streamplane.cli import check as check_commands
 from streamplane.cli import dlq as dlq_commands
 from streamplane.cli import gitops as gitops_commands
 from streamplane.cli import groups as groups_commands
+from streamplane.cli import identity as identity_commands
+from streamplane.cli import idp as idp_commands
 from streamplane.cli import kafka_tools as kafka_tool_commands
 from streamplane.cli import local as local_commands
+from streamplane.cli import pki as pki_commands
 from streamplane.cli import registry as registry_commands
 from streamplane.cli import topics as topics_commands
 from streamplane.cli._diagnostics import debugging, kafka_error_text, route_cli_client_logs
@@ -35,6 +38,9 @@ dlq_commands.register(app)
 audit_commands.register(app)
 topics_commands.register(app)
 groups_commands.register(app)
+identity_commands.register(app)
+idp_commands.register(app)
+pki_commands.register(app)
 kafka_tool_commands.register(app)
 
 err_console = Console(stderr=True)

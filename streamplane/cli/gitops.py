@@ -23,11 +23,13 @@ from streamplane.local import DEFAULT_DATA_DIR, require_local_cluster
 from streamplane.model import Spec, json_schema, load_spec
 from streamplane.reconcile import (
     AclEntry,
+    IdentityReport,
     Plan,
     apply_plan,
     compute_plan,
     connect,
     desired_state,
+    provision,
     record_spec_notes,
     stale_changes,
     sync_tenant_records,
@@ -136,6 +138,7 @@ def apply(
     if result.empty:
         sync_tenant_records(loaded, target)  # an estate applied before records existed
         record_spec_notes(loaded, target.cluster, target.settings)  # a note may have changed
+        _print_identities(provision(loaded, target))
         return
     if not auto_approve:
         if not sys.stdin.isatty():
@@ -154,8 +157,14 @@ def apply(
         def progress(step: str, done: int, total: int) -> None:
             bar.update(task, completed=done, description=step)
 
-        apply_plan(result, loaded, target, progress=progress)
+        identities = apply_plan(result, loaded, target, progress=progress)
     console.print(f"[green]Applied[/] {len(result.actions)} change(s) to cluster {result.cluster}.")
+    _print_identities(identities)
+
+
+def _print_identities(report: IdentityReport | None) -> None:
+    if report is not None and report.summary():
+        console.print(f"identities: {report.summary()}", highlight=False)
 
 
 def _data_dir_flag(data_dir: Path) -> str:

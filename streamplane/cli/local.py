@@ -79,19 +79,38 @@ def up(
     registry: Annotated[
         bool, typer.Option("--registry/--no-registry", help="Also run the schema registry.")
     ] = True,
+    tls: Annotated[
+        bool | None,
+        typer.Option(
+            "--tls/--no-tls",
+            help="Put the SASL listener and inter-broker traffic on TLS too (kept across "
+            "restarts; default: as the cluster was last started, plaintext at first).",
+        ),
+    ] = None,
 ) -> None:
-    """Start the local platform: the cluster (formatted on first start) and its services."""
+    """Start the local platform: the cluster (formatted on first start) and its services.
+
+    Clients authenticate with SCRAM-SHA-512 or OAUTHBEARER (tokens from the local OIDC
+    issuer, started first) on the SASL listener, or with a certificate from the cluster's
+    CA on the mTLS listener.
+    """
     if nodes == 2:
         raise typer.BadParameter("use 1 or 3 nodes: a 2-voter quorum cannot survive a failure")
     cluster = _open(data_dir)
     started = time.monotonic()
     try:
         with console.status(f"Starting {nodes} node(s)…"):
-            state = cluster.up(nodes=nodes, port_offset=port_offset, timeout_s=timeout)
+            state = cluster.up(nodes=nodes, port_offset=port_offset, timeout_s=timeout, tls=tls)
         console.print(
             f"[green]ready[/] {state.nodes} node(s) in {time.monotonic() - started:.1f}s  "
-            f"bootstrap [bold]{state.bootstrap_servers}[/]  "
+            f"bootstrap [bold]{state.bootstrap_servers}[/] ({state.sasl_protocol}: SCRAM, "
+            f"OAUTHBEARER)  mTLS [bold]{state.mtls_bootstrap_servers}[/]  "
             f"admin config [bold]{cluster.dir.admin_properties}[/]",
+            highlight=False,
+        )
+        console.print(
+            f"[green]ready[/] OIDC issuer {cluster.identity_provider(state).url}  "
+            f"CA {cluster.dir.pki / 'ca.pem'}",
             highlight=False,
         )
     except AlreadyRunningError:
@@ -145,7 +164,10 @@ def status(
     cluster = _open(data_dir)
     info = cluster.status()
     port_offset = cluster.require_state().port_offset
-    services = [RegistryProcess(cluster.dir, port_offset=port_offset).status()]
+    services = [
+        RegistryProcess(cluster.dir, port_offset=port_offset).status(),
+        cluster.identity_provider().status(),
+    ]
     unhealthy, unknown = _unhealthy_partitions(cluster, info)
     if as_json:
         partitions = (

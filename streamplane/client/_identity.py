@@ -203,6 +203,14 @@ def application_connection(
             _registry(spec, chosen, root, connection, local_fallback=False),
             "connection= (given)",
         )
+    if entry.app.auth != "scram" and connection is None:
+        settings = _issued_identity(entry, chosen, root)
+        return ApplicationConnection(
+            chosen.name,
+            settings,
+            _registry(spec, chosen, root, settings, local_fallback=True),
+            f"{root / 'clients'} ({entry.app.auth})",
+        )
     password, source = _password(spec, entry, chosen, root)
     if connection is not None:
         base = connection
@@ -227,6 +235,24 @@ def application_connection(
     return ApplicationConnection(
         chosen.name, settings, _registry(spec, chosen, root, settings, local_fallback=True), source
     )
+
+
+def _issued_identity(entry: ApplicationEntry, chosen: Cluster, root: Path) -> ConnectionSettings:
+    """A certificate or OAuth client: the configuration ``apply`` wrote for the application
+    (the certificate's files or the client's secret live beside the cluster's data)."""
+    path = root / "clients" / f"{entry.principal}.properties"
+    if not chosen.local:
+        raise ClientError(
+            f"application {entry.app.name} authenticates with {entry.app.auth} on cluster "
+            f"{chosen.name}: pass connection= with its certificate or OAuth client settings"
+        )
+    if not path.exists():
+        raise ClientError(
+            f"application {entry.app.name} authenticates with {entry.app.auth}, and {path} "
+            "does not exist: apply the spec to the local cluster first (it issues the "
+            "identity and writes that file)"
+        )
+    return ConnectionSettings.from_properties_file(path)
 
 
 @dataclass(frozen=True)
@@ -383,4 +409,11 @@ def _registry(
             url = RegistryProcess(DataDir(data_dir), port_offset=state.port_offset).url
     if url is None:
         return None
+    if connection.oauth:
+        return RegistrySettings(
+            url,
+            oauth_token_url=connection.oauth_token_url,
+            oauth_client_id=connection.oauth_client_id,
+            oauth_client_secret=connection.oauth_client_secret,
+        )
     return RegistrySettings(url, username=connection.username, password=connection.password)

@@ -104,11 +104,26 @@ class RegistrySettings:
     username: str | None = None
     password: str | None = None
     auto_register: bool = True
+    #: OAuth client credentials instead of a password: the client fetches its own tokens
+    #: from this token endpoint and sends them as ``Authorization: Bearer``.
+    oauth_token_url: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: str | None = None
 
     def client_config(self) -> dict[str, Any]:
         """Config for confluent-kafka's ``SchemaRegistryClient``."""
         conf: dict[str, Any] = {"url": self.url}
-        if self.username is not None and self.password is not None:
+        if self.oauth_token_url is not None:
+            conf.update({
+                "bearer.auth.credentials.source": "OAUTHBEARER",
+                "bearer.auth.issuer.endpoint.url": self.oauth_token_url,
+                "bearer.auth.client.id": self.oauth_client_id or "",
+                "bearer.auth.client.secret": self.oauth_client_secret or "",
+                "bearer.auth.scope": "",
+                # Required by the client for Confluent Cloud; Streamplane's registry ignores it.
+                "bearer.auth.logical.cluster": "streamplane",
+            })  # fmt: skip
+        elif self.username is not None and self.password is not None:
             conf["basic.auth.user.info"] = f"{self.username}:{self.password}"
         return conf
 

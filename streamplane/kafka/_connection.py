@@ -11,13 +11,41 @@ from streamplane.kafka._client_log import routed_client_logger
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Bootstrap servers plus SASL credentials; the one place client dicts are built."""
+    """How a client reaches and proves who it is; the one place client dicts are built.
+
+    Three identities: SCRAM (``username``/``password``), a client certificate (``ssl_*``
+    with ``security_protocol="SSL"``: mTLS, the broker maps the certificate's CN to the
+    principal), and OAuth 2 client credentials (``sasl_mechanism="OAUTHBEARER"`` with
+    ``oauth_*``: the client fetches and refreshes its own tokens from the token endpoint).
+    ``ssl_ca`` alone is the trust anchor of any TLS listener.
+    """
 
     bootstrap_servers: str
     security_protocol: str = "SASL_PLAINTEXT"
     sasl_mechanism: str | None = "SCRAM-SHA-512"
     username: str | None = None
     password: str | None = None
+    #: PEM files: the CA that signed the brokers' certificates, the client's certificate
+    #: (chain) and its private key.
+    ssl_ca: str | None = None
+    ssl_certificate: str | None = None
+    ssl_key: str | None = None
+    oauth_token_url: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: str | None = None
+    oauth_scope: str | None = None
+
+    @property
+    def oauth(self) -> bool:
+        return self.sasl_mechanism == "OAUTHBEARER"
+
+    @property
+    def tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
 
     def with_bootstrap(self, bootstrap_servers: str) -> ConnectionSettings:
         return replace(self, bootstrap_servers=bootstrap_servers)
@@ -44,8 +72,29 @@ class ConnectionSettings:
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
         }
+        if self.tls:
+            for key, value in (
+                ("ssl.ca.location", self.ssl_ca),
+                ("ssl.certificate.location", self.ssl_certificate),
+                ("ssl.key.location", self.ssl_key),
+            ):
+                if value is not None:
+                    conf[key] = value
+        if not self.sasl:
+            return conf
         if self.sasl_mechanism:
             conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.oauth:
+            conf["sasl.oauthbearer.method"] = "oidc"
+            for key, value in (
+                ("sasl.oauthbearer.token.endpoint.url", self.oauth_token_url),
+                ("sasl.oauthbearer.client.id", self.oauth_client_id),
+                ("sasl.oauthbearer.client.secret", self.oauth_client_secret),
+                ("sasl.oauthbearer.scope", self.oauth_scope),
+            ):
+                if value is not None:
+                    conf[key] = value
+            return conf
         if self.username is not None:
             conf["sasl.username"] = self.username
         if self.password is not None:
@@ -58,7 +107,16 @@ class ConnectionSettings:
             "bootstrap_servers": self.bootstrap_servers.split(","),
             "security_protocol": self.security_protocol,
         }
-        if self.sasl_mechanism:
+        if self.tls:
+            conf.update(
+                ssl_cafile=self.ssl_ca, ssl_certfile=self.ssl_certificate, ssl_keyfile=self.ssl_key
+            )
+        if self.sasl and self.sasl_mechanism:
+            if self.oauth:
+                raise ValueError(
+                    "kafka-python admin calls need a SCRAM identity; this connection uses "
+                    "OAUTHBEARER (connect as the cluster's admin instead)"
+                )
             conf["sasl_mechanism"] = self.sasl_mechanism
             conf["sasl_plain_username"] = self.username
             conf["sasl_plain_password"] = self.password
@@ -70,7 +128,18 @@ class ConnectionSettings:
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
         }
-        if self.sasl_mechanism:
+        if self.tls:
+            conf.update(self._java_tls())
+        if self.sasl and self.oauth:
+            conf["sasl.mechanism"] = "OAUTHBEARER"
+            conf["sasl.login.callback.handler.class"] = _JAVA_OAUTH_LOGIN_HANDLER
+            conf["sasl.oauthbearer.token.endpoint.url"] = self.oauth_token_url or ""
+            options = [
+                f"clientId={_jaas_quoted(self.oauth_client_id or '')}",
+                f"clientSecret={_jaas_quoted(self.oauth_client_secret or '')}",
+            ] + ([f"scope={_jaas_quoted(self.oauth_scope)}"] if self.oauth_scope else [])
+            conf["sasl.jaas.config"] = f"{_JAVA_OAUTH_MODULE} required {' '.join(options)};"
+        elif self.sasl and self.sasl_mechanism:
             module = (
                 "org.apache.kafka.common.security.plain.PlainLoginModule"
                 if self.sasl_mechanism == "PLAIN"
@@ -81,6 +150,19 @@ class ConnectionSettings:
                 f"{module} required username={_jaas_quoted(self.username or '')} "
                 f"password={_jaas_quoted(self.password or '')};"
             )
+        return conf
+
+    def _java_tls(self) -> dict[str, str]:
+        """PEM trust and key material for Java clients; the key and chain go inline, since a
+        Java PEM key store file must hold both while librdkafka takes them apart."""
+        conf: dict[str, str] = {}
+        if self.ssl_ca is not None:
+            conf["ssl.truststore.type"] = "PEM"
+            conf["ssl.truststore.location"] = self.ssl_ca
+        if self.ssl_certificate is not None and self.ssl_key is not None:
+            conf["ssl.keystore.type"] = "PEM"
+            conf["ssl.keystore.certificate.chain"] = Path(self.ssl_certificate).read_text()
+            conf["ssl.keystore.key"] = Path(self.ssl_key).read_text()
         return conf
 
     def properties_text(self) -> str:
@@ -107,7 +189,20 @@ class ConnectionSettings:
             sasl_mechanism=values.get("sasl.mechanism"),
             username=values.get("sasl.username"),
             password=values.get("sasl.password"),
+            ssl_ca=values.get("ssl.ca.location"),
+            ssl_certificate=values.get("ssl.certificate.location"),
+            ssl_key=values.get("ssl.key.location"),
+            oauth_token_url=values.get("sasl.oauthbearer.token.endpoint.url"),
+            oauth_client_id=values.get("sasl.oauthbearer.client.id"),
+            oauth_client_secret=values.get("sasl.oauthbearer.client.secret"),
+            oauth_scope=values.get("sasl.oauthbearer.scope"),
         )
+
+
+_JAVA_OAUTH_MODULE = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule"
+_JAVA_OAUTH_LOGIN_HANDLER = (
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler"
+)
 
 
 def _jaas_quoted(value: str) -> str:

@@ -7,7 +7,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
@@ -16,6 +16,7 @@ from streamplane.errors import AlreadyRunningError, DataDirError, NodeStartError
 from streamplane.kafka import ConnectionSettings, describe_quorum, read_properties
 from streamplane.local._config import render_server_properties
 from streamplane.local._fetch import KafkaRuntime, fetch_runtime, package_file
+from streamplane.local._idp_service import IdpProcess
 from streamplane.local._java import JavaRuntime, find_java
 from streamplane.local._layout import (
     ADMIN_USER,
@@ -39,6 +40,7 @@ from streamplane.local._process import (
     write_pid_file,
 )
 from streamplane.local._readiness import probe_node
+from streamplane.local._security import broker_jvm_args, broker_tls, principal_mapping_rules
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +108,7 @@ class LocalCluster:
 
     def admin_settings(self) -> ConnectionSettings:
         state = self.require_state()
-        return ConnectionSettings(
-            bootstrap_servers=state.bootstrap_servers,
-            username=ADMIN_USER,
-            password=self.credentials().admin_password,
-        )
+        return _admin_connection(state, self.credentials().admin_password, self.dir)
 
     def running_nodes(self) -> dict[int, psutil.Process]:
         state = self.state()
@@ -130,8 +128,14 @@ class LocalCluster:
         nodes: int = 1,
         port_offset: int | None = None,
         timeout_s: float = DEFAULT_START_TIMEOUT_S,
+        tls: bool | None = None,
     ) -> ClusterState:
-        """Format on first start, start every node that is not running, wait until ready."""
+        """Format on first start, start every node that is not running, wait until ready.
+
+        ``tls`` puts the SASL listener, inter-broker and controller traffic on TLS (True) or
+        back in the clear (False); None keeps what the cluster was started with. The local
+        OIDC issuer is started first: the brokers fetch its signing keys while they start.
+        """
         running = self.running_nodes()
         existing = self.state()
         if existing is None:
@@ -139,7 +143,7 @@ class LocalCluster:
             self._ensure_ports_free(
                 [node_address(n, port_offset=port_offset or 0) for n in range(1, nodes + 1)]
             )
-        state = self._prepare(nodes=nodes, port_offset=port_offset)
+        state = self._prepare(nodes=nodes, port_offset=port_offset, tls=tls, running=running)
         if len(running) == state.nodes:
             pids = ", ".join(str(p.pid) for p in running.values())
             raise AlreadyRunningError(
@@ -148,13 +152,26 @@ class LocalCluster:
                 "`streamplane status` shows it, `streamplane down` stops it."
             )
         to_start = [n for n in state.node_ids() if n not in running]
+        self.identity_provider(state).start()
         self._start_nodes(state, to_start, timeout_s=timeout_s)
         return state
 
-    def _prepare(self, *, nodes: int, port_offset: int | None) -> ClusterState:
+    def identity_provider(self, state: ClusterState | None = None) -> IdpProcess:
+        """The cluster's OIDC issuer (8085 + its port offset), which the brokers trust."""
+        state = state or self.require_state()
+        return IdpProcess(self.dir, port_offset=state.port_offset)
+
+    def _prepare(
+        self,
+        *,
+        nodes: int,
+        port_offset: int | None,
+        tls: bool | None = None,
+        running: dict[int, psutil.Process] | None = None,
+    ) -> ClusterState:
         state = self.state()
         if state is None:
-            state = self._initialise(nodes=nodes, port_offset=port_offset or 0)
+            state = self._initialise(nodes=nodes, port_offset=port_offset or 0, tls=bool(tls))
         elif state.nodes != nodes:
             # A cluster cannot change size in place (its KRaft voters are formatted in), and
             # its directory holds generated secrets: start afresh beside it, never over it.
@@ -177,11 +194,21 @@ class LocalCluster:
                 f"{port_offset}; its nodes advertise those ports. Omit --port-offset or use "
                 "another --data-dir."
             )
+        elif tls is not None and tls != state.tls:
+            if running:
+                now = "--tls" if state.tls else "--no-tls"
+                raise DataDirError(
+                    f"the cluster in {self.dir.root} is running {now}; its listeners change "
+                    "only at start. Stop it (`streamplane down`) and start it again with "
+                    f"{'--tls' if tls else '--no-tls'}."
+                )
+            state = replace(state, tls=tls)
+            self.dir.write_state(state)
         self._check_formatted_for(state)
         self._write_node_files(state)
         return state
 
-    def _initialise(self, *, nodes: int, port_offset: int) -> ClusterState:
+    def _initialise(self, *, nodes: int, port_offset: int, tls: bool = False) -> ClusterState:
         leftovers = [
             self.dir.node_data(n) / "meta.properties"
             for n in range(1, 10)
@@ -200,6 +227,7 @@ class LocalCluster:
             nodes=nodes,
             port_offset=port_offset,
             kafka_version=self.runtime.version,
+            tls=tls,
         )
         self._write_node_files(state, creds=creds)
         with ThreadPoolExecutor(max_workers=nodes) as pool:
@@ -255,18 +283,23 @@ class LocalCluster:
 
     def _write_node_files(self, state: ClusterState, *, creds: Credentials | None = None) -> None:
         creds = creds or self.credentials()
+        tls = broker_tls(self.dir)
+        rules = principal_mapping_rules()
         for node_id in state.node_ids():
             self.dir.node_data(node_id).mkdir(parents=True, exist_ok=True)
             self.dir.node_logs(node_id).mkdir(parents=True, exist_ok=True)
             self.dir.node_config(node_id).write_text(
-                render_server_properties(node_id, state=state, creds=creds, data_dir=self.dir)
+                render_server_properties(
+                    node_id,
+                    state=state,
+                    creds=creds,
+                    data_dir=self.dir,
+                    tls=tls,
+                    principal_mapping_rules=rules,
+                )
             )
             self.dir.node_config(node_id).chmod(0o600)
-        settings = ConnectionSettings(
-            bootstrap_servers=state.bootstrap_servers,
-            username=ADMIN_USER,
-            password=creds.admin_password,
-        )
+        settings = _admin_connection(state, creds.admin_password, self.dir)
         # Both hold the admin password: created 0600, never readable by others in between.
         write_secret_file(self.dir.admin_properties, settings.properties_text())
         write_secret_file(self.dir.admin_java_properties, settings.java_properties_text())
@@ -283,6 +316,7 @@ class LocalCluster:
         cmd = [
             str(self.java.executable),
             *self.jvm.args(),
+            *broker_jvm_args(state),
             f"-Dlog4j2.configurationFile={package_file('templates/log4j2.yaml')}",
             f"-Dkafka.logs.dir={self.dir.node_logs(node_id)}",
             f"{NODE_TAG}{node_dir}",
@@ -378,6 +412,7 @@ class LocalCluster:
             raise AlreadyRunningError(f"node {node_id} is already running.")
         self._check_formatted_for(state)
         self._write_node_files(state)
+        self.identity_provider(state).start()
         self._start_nodes(state, [node_id], timeout_s=timeout_s)
 
     def kill_node(self, node_id: int, *, graceful: bool = False) -> int:
@@ -403,6 +438,9 @@ class LocalCluster:
         state = self.state()
         for node_id in state.node_ids() if state else []:
             self.dir.node_pid_file(node_id).unlink(missing_ok=True)
+        if state is not None:
+            # After the nodes: they would log failed key refreshes in the meantime.
+            self.identity_provider(state).stop()
         return [n for n, p in running.items() if p.pid in killed_pids]
 
     # ---------------------------------------------------------------- status
@@ -460,6 +498,17 @@ class LocalCluster:
             raise DataDirError(
                 f"node {node_id} does not exist; this cluster has nodes 1..{state.nodes}."
             )
+
+
+def _admin_connection(state: ClusterState, password: str, data_dir: DataDir) -> ConnectionSettings:
+    """The super user's connection: SCRAM on the SASL listener, over TLS with ``--tls``."""
+    return ConnectionSettings(
+        bootstrap_servers=state.bootstrap_servers,
+        security_protocol=state.sasl_protocol,
+        username=ADMIN_USER,
+        password=password,
+        ssl_ca=str(data_dir.pki / "ca.pem") if state.tls else None,
+    )
 
 
 def _up(root: Path) -> str:

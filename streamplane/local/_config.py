@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from string import Template
 
 from streamplane.local._fetch import package_file
-from streamplane.local._layout import ClusterState, Credentials, DataDir
+from streamplane.local._layout import (
+    OAUTH_AUDIENCE,
+    ClusterState,
+    Credentials,
+    DataDir,
+    idp_url,
+    jwks_url,
+)
 
 
 def replication_defaults(nodes: int) -> tuple[int, int]:
@@ -19,8 +28,27 @@ def replication_defaults(nodes: int) -> tuple[int, int]:
     return nodes, 1
 
 
+#: Open connections authenticate again at least this often (ms): the bound on how long a
+#: removed SCRAM user or a disabled OAuth client keeps a session it already had.
+REAUTH_MS = 60_000
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The brokers' TLS material: their key store (key + chain, PEM) and the CA they trust."""
+
+    broker_keystore: Path
+    ca: Path
+
+
 def render_server_properties(
-    node_id: int, *, state: ClusterState, creds: Credentials, data_dir: DataDir
+    node_id: int,
+    *,
+    state: ClusterState,
+    creds: Credentials,
+    data_dir: DataDir,
+    tls: TlsFiles,
+    principal_mapping_rules: str,
 ) -> str:
     addresses = state.addresses()
     own = addresses[node_id - 1]
@@ -31,6 +59,15 @@ def render_server_properties(
         voters=",".join(f"{a.node_id}@127.0.0.1:{a.controller_port}" for a in addresses),
         client_port=own.client_port,
         controller_port=own.controller_port,
+        mtls_port=own.mtls_port,
+        sasl_protocol=state.sasl_protocol,
+        jwks_url=jwks_url(state.port_offset),
+        oauth_issuer=idp_url(state.port_offset),
+        oauth_audience=OAUTH_AUDIENCE,
+        reauth_ms=REAUTH_MS,
+        broker_keystore=tls.broker_keystore,
+        ca_file=tls.ca,
+        principal_mapping_rules=principal_mapping_rules,
         admin_password=creds.admin_password,
         controller_password=creds.controller_password,
         log_dir=data_dir.node_data(node_id),

@@ -19,20 +19,41 @@ from streamplane.errors import DataDirError
 DEFAULT_DATA_DIR = Path(".streamplane")
 CLIENT_PORT_BASE = 9090
 CONTROLLER_PORT_BASE = 9091
+#: Node N's mTLS listener (client certificates, no SASL): 9190+2N.
+MTLS_PORT_BASE = 9190
 ADMIN_USER = "admin"
+#: The local OIDC issuer listens on 8085 + the cluster's port offset.
+IDP_PORT_BASE = 8085
+#: The audience the brokers require in a token (the issuer puts it in every token).
+OAUTH_AUDIENCE = "kafka"
+
+
+def idp_url(port_offset: int) -> str:
+    """The local OIDC issuer's URL, which is also the ``iss`` of its tokens."""
+    return f"http://127.0.0.1:{IDP_PORT_BASE + port_offset}"
+
+
+def jwks_url(port_offset: int) -> str:
+    return f"{idp_url(port_offset)}/jwks"
 
 
 @dataclass(frozen=True)
 class NodeAddress:
-    """Node N listens for clients on 9090+2N and for its controller on 9091+2N (+ offset)."""
+    """Node N listens for clients on 9090+2N (SASL: SCRAM and OAUTHBEARER), for clients
+    with certificates on 9190+2N (mTLS) and for its controller on 9091+2N (+ offset)."""
 
     node_id: int
     client_port: int
     controller_port: int
+    mtls_port: int
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.client_port}"
+
+    @property
+    def mtls_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.mtls_port}"
 
 
 def node_address(node_id: int, *, port_offset: int = 0) -> NodeAddress:
@@ -40,6 +61,7 @@ def node_address(node_id: int, *, port_offset: int = 0) -> NodeAddress:
         node_id=node_id,
         client_port=CLIENT_PORT_BASE + 2 * node_id + port_offset,
         controller_port=CONTROLLER_PORT_BASE + 2 * node_id + port_offset,
+        mtls_port=MTLS_PORT_BASE + 2 * node_id + port_offset,
     )
 
 
@@ -51,6 +73,9 @@ class ClusterState:
     nodes: int
     port_offset: int
     kafka_version: str
+    #: ``up --tls``: the SASL listener, inter-broker and controller traffic on TLS too (the
+    #: mTLS listener always is).
+    tls: bool = False
 
     def addresses(self) -> list[NodeAddress]:
         return [node_address(n, port_offset=self.port_offset) for n in self.node_ids()]
@@ -61,6 +86,14 @@ class ClusterState:
     @property
     def bootstrap_servers(self) -> str:
         return ",".join(a.bootstrap for a in self.addresses())
+
+    @property
+    def mtls_bootstrap_servers(self) -> str:
+        return ",".join(a.mtls_bootstrap for a in self.addresses())
+
+    @property
+    def sasl_protocol(self) -> str:
+        return "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
 
 
 @dataclass(frozen=True)
@@ -108,6 +141,21 @@ class DataDir:
     def admin_java_properties(self) -> Path:
         """The same connection for Kafka's Java tools and clients (``--command-config``)."""
         return self.root / "admin-java.properties"
+
+    @property
+    def pki(self) -> Path:
+        """The development CA and the certificates it issued (``streamplane pki``)."""
+        return self.root / "pki"
+
+    @property
+    def idp(self) -> Path:
+        """The local OIDC issuer's signing keys and registered clients."""
+        return self.root / "idp"
+
+    @property
+    def clients(self) -> Path:
+        """One ready client configuration per application principal, written by apply."""
+        return self.root / "clients"
 
     def node_dir(self, node_id: int) -> Path:
         return self.root / f"node{node_id}"

@@ -336,6 +336,13 @@ class Application(_Model):
         "managed",
         description="external: the principal's SCRAM credential is managed outside Streamplane.",
     )
+    auth: Literal["scram", "mtls", "oauth"] = Field(
+        "scram",
+        description="How it proves who it is: scram (SCRAM-SHA-512 password), mtls (a client "
+        "certificate whose CN is the principal) or oauth (OAuth 2 client credentials; the "
+        "token's sub is the principal). On the local cluster apply issues the certificate or "
+        "registers the client and writes <data dir>/clients/<principal>.properties.",
+    )
     dead_letters: DeadLetters | None = Field(
         None,
         description="Retry and dead-letter topics of its own for the topics this application "

@@ -9,9 +9,15 @@ from streamplane.reconcile._engine import (
     apply_plan,
     compute_plan,
     connect,
+    provision,
     registry_endpoint,
     stale_changes,
     sync_tenant_records,
+)
+from streamplane.reconcile._identities import (
+    IdentityReport,
+    application_settings,
+    client_config_path,
 )
 from streamplane.reconcile._import import Imported, import_estate, import_spec
 from streamplane.reconcile._import_write import write_spec
@@ -44,6 +50,7 @@ __all__ = [
     "DesiredSchema",
     "DesiredState",
     "HttpRegistryClient",
+    "IdentityReport",
     "Imported",
     "Kept",
     "Plan",
@@ -56,8 +63,10 @@ __all__ = [
     "SubjectReading",
     "Target",
     "application_acls",
+    "application_settings",
     "apply_plan",
     "check_schemas",
+    "client_config_path",
     "compute_plan",
     "connect",
     "desired_keks",
@@ -65,6 +74,7 @@ __all__ = [
     "desired_state",
     "import_estate",
     "import_spec",
+    "provision",
     "read_spec_notes",
     "read_subjects",
     "record_spec_notes",

@@ -21,6 +21,11 @@ from streamplane.local import DataDir, RegistryProcess, require_local_cluster
 from streamplane.model import Cluster, Spec
 from streamplane.reconcile._actual import read_activity, read_actual
 from streamplane.reconcile._desired import desired_state
+from streamplane.reconcile._identities import (
+    IdentityReport,
+    cut_off_principals,
+    provision_identities,
+)
 from streamplane.reconcile._keks import (
     DesiredKek,
     apply_kek_actions,
@@ -85,6 +90,9 @@ class Target:
     secrets: SecretStore
     #: The cluster's schema registry; None when the spec names none (see registry_endpoint).
     registry: RegistryEndpoint | None = None
+    #: The local cluster's data directory (None for a remote cluster): where applications'
+    #: certificates, OAuth clients and client configs are made.
+    data_dir: Path | None = None
 
 
 def _cluster_entry(spec: Spec, cluster: str | None) -> Cluster:
@@ -124,6 +132,7 @@ def connect(
             settings,
             SecretStore(spec, local_secrets_dir=data_dir / "secrets"),
             _endpoint(spec, entry, data_dir, settings.username, settings.password),
+            data_dir=data_dir,
         )
     assert entry.auth is not None and entry.bootstrap_servers is not None
     store = SecretStore(spec, local_secrets_dir=None)
@@ -235,6 +244,15 @@ class Planned:
 
 def compute_plan(spec: Spec, target: Target, *, allow_delete: bool = False) -> Planned:
     desired = desired_state(spec, target.cluster)
+    cut_off = cut_off_principals(spec, target.cluster, target.data_dir) if target.data_dir else {}
+    for principal in cut_off:
+        # Neither granted nor counted as the spec's: its ACLs and credential go.
+        desired.principals.pop(principal, None)
+    desired.acls = {
+        acl: why
+        for acl, why in desired.acls.items()
+        if acl.principal.removeprefix("User:") not in cut_off
+    }
     actual = read_actual(target.settings)
     records = read_tenant_records(target.settings) if TENANTS_TOPIC in actual.topics else {}
     former = former_tenants(spec, target.cluster, records)
@@ -253,6 +271,7 @@ def compute_plan(spec: Spec, target: Target, *, allow_delete: bool = False) -> P
         grace_period_ms=spec.platform.deletion.grace_period,
         protected=tuple(spec.platform.deletion.protected)
         + tuple(t.full_name for t in spec.topics.values() if t.topic.protected),
+        cut_off=tuple(sorted(cut_off.items())),
     )
     plan = make_plan(
         desired,
@@ -368,6 +387,11 @@ def _credential_status(spec: Spec, target: Target, actual: ActualState) -> dict[
     """principal -> create | rotate | ok, from the secret's fingerprint (no logins needed)."""
     status: dict[str, str] = {}
     for app in spec.applications_on(target.cluster):
+        if app.app.auth != "scram":
+            # A certificate or OAuth client instead: a password left from before must go.
+            if app.principal in actual.scram_users:
+                status[app.principal] = "drop"
+            continue
         if app.app.credentials == "external":
             # Managed elsewhere (e.g. adopted by `streamplane import`: Kafka never gives a
             # password back): neither created nor rotated, whatever the secret store holds.
@@ -414,7 +438,9 @@ def stale_changes(plan: Plan, target: Target) -> list[str]:
     return moved
 
 
-def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | None = None) -> None:
+def apply_plan(
+    plan: Plan, spec: Spec, target: Target, *, progress: Progress | None = None
+) -> IdentityReport | None:
     """Execute a plan in dependency order, one batched call per step; schemas last.
 
     Every step is idempotent (existing topics, ACLs and credentials are upserts or
@@ -523,6 +549,16 @@ def apply_plan(plan: Plan, spec: Spec, target: Target, *, progress: Progress | N
     # Last: which tenants this cluster holds now, for the plans after this one.
     sync_tenant_records(spec, target)
     record_spec_notes(spec, target.cluster, target.settings)  # what `import` reads back
+    return provision(spec, target)
+
+
+def provision(spec: Spec, target: Target) -> IdentityReport | None:
+    """On the local cluster, make applications' identities and client configs (after the
+    ACLs and credentials they need are applied); None for a remote cluster."""
+    if target.data_dir is None:
+        return None
+    cut_off = cut_off_principals(spec, target.cluster, target.data_dir)
+    return provision_identities(spec, target.cluster, target.data_dir, target.secrets, cut_off)
 
 
 def _applied_registry(spec: Spec, target: Target, schemas: list[DesiredSchema]) -> RegistryEndpoint:

@@ -58,8 +58,8 @@ _TOPIC_ORDER = (
     "key_schema", "value_schema",
 )  # fmt: skip
 _APP_ORDER = (
-    "name", "principal", "credentials", "client_ids", "consumer_group", "produces", "consumes",
-    "transactional", "profile", "dead_letters", "quotas",
+    "name", "principal", "credentials", "auth", "client_ids", "consumer_group", "produces",
+    "consumes", "transactional", "profile", "dead_letters", "quotas",
 )  # fmt: skip
 
 
@@ -260,6 +260,11 @@ def _fold_quotas(apps: list[dict[str, Any]], defaults: dict[str, Any]) -> bool:
 
 def _complete_application(app: dict[str, Any], noted: dict[str, Any] | None) -> None:
     noted = noted or {}
+    if noted.get("auth") in ("mtls", "oauth"):
+        # A certificate or OAuth client: no SCRAM credential is expected, none is external.
+        app["auth"] = noted["auth"]
+        if app.get("credentials") == "external":
+            del app["credentials"]
     if noted.get("client_ids"):
         app["client_ids"] = list(noted["client_ids"])
     profile = noted.get("profile")

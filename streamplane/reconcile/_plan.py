@@ -153,6 +153,13 @@ class DeletionPolicy:
     allow: bool = False
     grace_period_ms: int = 7 * 86400 * 1000
     protected: tuple[str, ...] = ()
+    #: Principals cut off (revoked certificate, disabled OAuth client, removed application),
+    #: each with the reason: their ACLs and SCRAM credential go without ``allow``, since
+    #: keeping a grant is not keeping data.
+    cut_off: tuple[tuple[str, str], ...] = ()
+
+    def cut_off_reason(self, principal: str) -> str | None:
+        return dict(self.cut_off).get(principal.removeprefix("User:"))
 
 
 @dataclass(frozen=True)
@@ -407,10 +414,21 @@ def _plan_credentials(
                     reason="the secret source holds a new password",
                 )
             )
-    for user in sorted(actual.scram_users - set(desired.principals) - PLATFORM_USERS):
-        if policy.allow:
+        elif state == "drop":
             plan.actions.append(
-                Action("delete", "credential", user, None, reason="not in the spec")
+                Action(
+                    "delete",
+                    "credential",
+                    principal,
+                    tenant,
+                    reason="its auth is not scram: the password must not open a session",
+                )
+            )
+    for user in sorted(actual.scram_users - set(desired.principals) - PLATFORM_USERS):
+        cut = policy.cut_off_reason(user)
+        if policy.allow or cut:
+            plan.actions.append(
+                Action("delete", "credential", user, None, reason=cut or "not in the spec")
             )
         else:
             plan.kept.append(
@@ -437,14 +455,15 @@ def _plan_acls(
         if acl.principal in PLATFORM_PRINCIPALS:
             continue
         tenant = desired.principals.get(acl.principal.removeprefix("User:"))
-        if policy.allow:
+        cut = policy.cut_off_reason(acl.principal)
+        if policy.allow or cut:
             plan.actions.append(
                 Action(
                     "delete",
                     "acl",
                     acl.describe(),
                     tenant,
-                    reason="not derived from the spec",
+                    reason=f"cut off: {cut}" if cut else "not derived from the spec",
                     payload=asdict(acl),
                 )
             )

@@ -82,6 +82,7 @@ def spec_notes(spec: Spec, cluster: str) -> Notes:
         profile = app.app.profile
         notes["applications"][app.principal] = {
             "name": app.app.name,
+            "auth": app.app.auth,
             "client_ids": list(app.app.client_ids),
             "profile": profile.model_dump(mode="json") if profile is not None else None,
             "retries": list(settings.retries) if settings is not None else None,

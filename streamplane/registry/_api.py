@@ -29,7 +29,12 @@ from starlette.exceptions import HTTPException
 from streamplane.errors import RegistryError
 from streamplane.registry._access import AccessPolicy, AccessRules, Caller
 from streamplane.registry._audit import AUDIT_TOPIC, AuditEvent, AuditTrail, utc_now
-from streamplane.registry._auth import AuthSettings, CredentialCache, ScramVerifier
+from streamplane.registry._auth import (
+    AuthSettings,
+    CredentialCache,
+    ScramVerifier,
+    TokenVerifier,
+)
 from streamplane.registry._config import as_update_answer
 from streamplane.registry._contracts import Contract, normalize_metadata, normalize_rule_set
 from streamplane.registry._dek_api import dek_router
@@ -146,10 +151,13 @@ def create_app(
     if auth is not None and registry.settings.username:
         # The registry's own Kafka principal may write _schemas directly anyway.
         auth = replace(auth, super_users=auth.super_users | {registry.settings.username})
-    credentials = None
+    credentials = tokens = None
     if auth is not None:
         verify = opts.verifier or ScramVerifier(registry.settings, timeout_s=auth.verify_timeout_s)
         credentials = CredentialCache(verify, settings=auth)
+        tokens = CredentialCache(
+            TokenVerifier(registry.settings, timeout_s=auth.verify_timeout_s), settings=auth
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
@@ -175,6 +183,7 @@ def create_app(
         RegistryGate,
         auth=auth,
         credentials=credentials,
+        tokens=tokens,
         audit=audit,
         instance=registry.advertised_url,
     )

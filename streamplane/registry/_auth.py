@@ -23,6 +23,7 @@ import binascii
 import concurrent.futures
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 import time
@@ -47,6 +48,31 @@ class AuthSettings:
     failure_ttl_s: float = 2.0
     verify_timeout_s: float = 10.0
     max_cached: int = 10_000
+
+
+def parse_bearer(header: str | None) -> tuple[str, str] | None:
+    """(the token's ``sub``, the token) from an ``Authorization: Bearer ...`` header.
+
+    The claims are read unverified, only to name the caller: the token itself is then
+    verified by the cluster (see :class:`TokenVerifier`), and the ``sub`` Kafka takes as the
+    principal is the one read here. A token whose ``exp`` has passed is refused at once.
+    """
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or token.count(".") != 2:
+        return None
+    try:
+        body = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str):
+        return None
+    if not isinstance(claims.get("exp"), int | float) or claims["exp"] <= time.time():
+        return None
+    return claims["sub"], token
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
@@ -81,22 +107,63 @@ class ScramVerifier:
                 int(self.timeout_s * 1000),
             })
         )  # fmt: skip
-        deadline = time.monotonic() + self.timeout_s
-        while time.monotonic() < deadline:
-            producer.poll(0.02)  # serves error_cb, which reports a refused handshake
-            if any(e.code() == KafkaError._AUTHENTICATION for e in errors):
-                return False
-            try:
-                producer.list_topics(timeout=0.1)
-                return True
-            except KafkaException:
-                continue
-        raise RegistryError(
-            500,
-            50001,
-            f"cannot verify credentials: {self.settings.bootstrap_servers} did not answer "
-            f"within {self.timeout_s:.0f}s",
-        )
+        return _handshake(producer, errors, self.settings, self.timeout_s)
+
+
+class TokenVerifier:
+    """Checks an OAuth bearer token by a SASL/OAUTHBEARER handshake with the cluster.
+
+    The registry keeps no JWKS of its own, as it keeps no passwords: the brokers' JWT
+    validator (issuer, audience, signature, expiry) is the one that decides, so a token
+    Kafka refuses is refused here too.
+    """
+
+    def __init__(self, settings: ConnectionSettings, *, timeout_s: float = 10.0) -> None:
+        self.settings = settings
+        self.timeout_s = timeout_s
+
+    def __call__(self, sub: str, token: str) -> bool:
+        del sub  # the broker takes it from the token, as the gate did
+        errors: list[KafkaError] = []
+        conf = {
+            k: v
+            for k, v in self.settings.librdkafka().items()
+            if not k.startswith(("sasl.username", "sasl.password", "sasl.oauthbearer."))
+        }
+        conf.update({
+            "sasl.mechanism": "OAUTHBEARER", "oauth_cb": lambda _config: (token, _expiry(token)),
+            "error_cb": errors.append, "log_level": 0,
+            "socket.connection.setup.timeout.ms": int(self.timeout_s * 1000),
+        })  # fmt: skip
+        return _handshake(Producer(conf), errors, self.settings, self.timeout_s)
+
+
+def _expiry(token: str) -> float:
+    body = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return float(claims["exp"])
+
+
+def _handshake(
+    producer: Producer, errors: list[KafkaError], settings: ConnectionSettings, timeout_s: float
+) -> bool:
+    """True once ``producer`` is answered, False when its authentication is refused."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        producer.poll(0.02)  # serves error_cb, which reports a refused handshake
+        if any(e.code() == KafkaError._AUTHENTICATION for e in errors):
+            return False
+        try:
+            producer.list_topics(timeout=0.1)
+            return True
+        except KafkaException:
+            continue
+    raise RegistryError(
+        500,
+        50001,
+        f"cannot verify credentials: {settings.bootstrap_servers} did not answer "
+        f"within {timeout_s:.0f}s",
+    )
 
 
 class CredentialCache:

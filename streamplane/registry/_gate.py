@@ -26,7 +26,7 @@ from confluent_kafka import KafkaException
 from streamplane.errors import RegistryError
 from streamplane.registry._access import Caller
 from streamplane.registry._audit import AuditEvent, AuditTrail, utc_now
-from streamplane.registry._auth import AuthSettings, CredentialCache, parse_basic
+from streamplane.registry._auth import AuthSettings, CredentialCache, parse_basic, parse_bearer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -114,10 +114,13 @@ class RegistryGate:
         credentials: CredentialCache | None,
         audit: AuditTrail | None,
         instance: str | None,
+        tokens: CredentialCache | None = None,
     ) -> None:
         self.app = app
         self.auth = auth
         self.credentials = credentials
+        #: Bearer tokens (OAuth applications), verified by the cluster like passwords.
+        self.tokens = tokens
         self.audit = audit
         self.instance = instance
 
@@ -134,7 +137,12 @@ class RegistryGate:
             elif name == _FORWARDED_FOR:
                 forwarded_for = value.decode("latin-1")
         claimed = parse_basic(authorization)
-        caller, refusal = await self._authenticate(claimed)
+        bearer = parse_bearer(authorization) if claimed is None else None
+        if bearer is not None and self.tokens is not None:
+            caller, refusal = await self._authenticate(bearer, self.tokens)
+            claimed = bearer
+        else:
+            caller, refusal = await self._authenticate(claimed, self.credentials)
         status, body = 0, bytearray()
 
         async def capture(message: Message) -> None:
@@ -170,17 +178,17 @@ class RegistryGate:
             await self.app(scope, receive, capture if write else send)
 
     async def _authenticate(
-        self, claimed: tuple[str, str] | None
+        self, claimed: tuple[str, str] | None, cache: CredentialCache | None
     ) -> tuple[Caller | None, RegistryError | None]:
-        if self.auth is None or self.credentials is None:
+        if self.auth is None or cache is None:
             return Caller.anonymous(), None
         if claimed is None:
             return None, RegistryError(401, 401, "Unauthorized: credentials are required")
         user, password = claimed
-        verdict = self.credentials.cached(user, password)
+        verdict = cache.cached(user, password)
         if verdict is None:
             try:
-                verdict = await asyncio.to_thread(self.credentials.verify, user, password)
+                verdict = await asyncio.to_thread(cache.verify, user, password)
             except RegistryError as exc:
                 return None, exc
             except KafkaException as exc:

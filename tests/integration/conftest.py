@@ -1,6 +1,6 @@
 """Integration tier: real Kafka clusters started through ``streamplane.local``.
 
-Ports: the session clusters add 20000 / 20100 to the default ports so a
+Ports: the session clusters add 20000 / 20200 to the default ports so a
 developer's own ``make up`` cluster (9092...) keeps running; tests that build
 their own short-lived cluster take offsets from ``next_port_offset``.
 ``STREAMPLANE_TEST_PORT_SHIFT`` moves every port of a run (e.g. -10000 or 32000), so two
@@ -24,10 +24,14 @@ from tests.conftest import TEST_ROOT
 
 PORT_SHIFT = int(os.environ.get("STREAMPLANE_TEST_PORT_SHIFT", "0"))
 SESSION_1_OFFSET = 20000 + PORT_SHIFT
-SESSION_3_OFFSET = 20100 + PORT_SHIFT
-_offsets = itertools.count(20200 + PORT_SHIFT, 100)
-#: HTTP ports for services a test serves itself (registries), 28081 upwards.
-_http_ports = itertools.count(28081 + PORT_SHIFT)
+#: A cluster's mTLS listener sits 100 ports above its SASL listener, so two clusters that
+#: run at the same time never have offsets 95-104 apart.
+SESSION_3_OFFSET = 20200 + PORT_SHIFT
+#: Short-lived clusters (one test each, so one at a time) cycle through ten offsets.
+_offsets = itertools.cycle(range(20400 + PORT_SHIFT, 22400 + PORT_SHIFT, 200))
+#: HTTP ports for services a test serves itself (registries), 27081 upwards: clear of the
+#: clusters' own registry (8081 + offset) and OIDC issuer (8085 + offset).
+_http_ports = itertools.count(27081 + PORT_SHIFT)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -18,7 +18,7 @@ import pytest
 from streamplane.kafka import ConnectionSettings
 from streamplane.local import LocalCluster, RegistryProcess, open_cluster
 from streamplane.model import Spec, load_spec
-from streamplane.reconcile import Target, apply_plan, compute_plan, connect
+from streamplane.reconcile import Target, apply_plan, client_config_path, compute_plan, connect
 from tests.conftest import TEST_ROOT
 from tests.integration.conftest import PORT_SHIFT
 
@@ -35,10 +35,12 @@ class Estate:
     target: Target
 
     def as_app(self, name: str) -> ConnectionSettings:
-        """Connection settings of an application's principal, with its generated secret."""
+        """The application's own connection: the client config apply wrote for it (SCRAM,
+        certificate or OAuth client, as its ``auth`` says)."""
         entry = self.spec.applications[name]
-        password = (self.cluster.dir.root / "secrets" / entry.principal).read_text().strip()
-        return self.cluster.admin_settings().with_credentials(entry.principal, password)
+        return ConnectionSettings.from_properties_file(
+            client_config_path(self.cluster.dir.root, entry.principal)
+        )
 
 
 def apply_spec(spec: Spec, target: Target, *, allow_delete: bool = False) -> None:

@@ -95,9 +95,15 @@ def test_imported_spec_lints_clean_and_plans_no_change(round_trip: RoundTrip) ->
 
 def test_imported_spec_means_the_example(round_trip: RoundTrip) -> None:
     example, imported = load_spec(EXAMPLE), load_spec(round_trip.imported)
-    # Not inferable, by design: every imported application's credential is external.
-    assert {a.app.credentials for a in imported.applications.values()} == {"external"}
+    # Not inferable, by design: every imported SCRAM application's credential is external;
+    # a certificate or OAuth application has none (its `auth` comes back from the notes).
+    scram = {n for n, a in example.applications.items() if a.app.auth == "scram"}
+    assert {imported.applications[n].app.credentials for n in scram} == {"external"}
     assert {a.app.credentials for a in example.applications.values()} == {"managed"}
+    assert {n: a.app.auth for n, a in imported.applications.items() if n not in scram} == {
+        "fraud-scorer": "mtls",
+        "volume-aggregator": "oauth",
+    }
     # Schema files are named after their subjects, in the format of their type.
     files = sorted(p.name for p in (round_trip.imported / "schemas").iterdir())
     assert files == sorted(f"{s.subject}.avsc" for s in desired_schemas(example, "local"))

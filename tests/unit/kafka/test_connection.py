@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from streamplane.kafka import ConnectionSettings
 
 
@@ -47,3 +49,51 @@ def test_java_properties_escape_what_jaas_and_properties_files_would_misread() -
         'username="u" password=" a\\\\"b\\\\\\\\c";'
     )
     assert lines[0] == "bootstrap.servers=h:1"
+
+
+def test_a_client_certificate_connection_carries_no_sasl(tmp_path: Path) -> None:
+    cert, key = tmp_path / "app.pem", tmp_path / "app.key"
+    cert.write_text("-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n")
+    key.write_text("-----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----\n")
+    mtls = ConnectionSettings(
+        bootstrap_servers="127.0.0.1:9192",
+        security_protocol="SSL",
+        sasl_mechanism=None,
+        ssl_ca="/pki/ca.pem",
+        ssl_certificate=str(cert),
+        ssl_key=str(key),
+    )
+    conf = mtls.librdkafka()
+    assert conf["security.protocol"] == "SSL"
+    assert conf["ssl.certificate.location"] == str(cert)
+    assert not any(k.startswith("sasl.") for k in conf)
+    java = mtls.java_client()
+    assert java["ssl.truststore.location"] == "/pki/ca.pem"
+    assert "BEGIN PRIVATE KEY" in java["ssl.keystore.key"]
+    assert "sasl.jaas.config" not in java
+    # What apply writes is what the SDK reads back.
+    path = tmp_path / "app.properties"
+    path.write_text(mtls.properties_text())
+    assert ConnectionSettings.from_properties_file(path) == mtls
+
+
+def test_an_oauth_connection_fetches_its_own_tokens(tmp_path: Path) -> None:
+    oauth = ConnectionSettings(
+        bootstrap_servers="127.0.0.1:9092",
+        sasl_mechanism="OAUTHBEARER",
+        oauth_token_url="http://127.0.0.1:8085/token",
+        oauth_client_id="risk.scorer",
+        oauth_client_secret="s3cret",
+    )
+    conf = oauth.librdkafka()
+    assert conf["sasl.oauthbearer.method"] == "oidc"
+    assert conf["sasl.oauthbearer.client.secret"] == "s3cret"
+    assert "sasl.username" not in conf
+    java = oauth.java_client()
+    assert java["sasl.login.callback.handler.class"].endswith("OAuthBearerLoginCallbackHandler")
+    assert 'clientSecret="s3cret"' in java["sasl.jaas.config"]
+    path = tmp_path / "app.properties"
+    path.write_text(oauth.properties_text())
+    assert ConnectionSettings.from_properties_file(path) == oauth
+    with pytest.raises(ValueError, match="OAUTHBEARER"):
+        oauth.kafka_python()

@@ -1,0 +1,81 @@
+"""Tenants cannot touch each other, whichever way their applications authenticate.
+
+Three tenants, each with an application per way in (SCRAM on the SASL listener, a client
+certificate on the mTLS listener, OAuth client credentials on the SASL listener), applied
+with the real ``apply`` to a real cluster. Every application runs every operation against
+its own tenant's resources and another tenant's, with the client configuration ``apply``
+wrote for it: what the spec grants works, everything else is refused by the broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from streamplane.kafka import ConnectionSettings
+from streamplane.local import LocalCluster
+from streamplane.model import Spec, load_spec
+from streamplane.reconcile import client_config_path, connect
+from tests.integration.reconcile.conftest import apply_spec
+from tests.integration.security._isolation import (
+    MECHANISMS,
+    OPERATIONS,
+    TENANTS,
+    app_name,
+    probe,
+    write_spec,
+)
+
+
+@dataclass(frozen=True)
+class Estate:
+    cluster: LocalCluster
+    spec: Spec
+
+    def settings(self, tenant: str, mechanism: str) -> ConnectionSettings:
+        principal = self.spec.applications[app_name(tenant, mechanism)].principal
+        return ConnectionSettings.from_properties_file(
+            client_config_path(self.cluster.dir.root, principal)
+        )
+
+
+@pytest.fixture(scope="module")
+def estate(cluster1: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
+    spec = load_spec(write_spec(tmp_path_factory.mktemp("isolation") / "spec"))
+    target = connect(spec, data_dir=cluster1.dir.root)
+    apply_spec(spec, target)
+    yield Estate(cluster1, spec)
+
+
+def test_apply_writes_each_application_its_own_client_config(estate: Estate) -> None:
+    for tenant in TENANTS:
+        for mechanism in MECHANISMS:
+            path = client_config_path(estate.cluster.dir.root, app_name(tenant, mechanism))
+            assert path.stat().st_mode & 0o777 == 0o600
+            settings = ConnectionSettings.from_properties_file(path)
+            if mechanism == "mtls":
+                assert settings.security_protocol == "SSL" and settings.ssl_certificate
+            elif mechanism == "oauth":
+                assert settings.oauth and settings.oauth_client_id == app_name(tenant, mechanism)
+            else:
+                assert settings.username == app_name(tenant, mechanism) and settings.password
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_each_tenant_reaches_its_own_resources_and_none_of_the_others(
+    estate: Estate, mechanism: str
+) -> None:
+    wrong: list[str] = []
+    for position, tenant in enumerate(TENANTS):
+        other = TENANTS[(position + 1) % len(TENANTS)]
+        settings = estate.settings(tenant, mechanism)
+        for operation, granted in OPERATIONS.items():
+            own = probe(operation, settings, tenant, mechanism)
+            if own.allowed != granted:
+                wrong.append(f"{app_name(tenant, mechanism)} {operation} own: {own.detail}")
+            foreign = probe(operation, settings, other, mechanism)
+            if foreign.allowed:
+                wrong.append(f"{app_name(tenant, mechanism)} {operation} on {other}'s: allowed")
+    assert not wrong, "\n".join(wrong)
