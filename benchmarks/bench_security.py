@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from _harness import PORT_OFFSET, median, report, scratch_cluster
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streamplane.kafka import ConnectionSettings
@@ -143,7 +143,12 @@ class Trickle:
                 self.refused_at = time.perf_counter()
 
         while not self.stop.is_set():
-            producer.produce("bench.rev.events", b"x", on_delivery=done)
+            try:
+                producer.produce("bench.rev.events", b"x", on_delivery=done)
+            except KafkaException:
+                # Refused before sending: the broker's metadata already denies the topic.
+                if self.refused_at is None:
+                    self.refused_at = time.perf_counter()
             producer.poll(0.005)
         producer.flush(10)
 
@@ -167,10 +172,9 @@ def revocation_phase(cluster: LocalCluster) -> list[tuple[str, str, str]]:
         ]
         for kind, how in cases:
             _write_spec(work / "spec", kinds)
-            _apply(work / "spec", cluster)  # back in, with a fresh identity
-            if kind == "mtls":
+            if kind == "mtls" and Pki(cluster.dir.pki).revocation_reason(f"rev-{kind}"):
                 Pki(cluster.dir.pki).issue(f"rev-{kind}", force=True)
-                _apply(work / "spec", cluster)
+            _apply(work / "spec", cluster)  # back in, with a fresh identity
             path = client_config_path(cluster.dir.root, f"rev-{kind}")
             trickle = Trickle(ConnectionSettings.from_properties_file(path))
             thread = threading.Thread(target=trickle.run, daemon=True)

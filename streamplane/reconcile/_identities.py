@@ -37,6 +37,10 @@ def _stores(home: DataDir) -> tuple[Pki, IdpHome]:
 
 #: The local issuer's token endpoint, under its URL.
 TOKEN_PATH = "/token"
+#: Why apply revoked a certificate itself: the application left the spec. Unlike an
+#: operator's revocation, it does not outlive the application's return to the spec, which
+#: gets a new certificate.
+REMOVED = "its application was removed from the spec"
 
 
 @dataclass
@@ -75,7 +79,11 @@ def cut_off_principals(spec: Spec, cluster: str, data_dir: Path) -> dict[str, st
     revoked = pki.revoked() if home.pki.exists() else {}
     clients = idp.clients() if home.idp.exists() else {}
     for principal, app in apps.items():
-        if app.app.auth == "mtls" and principal in revoked:
+        if (
+            app.app.auth == "mtls"
+            and principal in revoked
+            and pki.revocation_reason(principal) != REMOVED
+        ):
             out[principal] = "its certificate was revoked (streamplane pki revoke)"
         elif app.app.auth == "oauth" and principal in clients and clients[principal].disabled:
             out[principal] = "its OAuth client is disabled"
@@ -85,7 +93,7 @@ def cut_off_principals(spec: Spec, cluster: str, data_dir: Path) -> dict[str, st
             # Only what this spec gave an identity: another spec applied to the same
             # cluster keeps its own applications.
             if path.stem not in apps and here in path.read_text().splitlines()[:3]:
-                out[path.stem] = "its application was removed from the spec"
+                out[path.stem] = REMOVED
     return out
 
 
@@ -111,12 +119,13 @@ def application_settings(
     if app.app.auth == "mtls":
         pki = _stores(home)[0]
         issued = pki.certificate(principal)
-        if principal in pki.revoked():
+        revoked = pki.revocation_reason(principal)
+        if revoked is not None and (revoked != REMOVED or not create):
             return None
-        if issued is None:
+        if issued is None or revoked is not None:
             if not create:
                 return None
-            issued = pki.issue(principal)
+            issued = pki.issue(principal, force=revoked is not None)
         return ConnectionSettings(
             bootstrap_servers=state.mtls_bootstrap_servers,
             security_protocol="SSL",
@@ -195,12 +204,13 @@ def provision_identities(
         write_secret_file(path, header + settings.properties_text())
         report.written.append(path)
     for principal, why in sorted(cut_off.items()):
-        if why.startswith("its application was removed"):
+        if why == REMOVED:
             client_config_path(data_dir, principal).unlink(missing_ok=True)
-            if principal in idp.clients():
-                idp.disable_client(principal)
+            # Its OAuth client goes (back in the spec, it is registered anew), its
+            # certificate is revoked (back in the spec, it gets a new one).
+            idp.remove_client(principal)
             if pki.certificate(principal) is not None and principal not in pki.revoked():
-                pki.revoke(principal)
+                pki.revoke(principal, reason=REMOVED)
         report.cut_off.append(principal)
     return report
 

@@ -260,14 +260,18 @@ class Pki:
         entries: dict[str, dict[str, str | int]] = json.loads(path.read_text())
         return entries
 
-    def revoke(self, name: str) -> IssuedCertificate:
-        """Revoke ``name``'s current certificate: recorded, and listed in the CRL."""
+    def revoke(self, name: str, *, reason: str = "revoked by an operator") -> IssuedCertificate:
+        """Revoke ``name``'s current certificate: recorded (with why), and in the CRL."""
         issued = self.certificate(name)
         if issued is None:
             known = ", ".join(c.name for c in self.issued()) or "none"
             raise PkiError(f"no certificate named {name!r} in {self.root} (issued: {known})")
         entries = self._revocations()
-        entries[name] = {"serial": issued.serial, "revoked_at": _now().isoformat()}
+        entries[name] = {
+            "serial": issued.serial,
+            "revoked_at": _now().isoformat(),
+            "reason": reason,
+        }
         _write_public(self.root / "revoked.json", json.dumps(entries, indent=2) + "\n")
         self._write_crl()
         return issued
@@ -282,6 +286,12 @@ class Pki:
             if current is None or current.serial == serial:
                 out[name] = serial
         return out
+
+    def revocation_reason(self, name: str) -> str | None:
+        """Why ``name``'s current certificate was revoked (None: it is not)."""
+        if name not in self.revoked():
+            return None
+        return str(self._revocations()[name].get("reason", "revoked by an operator"))
 
     def _write_crl(self) -> None:
         ca_cert, ca_key = self._ca()
