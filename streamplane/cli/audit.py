@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from streamplane.cli import audit_trail
 from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
 from streamplane.kafka._durability import read_durability
 from streamplane.local import DEFAULT_DATA_DIR
@@ -25,11 +26,14 @@ from streamplane.reconcile import connect
 
 console = Console(soft_wrap=True)
 
-audit_app = typer.Typer(help="Audits of the live cluster against the spec's guarantees.")
+audit_app = typer.Typer(
+    help="Audits of the live cluster against the spec's guarantees, and the audit trail."
+)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
+    audit_trail.register(audit_app)
 
 
 @audit_app.command("zero-loss")

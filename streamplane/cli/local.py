@@ -26,6 +26,7 @@ from streamplane.local import (
     open_cluster,
     pinned_kafka_version,
 )
+from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.local._cluster import DEFAULT_START_TIMEOUT_S, DEFAULT_STOP_TIMEOUT_S
 
 console = Console(soft_wrap=True)
@@ -79,6 +80,13 @@ def up(
     registry: Annotated[
         bool, typer.Option("--registry/--no-registry", help="Also run the schema registry.")
     ] = True,
+    audit: Annotated[
+        bool,
+        typer.Option(
+            "--audit/--no-audit",
+            help="Also run the audit shipper (authorization logs -> _streamplane_audit).",
+        ),
+    ] = True,
     tls: Annotated[
         bool | None,
         typer.Option(
@@ -129,6 +137,15 @@ def up(
             with console.status("Starting the schema registry…"):
                 service.start(timeout_s=timeout)
         console.print(f"[green]ready[/] schema registry {service.url}", highlight=False)
+    if audit:
+        shipper = AuditShipperProcess(cluster.dir)
+        if shipper.process() is None:
+            with console.status("Starting the audit shipper…"):
+                shipper.start(timeout_s=timeout)
+        console.print(
+            "[green]ready[/] audit shipper -> _streamplane_audit (streamplane audit query)",
+            highlight=False,
+        )
 
 
 def down(
@@ -140,6 +157,8 @@ def down(
     """Stop every node (SIGTERM, then SIGKILL after the timeout). Data is kept."""
     cluster = _open(data_dir)
     state = cluster.state()
+    if AuditShipperProcess(cluster.dir).stop():
+        console.print("stopped the audit shipper")
     if state is not None and RegistryProcess(cluster.dir, port_offset=state.port_offset).stop():
         console.print("stopped the schema registry")
     running = cluster.running_nodes()
@@ -167,6 +186,7 @@ def status(
     services = [
         RegistryProcess(cluster.dir, port_offset=port_offset).status(),
         cluster.identity_provider().status(),
+        AuditShipperProcess(cluster.dir).status(),
     ]
     unhealthy, unknown = _unhealthy_partitions(cluster, info)
     if as_json:

@@ -77,6 +77,7 @@ from streamplane.reconcile._tenants import (
     read_tenant_records,
     record_tenants,
 )
+from streamplane.security.audit import Change, record_changes
 
 Progress = Callable[[str, int, int], None]
 
@@ -549,7 +550,14 @@ def apply_plan(
     # Last: which tenants this cluster holds now, for the plans after this one.
     sync_tenant_records(spec, target)
     record_spec_notes(spec, target.cluster, target.settings)  # what `import` reads back
-    return provision(spec, target)
+    identities = provision(spec, target)
+    record_changes(
+        target.settings,
+        [Change(a.op, a.kind, a.resource, a.tenant, a.reason) for a in plan.actions]
+        + (identities.changes() if identities is not None else []),
+        principal=target.settings.username,
+    )
+    return identities
 
 
 def provision(spec: Spec, target: Target) -> IdentityReport | None:

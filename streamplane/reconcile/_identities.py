@@ -27,6 +27,7 @@ from streamplane.kafka import ConnectionSettings
 from streamplane.local._layout import ClusterState, DataDir, idp_url, write_secret_file
 from streamplane.model import ApplicationEntry, Spec
 from streamplane.reconcile._secrets import SecretStore
+from streamplane.security.audit import Change
 from streamplane.security.idp import IdpHome
 from streamplane.security.pki import Pki
 
@@ -51,8 +52,17 @@ class IdentityReport:
     registered: list[str] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     cut_off: list[str] = field(default_factory=list)
+    cut_off_why: dict[str, str] = field(default_factory=dict)
     #: Applications left without a configuration, each with the reason.
     skipped: dict[str, str] = field(default_factory=dict)
+
+    def changes(self) -> list[Change]:
+        """What was done to identities, as audit events."""
+        return (
+            [Change("issue", "certificate", p, None, "client certificate") for p in self.issued]
+            + [Change("register", "oauth-client", p, None, "OAuth client") for p in self.registered]
+            + [Change("cut off", "principal", p, None, why) for p, why in self.cut_off_why.items()]
+        )
 
     def summary(self) -> str:
         parts = [
@@ -212,6 +222,7 @@ def provision_identities(
             if pki.certificate(principal) is not None and principal not in pki.revoked():
                 pki.revoke(principal, reason=REMOVED)
         report.cut_off.append(principal)
+        report.cut_off_why[principal] = why
     return report
 
 
