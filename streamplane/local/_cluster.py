@@ -16,6 +16,7 @@ from streamplane.errors import AlreadyRunningError, DataDirError, NodeStartError
 from streamplane.kafka import ConnectionSettings, describe_quorum, read_properties
 from streamplane.local._config import render_server_properties
 from streamplane.local._fetch import KafkaRuntime, fetch_runtime, package_file
+from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.local._idp_service import IdpProcess
 from streamplane.local._java import JavaRuntime, find_java
 from streamplane.local._layout import (
@@ -432,7 +433,12 @@ class LocalCluster:
         return pid
 
     def down(self, *, timeout_s: float = DEFAULT_STOP_TIMEOUT_S) -> list[int]:
-        """Stop every node; returns the ids of nodes that had to be SIGKILLed."""
+        """Stop every node; returns the ids of nodes that had to be SIGKILLed.
+
+        The audit shipper goes first (it writes to the nodes), the OIDC issuer last (the
+        nodes refresh its keys while they run).
+        """
+        AuditShipperProcess(self.dir).stop()
         running = self.running_nodes()
         killed_pids = set(stop_processes(running.values(), timeout_s=timeout_s))
         state = self.state()

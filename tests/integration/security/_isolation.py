@@ -192,6 +192,16 @@ def alter_config(settings: ConnectionSettings, topic: str) -> Outcome:
 Probe = Callable[[ConnectionSettings, str, str], Outcome]
 
 
+def resource_of(operation: str, tenant: str, mechanism: str) -> str:
+    """The resource whose refusal the audit trail must show for ``operation`` on ``tenant``'s
+    resources (a prefix for a created topic: its name is random)."""
+    return {
+        "join group": group_of(tenant, mechanism),
+        "transactional id": group_of(tenant, mechanism),
+        "create topic": f"{tenant}.orders.probe-",
+    }.get(operation, topic_of(tenant))
+
+
 def probe(operation: str, settings: ConnectionSettings, tenant: str, mechanism: str) -> Outcome:
     """Run ``operation`` as the application against ``tenant``'s resources (its own
     tenant's or another's: the application's group and transactional id are named after

@@ -16,15 +16,19 @@ import pytest
 
 from streamplane.kafka import ConnectionSettings
 from streamplane.local import LocalCluster
+from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.model import Spec, load_spec
 from streamplane.reconcile import client_config_path, connect
+from streamplane.security.audit import AuditFilter, read_trail
 from tests.integration.reconcile.conftest import apply_spec
+from tests.integration.security._audit import wait_caught_up
 from tests.integration.security._isolation import (
     MECHANISMS,
     OPERATIONS,
     TENANTS,
     app_name,
     probe,
+    resource_of,
     write_spec,
 )
 
@@ -47,6 +51,10 @@ def estate(cluster1: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> 
     target = connect(spec, data_dir=cluster1.dir.root)
     apply_spec(spec, target)
     yield Estate(cluster1, spec)
+
+
+#: Refusals the matrix provoked: (mechanism, principal, operation, resource).
+REFUSED: list[tuple[str, str, str, str]] = []
 
 
 def test_apply_writes_each_application_its_own_client_config(estate: Estate) -> None:
@@ -78,4 +86,41 @@ def test_each_tenant_reaches_its_own_resources_and_none_of_the_others(
             foreign = probe(operation, settings, other, mechanism)
             if foreign.allowed:
                 wrong.append(f"{app_name(tenant, mechanism)} {operation} on {other}'s: allowed")
+            principal = f"User:{app_name(tenant, mechanism)}"
+            REFUSED.append(
+                (mechanism, principal, operation, resource_of(operation, other, mechanism))
+            )
+            if not granted:
+                REFUSED.append(
+                    (mechanism, principal, operation, resource_of(operation, tenant, mechanism))
+                )
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.fixture(scope="module")
+def shipper(estate: Estate) -> Iterator[AuditShipperProcess]:
+    process = AuditShipperProcess(estate.cluster.dir)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_every_refusal_is_in_the_audit_trail(
+    estate: Estate, shipper: AuditShipperProcess, mechanism: str
+) -> None:
+    """Shipped by the real shipper, found by the query `audit query --denied` runs."""
+    cases = [c for c in REFUSED if c[0] == mechanism]
+    assert cases, "the matrix runs first"
+    wait_caught_up(estate.cluster, shipper)
+    settings = estate.cluster.admin_settings()
+    missing = []
+    for _, principal, operation, resource in cases:
+        found = [
+            r
+            for r in read_trail(settings, AuditFilter(principal=principal, denied=True))
+            if (r.resource_name or "").startswith(resource)
+        ]
+        if not found:
+            missing.append(f"{principal} {operation} {resource}")
+    assert not missing, "not in the audit trail:\n" + "\n".join(missing)
