@@ -14,9 +14,9 @@ import psutil
 
 from streamplane.errors import AlreadyRunningError, DataDirError, NodeStartError
 from streamplane.kafka import ConnectionSettings, describe_quorum, read_properties
+from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.local._config import render_server_properties
 from streamplane.local._fetch import KafkaRuntime, fetch_runtime, package_file
-from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.local._idp_service import IdpProcess
 from streamplane.local._java import JavaRuntime, find_java
 from streamplane.local._layout import (
