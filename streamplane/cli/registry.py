@@ -60,6 +60,18 @@ def serve(
         float,
         typer.Option(help="Seconds a write waits for a reachable writer before it fails."),
     ] = 30.0,
+    client_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--client-ca",
+            help="CA whose client certificates may sign assertions (mTLS applications) "
+            "[default: <data-dir>/pki/ca.pem when it exists].",
+        ),
+    ] = None,
+    client_crl: Annotated[
+        Path | None,
+        typer.Option("--client-crl", help="That CA's revocation list [default: beside it]."),
+    ] = None,
 ) -> None:
     """Serve the registry, storing schemas in the local cluster's ``_schemas`` topic.
 
@@ -72,6 +84,7 @@ def serve(
     from streamplane.registry import AppOptions, AuthSettings, Registry, create_app
     from streamplane.registry import policy_from_spec as access_from
     from streamplane.security.kms import KmsDrivers, local_kms_secret
+    from streamplane.security.pki import Pki
 
     log_format = "%(asctime)s %(levelname)s %(name)s %(message)s"
     logging.basicConfig(level=logging.INFO, format=log_format)
@@ -88,11 +101,16 @@ def serve(
         advertised_url = f"http://{shown}:{port}"
     registry = Registry(settings, topic=topic, advertised_url=advertised_url)
     local_kms_secret(data_dir)  # made on first start, shared with the SDK's clients
+    pki = Pki(data_dir / "pki")
+    if client_ca is None and pki.ca_cert.exists():
+        client_ca, client_crl = pki.ca_cert, client_crl or pki.crl
     options = AppOptions(
         kms=KmsDrivers.from_environment(data_dir=data_dir),
         auth=AuthSettings() if auth else None,
         audit_log=audit_log or data_dir / "registry" / "audit.log",
         forward_timeout_s=forward_timeout,
         access_policy=access_from(load_spec(spec)) if spec is not None else None,
+        client_ca=client_ca,
+        client_crl=client_crl,
     )
     uvicorn.run(create_app(registry, options), host=host, port=port, log_level="warning")

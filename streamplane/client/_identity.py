@@ -196,7 +196,7 @@ def application_connection(
     entry = _entry(spec, app)
     chosen = _cluster(spec, entry, cluster)
     root = Path(data_dir)
-    if connection is not None and connection.username is not None:
+    if connection is not None and _carries_identity(connection):
         return ApplicationConnection(
             chosen.name,
             connection,
@@ -283,6 +283,16 @@ def resolve_application(
         registry if registry is not None else resolved.registry,
         ApplicationScope.of(spec, app, cluster=resolved.cluster),
         Path(data_dir),
+    )
+
+
+def _carries_identity(connection: ConnectionSettings) -> bool:
+    """Whether ``connection`` already says who the client is (password, certificate or
+    OAuth client), so it is used as given rather than completed from the spec."""
+    return (
+        connection.username is not None
+        or connection.ssl_certificate is not None
+        or connection.oauth_client_id is not None
     )
 
 
@@ -409,11 +419,4 @@ def _registry(
             url = RegistryProcess(DataDir(data_dir), port_offset=state.port_offset).url
     if url is None:
         return None
-    if connection.oauth:
-        return RegistrySettings(
-            url,
-            oauth_token_url=connection.oauth_token_url,
-            oauth_client_id=connection.oauth_client_id,
-            oauth_client_secret=connection.oauth_client_secret,
-        )
-    return RegistrySettings(url, username=connection.username, password=connection.password)
+    return RegistrySettings.of(url, connection)

@@ -109,11 +109,52 @@ class RegistrySettings:
     oauth_token_url: str | None = None
     oauth_client_id: str | None = None
     oauth_client_secret: str | None = None
+    #: A client certificate and its key (an mTLS application): the client signs short-lived
+    #: assertions with the key (see ``streamplane.security.cert_assertion``).
+    ssl_certificate: str | None = None
+    ssl_key: str | None = None
+
+    @classmethod
+    def of(
+        cls, url: str, connection: ConnectionSettings, *, auto_register: bool = True
+    ) -> RegistrySettings:
+        """The registry at ``url``, reached with the same identity as ``connection``."""
+        if connection.oauth:
+            return cls(
+                url,
+                auto_register=auto_register,
+                oauth_token_url=connection.oauth_token_url,
+                oauth_client_id=connection.oauth_client_id,
+                oauth_client_secret=connection.oauth_client_secret,
+            )
+        if connection.username is None and connection.ssl_certificate and connection.ssl_key:
+            return cls(
+                url,
+                auto_register=auto_register,
+                ssl_certificate=connection.ssl_certificate,
+                ssl_key=connection.ssl_key,
+            )
+        return cls(
+            url,
+            username=connection.username,
+            password=connection.password,
+            auto_register=auto_register,
+        )
 
     def client_config(self) -> dict[str, Any]:
         """Config for confluent-kafka's ``SchemaRegistryClient``."""
         conf: dict[str, Any] = {"url": self.url}
-        if self.oauth_token_url is not None:
+        if self.ssl_certificate is not None and self.ssl_key is not None:
+            # Imported here: the security package reaches the local cluster's modules.
+            from streamplane.security.cert_assertion import AssertionSource
+
+            source = AssertionSource(self.ssl_certificate, self.ssl_key)
+            conf.update({
+                "bearer.auth.credentials.source": "CUSTOM",
+                "bearer.auth.custom.provider.function": source.bearer_fields,
+                "bearer.auth.custom.provider.config": {},
+            })  # fmt: skip
+        elif self.oauth_token_url is not None:
             conf.update({
                 "bearer.auth.credentials.source": "OAUTHBEARER",
                 "bearer.auth.issuer.endpoint.url": self.oauth_token_url,
@@ -155,7 +196,7 @@ def registry_from_spec(
     url = getattr(entry, "schema_registry", None)
     if not isinstance(url, str):
         return None
-    return RegistrySettings(url, username=connection.username, password=connection.password)
+    return RegistrySettings.of(url, connection)
 
 
 def schemas_from_spec(

@@ -9,27 +9,19 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from streamplane.errors import NodeStartError
 from streamplane.local._layout import DataDir
-from streamplane.local._process import (
-    SERVICE_TAG,
-    launch,
-    running_process,
-    stop_processes,
-    tail,
-    write_pid_file,
-)
-from streamplane.local._services import ServiceStatus
+from streamplane.local._process import SERVICE_TAG
+from streamplane.local._services import ServiceProcess, ServiceStatus
 
 
-class AuditShipperProcess:
+class AuditShipperProcess(ServiceProcess):
     name = "audit"
+    label = "the audit shipper"
 
     def __init__(self, data_dir: DataDir) -> None:
         self.dir = data_dir
@@ -37,9 +29,6 @@ class AuditShipperProcess:
         self.pid_file = self.home / "shipper.pid"
         self.log_file = self.home / "shipper.log"
         self.status_file: Path = self.home / "shipper.json"
-
-    def process(self) -> psutil.Process | None:
-        return running_process(self.pid_file)
 
     def status_data(self) -> dict[str, Any] | None:
         """The shipper's last status (positions, lag, events shipped), if any."""
@@ -49,10 +38,15 @@ class AuditShipperProcess:
             return None
         return data
 
+    def ready(self) -> bool:
+        return self.status_data() is not None
+
+    def not_ready(self, timeout_s: float) -> str:
+        return f"{self.label} made no pass within {timeout_s:.0f}s"
+
     def start(self, *, timeout_s: float = 60.0) -> None:
         if self.process() is not None:
             return
-        self.home.mkdir(parents=True, exist_ok=True)
         self.status_file.unlink(missing_ok=True)
         cmd = [
             sys.executable,
@@ -62,25 +56,7 @@ class AuditShipperProcess:
             "ship",
             f"{SERVICE_TAG}{self.dir.root}",
         ]
-        proc = launch(cmd, console=self.log_file, cwd=self.home)
-        write_pid_file(self.pid_file, proc)
-        deadline = time.monotonic() + timeout_s
-        while self.status_data() is None:
-            if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
-                self.pid_file.unlink(missing_ok=True)
-                raise NodeStartError(
-                    f"the audit shipper exited during start-up; its log is {self.log_file}",
-                    node_id=0,
-                    log_tail=tail(self.log_file),
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise NodeStartError(
-                    f"the audit shipper made no pass within {timeout_s:.0f}s",
-                    node_id=0,
-                    log_tail=tail(self.log_file),
-                )
-            time.sleep(0.2)
+        self._launch(cmd, timeout_s=timeout_s)
 
     def kill(self) -> None:
         """SIGKILL, as a crash would (tests of its exactly-once promise)."""
@@ -89,14 +65,6 @@ class AuditShipperProcess:
             proc.kill()
             psutil.wait_procs([proc], timeout=10)
         self.pid_file.unlink(missing_ok=True)
-
-    def stop(self, *, timeout_s: float = 15.0) -> bool:
-        proc = self.process()
-        if proc is None:
-            return False
-        stop_processes([proc], timeout_s=timeout_s)
-        self.pid_file.unlink(missing_ok=True)
-        return True
 
     def status(self) -> ServiceStatus:
         proc = self.process()

@@ -153,8 +153,16 @@ class LocalCluster:
                 "`streamplane status` shows it, `streamplane down` stops it."
             )
         to_start = [n for n in state.node_ids() if n not in running]
-        self.identity_provider(state).start()
-        self._start_nodes(state, to_start, timeout_s=timeout_s)
+        idp = self.identity_provider(state)
+        idp_was_running = idp.process() is not None
+        idp.start()
+        try:
+            self._start_nodes(state, to_start, timeout_s=timeout_s)
+        except BaseException:
+            # A failed up leaves nothing of its own running, the issuer included.
+            if not idp_was_running and not running:
+                idp.stop()
+            raise
         return state
 
     def identity_provider(self, state: ClusterState | None = None) -> IdpProcess:

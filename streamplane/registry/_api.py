@@ -42,6 +42,7 @@ from streamplane.registry._forward import WriteRequest, WriteRouter
 from streamplane.registry._gate import CONTENT_TYPE, RegistryGate
 from streamplane.registry._service import SUPPORTED_TYPES, Reference, Registered, Registry
 from streamplane.registry._state import SchemaVersion, StoredSchema
+from streamplane.security.cert_assertion import AssertionVerifier
 from streamplane.security.kms import KmsDrivers
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ class AppOptions:
     access_policy: AccessPolicy | None = None
     #: The KMSs of shared KEKs (DEK registry); default: ``KmsDrivers.from_environment()``.
     kms: KmsDrivers | None = None
+    #: The CA (and its CRL) whose certificates may sign assertions (mTLS applications).
+    client_ca: Path | None = None
+    client_crl: Path | None = None
 
 
 class SchemaReference(BaseModel):
@@ -184,6 +188,9 @@ def create_app(
         auth=auth,
         credentials=credentials,
         tokens=tokens,
+        certificates=(
+            AssertionVerifier(opts.client_ca, opts.client_crl) if opts.client_ca else None
+        ),
         audit=audit,
         instance=registry.advertised_url,
     )

@@ -27,6 +27,7 @@ from streamplane.errors import RegistryError
 from streamplane.registry._access import Caller
 from streamplane.registry._audit import AuditEvent, AuditTrail, utc_now
 from streamplane.registry._auth import AuthSettings, CredentialCache, parse_basic, parse_bearer
+from streamplane.security.cert_assertion import AssertionRefused, AssertionVerifier, is_assertion
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -115,12 +116,15 @@ class RegistryGate:
         audit: AuditTrail | None,
         instance: str | None,
         tokens: CredentialCache | None = None,
+        certificates: AssertionVerifier | None = None,
     ) -> None:
         self.app = app
         self.auth = auth
         self.credentials = credentials
         #: Bearer tokens (OAuth applications), verified by the cluster like passwords.
         self.tokens = tokens
+        #: Certificate assertions (mTLS applications), checked here against the CA.
+        self.certificates = certificates
         self.audit = audit
         self.instance = instance
 
@@ -138,7 +142,10 @@ class RegistryGate:
                 forwarded_for = value.decode("latin-1")
         claimed = parse_basic(authorization)
         bearer = parse_bearer(authorization) if claimed is None else None
-        if bearer is not None and self.tokens is not None:
+        if bearer is not None and self.auth is not None and is_assertion(bearer[1]):
+            caller, refusal = self._certificate(bearer[1])
+            claimed = bearer
+        elif bearer is not None and self.tokens is not None:
             caller, refusal = await self._authenticate(bearer, self.tokens)
             claimed = bearer
         else:
@@ -197,6 +204,19 @@ class RegistryGate:
         if not verdict:
             return None, RegistryError(401, 401, "Unauthorized: wrong user name or password")
         return Caller(user, super_user=user in self.auth.super_users), None
+
+    def _certificate(self, token: str) -> tuple[Caller | None, RegistryError | None]:
+        """An mTLS application's assertion: cheap to check, so never cached (a revoked
+        certificate is refused at its next request)."""
+        assert self.auth is not None
+        if self.certificates is None:
+            message = "Unauthorized: this registry was started without a client CA (--client-ca)"
+            return None, RegistryError(401, 401, message)
+        try:
+            principal = self.certificates.verify(token)
+        except AssertionRefused as exc:
+            return None, RegistryError(401, 401, f"Unauthorized: {exc}")
+        return Caller(principal, super_user=principal in self.auth.super_users), None
 
     def _event(
         self,

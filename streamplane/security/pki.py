@@ -37,15 +37,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from streamplane.errors import StreamplaneError
 from streamplane.local._layout import write_secret_file
+from streamplane.security._subject import ORG, PKI_OU, SUBJECT_PATTERN
 
-#: The OU every certificate of this CA carries; the brokers' mapping rule requires it.
-PKI_OU = "streamplane"
-_ORG = "Streamplane"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_DAYS = 3650
 CA_DAYS = 3650
-#: A subject of this CA as Kafka renders it (RFC 2253, the CN first); group 1: principal.
-_SUBJECT = rf"^CN=([A-Za-z0-9._-]+),OU={PKI_OU},O={_ORG}$"
 
 
 class PkiError(StreamplaneError):
@@ -71,7 +67,7 @@ def principal_mapping_rules() -> str:
     specific RDN first, so ``CN=...,OU=...,O=...``). No DEFAULT rule follows: a subject
     that does not match is refused at authentication.
     """
-    return f"RULE:{_SUBJECT}/$1/"
+    return f"RULE:{SUBJECT_PATTERN}/$1/"
 
 
 class Pki:
@@ -103,7 +99,7 @@ class Pki:
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name(
             [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORG),
                 x509.NameAttribute(
                     NameOID.COMMON_NAME, f"Streamplane development CA {_now():%Y%m%d%H%M%S}"
                 ),
@@ -196,7 +192,7 @@ class Pki:
             .subject_name(
                 x509.Name(
                     [
-                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
+                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORG),
                         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, PKI_OU),
                         x509.NameAttribute(NameOID.COMMON_NAME, name),
                     ]
@@ -344,10 +340,10 @@ class Pki:
         except x509.ExtensionNotFound:
             pass
         subject = cert.subject.rfc4514_string()
-        if not re.match(_SUBJECT, subject):
+        if not re.match(SUBJECT_PATTERN, subject):
             problems.append(
                 f"its subject {subject} matches no principal mapping rule "
-                f"(expected CN=<principal>,OU={PKI_OU},O={_ORG})"
+                f"(expected CN=<principal>,OU={PKI_OU},O={ORG})"
             )
         return problems
 

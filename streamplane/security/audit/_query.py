@@ -9,17 +9,16 @@ are deduplicated by id on the way.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import TopicPartition
 
 from streamplane.kafka import ConnectionSettings
 from streamplane.security.audit._record import AuditRecord, from_registry
-from streamplane.security.audit._shipper import AUDIT_TOPIC
+from streamplane.security.audit._shipper import AUDIT_TOPIC, committed_reader, read_to_end
 
 
 @dataclass(frozen=True)
@@ -47,13 +46,7 @@ def read_trail(
     settings: ConnectionSettings, where: AuditFilter, *, timeout_s: float = 30.0
 ) -> Iterator[AuditRecord]:
     """Every committed event matching ``where``, oldest first, each id once."""
-    consumer = Consumer(
-        settings.librdkafka(**{
-            "group.id": f"_streamplane-audit-query-{uuid.uuid4().hex}",
-            "enable.auto.commit": False, "isolation.level": "read_committed",
-            "enable.partition.eof": True, "log_level": 0,
-        })
-    )  # fmt: skip
+    consumer = committed_reader(settings, f"_streamplane-audit-query-{uuid.uuid4().hex}")
     seen: set[str] = set()
     try:
         metadata = consumer.list_topics(AUDIT_TOPIC, timeout=timeout_s).topics.get(AUDIT_TOPIC)
@@ -66,24 +59,16 @@ def read_trail(
         live = [p for p in partitions if p.offset >= 0]
         if not live:
             return
-        consumer.assign(live)
-        open_partitions = {p.partition for p in live}
-        deadline = time.monotonic() + timeout_s
-        while open_partitions and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            error = msg.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    open_partitions.discard(msg.partition() or 0)
-                continue
-            record = _record(msg.value() or b"{}", msg.offset() or 0)
-            if record is None or record.id in seen:
-                continue
-            seen.add(record.id)
-            if where.matches(record):
-                yield record
+        try:
+            for msg in read_to_end(consumer, live, timeout_s=timeout_s):
+                record = _record(msg.value() or b"{}", msg.offset() or 0)
+                if record is None or record.id in seen:
+                    continue
+                seen.add(record.id)
+                if where.matches(record):
+                    yield record
+        except TimeoutError:
+            return  # what was read by then
     finally:
         consumer.close()
 

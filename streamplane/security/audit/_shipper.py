@@ -26,7 +26,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streamplane.kafka import ConnectionSettings
@@ -268,30 +275,49 @@ class Shipper:
         self._status_at = time.monotonic()
 
 
-def read_positions(settings: ConnectionSettings, *, timeout_s: float = 30.0) -> dict[int, Position]:
-    """The committed positions (read_committed: an aborted batch's positions are not seen)."""
-    consumer = Consumer(
+def committed_reader(settings: ConnectionSettings, group: str) -> Consumer:
+    """A consumer that sees committed transactions only and reports each partition's end."""
+    return Consumer(
         settings.librdkafka(**{
-            "group.id": "_streamplane-audit-positions", "enable.auto.commit": False,
+            "group.id": group, "enable.auto.commit": False,
             "isolation.level": "read_committed", "enable.partition.eof": True, "log_level": 0,
         })
     )  # fmt: skip
+
+
+def read_to_end(
+    consumer: Consumer, partitions: list[TopicPartition], *, timeout_s: float
+) -> Iterator[Message]:
+    """Every record of ``partitions`` up to their end (with read_committed: the last stable
+    offset); TimeoutError if some partition's end was not reached in ``timeout_s``."""
+    consumer.assign(partitions)
+    open_partitions = {(p.topic, p.partition) for p in partitions}
+    deadline = time.monotonic() + timeout_s
+    while open_partitions:
+        if time.monotonic() > deadline:
+            names = ", ".join(sorted({t for t, _ in open_partitions}))
+            raise TimeoutError(f"reading {names} took longer than {timeout_s:.0f}s")
+        msg = consumer.poll(0.5)
+        if msg is None:
+            continue
+        error = msg.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                open_partitions.discard((msg.topic() or "", msg.partition() or 0))
+            continue
+        yield msg
+
+
+def read_positions(settings: ConnectionSettings, *, timeout_s: float = 30.0) -> dict[int, Position]:
+    """The committed positions (read_committed: an aborted batch's positions are not seen)."""
+    consumer = committed_reader(settings, "_streamplane-audit-positions")
     found: dict[int, Position] = {}
     try:
-        consumer.assign([TopicPartition(POSITIONS_TOPIC, 0, OFFSET_BEGINNING)])
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            error = msg.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    return found
-                continue
+        start = [TopicPartition(POSITIONS_TOPIC, 0, OFFSET_BEGINNING)]
+        for msg in read_to_end(consumer, start, timeout_s=timeout_s):
             node = int((msg.key() or b"node-0").decode().removeprefix("node-"))
             data = json.loads(msg.value() or b"{}")
             found[node] = Position(int(data["inode"]), int(data["offset"]))
-        raise TimeoutError(f"reading {POSITIONS_TOPIC} took longer than {timeout_s:.0f}s")
+        return found
     finally:
         consumer.close()

@@ -69,7 +69,9 @@ def test_up_twice_starts_no_second_cluster(
     with pytest.raises(AlreadyRunningError, match=r"already running from .*streamplane status"):
         own_cluster.up(nodes=1)
     assert {p.pid for p in tagged_node_processes(own_cluster.dir.root)} == before
-    assert len(before) == 1
+    # One broker JVM and the cluster's OIDC issuer: nothing was started twice.
+    assert len(own_cluster.running_nodes()) == 1
+    assert len(before) == 2
 
 
 def test_port_in_use_is_named_with_its_process_and_nothing_is_formatted(

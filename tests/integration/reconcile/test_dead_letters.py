@@ -27,7 +27,7 @@ PARKED = f"risk.fraud.fraud-scorer.{ORIGIN}"
 def registry(estate: Estate, app: str) -> RegistrySettings:
     conn = estate.as_app(app)
     url = RegistryProcess(estate.cluster.dir, port_offset=ESTATE_OFFSET).url
-    return RegistrySettings(url, username=conn.username, password=conn.password)
+    return RegistrySettings.of(url, conn)
 
 
 def parked_values(estate: Estate, topic: str) -> list[tuple[bytes | None, dict[str, bytes]]]:

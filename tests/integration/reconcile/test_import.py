@@ -92,7 +92,16 @@ def test_import_of_the_estate_plans_no_change(estate: Estate, tmp_path: Path) ->
         assert strays == [], "kept is only for the platform's own principals"
 
         assert set(spec.applications) == set(estate.spec.applications)
-        assert all(a.app.credentials == "external" for a in spec.applications.values())
+        # SCRAM secrets live outside the imported spec; certificates and OAuth clients keep
+        # the mechanism the estate's spec gave them.
+        assert {n: a.app.auth for n, a in spec.applications.items()} == {
+            n: a.app.auth for n, a in estate.spec.applications.items()
+        }
+        assert all(
+            a.app.credentials == "external"
+            for a in spec.applications.values()
+            if a.app.auth == "scram"
+        )
         legacy = spec.topics[LEGACY]
         assert (legacy.tenant.name, legacy.topic.full_name) == ("legacy", LEGACY)
         # Written as `retention: 1d`, the spec's shortcut in units.
