@@ -71,6 +71,7 @@ def render_server_properties(
         admin_password=creds.admin_password,
         controller_password=creds.controller_password,
         log_dir=data_dir.node_data(node_id),
+        guardrails_rules=data_dir.guardrails_rules,
         replication_factor=rf,
         min_insync_replicas=min_isr,
     )

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -27,15 +27,19 @@ _MARKER = "complete.txt"
 
 @dataclass(frozen=True)
 class KafkaRuntime:
-    """A complete, cached set of Kafka jars."""
+    """A complete, cached set of Kafka jars, and the brokers' guardrails plugin."""
 
     version: str
     lib_dir: Path
+    guardrails_jar: Path | None = None
 
     @property
     def classpath(self) -> str:
         # The JVM expands "dir/*" itself; no need to list ninety jars.
-        return str(self.lib_dir / "*")
+        parts = [str(self.lib_dir / "*")]
+        if self.guardrails_jar is not None:
+            parts.append(str(self.guardrails_jar))
+        return os.pathsep.join(parts)
 
 
 def package_file(name: str) -> Path:
@@ -63,7 +67,15 @@ def _pom_digest(pom: Path) -> str:
 
 
 def cached_runtime() -> KafkaRuntime | None:
-    """The cached runtime if it is complete for the shipped pom.xml, else None."""
+    """The cached runtime if complete (the shipped pom.xml's jars and the built plugin)."""
+    jars = _cached_jars()
+    if jars is None or jars.guardrails_jar is None:
+        return None
+    return jars
+
+
+def _cached_jars() -> KafkaRuntime | None:
+    """The cached jars if complete for the shipped pom.xml (the plugin may be missing)."""
     pom = package_file("pom.xml")
     version = pinned_kafka_version(pom)
     home = cache_root() / f"kafka-{version}"
@@ -76,13 +88,58 @@ def cached_runtime() -> KafkaRuntime | None:
     lib = home / "lib"
     if not all((lib / jar).exists() for jar in lines[1:]):
         return None
-    return KafkaRuntime(version=version, lib_dir=lib)
+    return KafkaRuntime(version=version, lib_dir=lib, guardrails_jar=cached_guardrails())
+
+
+def _guardrails_sources() -> list[Path]:
+    root = package_file("guardrails")
+    return [root / "pom.xml", *sorted((root / "src").rglob("*.java"))]
+
+
+def _guardrails_home() -> Path:
+    digest = hashlib.sha256()
+    for path in _guardrails_sources():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return cache_root() / f"guardrails-{digest.hexdigest()[:16]}"
+
+
+def cached_guardrails() -> Path | None:
+    """The built guardrails jar for the shipped sources, or None."""
+    jar = _guardrails_home() / "target" / "streamplane-guardrails.jar"
+    return jar if jar.exists() else None
+
+
+def build_guardrails(mvn: str) -> Path:
+    """Compile the guardrails plugin (``guardrails/``) once per version of its sources.
+
+    Only the compiler and jar goals run: the plugin has no tests or resources of its own
+    (its behaviour is tested against a real broker), so Maven needs nothing else.
+    """
+    jar = cached_guardrails()
+    if jar is not None:
+        return jar
+    home = _guardrails_home()
+    staging = home.with_name(home.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(package_file("guardrails"), staging)
+    cmd = [mvn, "-B", "-q", "-f", str(staging / "pom.xml"), "compiler:compile", "jar:jar"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=staging, check=False)
+    if done.returncode != 0:
+        lines = (done.stdout + done.stderr).splitlines()
+        errors = [ln.strip() for ln in lines if "ERROR" in ln][:8] or lines[-10:]
+        raise FetchError(
+            f"Maven could not build the guardrails plugin (exit {done.returncode}):\n"
+            + "\n".join(errors)
+        )
+    shutil.rmtree(home, ignore_errors=True)
+    staging.rename(home)
+    return home / "target" / "streamplane-guardrails.jar"
 
 
 def fetch_runtime(*, on_progress: Callable[[str], None] | None = None) -> KafkaRuntime:
-    """Resolve the jars once; a no-op returning the cache when it is already complete."""
-    cached = cached_runtime()
-    if cached is not None:
+    """Resolve the jars and build the plugin once; a no-op when the cache is complete."""
+    cached = _cached_jars()
+    if cached is not None and cached.guardrails_jar is not None:
         return cached
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -90,6 +147,8 @@ def fetch_runtime(*, on_progress: Callable[[str], None] | None = None) -> KafkaR
             "Maven (`mvn`) is not on PATH; it resolves the Kafka jars from Maven Central. "
             "Install it (Debian: apt-get install maven) and run `streamplane local fetch`."
         )
+    if cached is not None:
+        return replace(cached, guardrails_jar=build_guardrails(mvn))
     pom = package_file("pom.xml")
     version = pinned_kafka_version(pom)
     home = cache_root() / f"kafka-{version}"
@@ -126,4 +185,4 @@ def fetch_runtime(*, on_progress: Callable[[str], None] | None = None) -> KafkaR
     jars = sorted(p.name for p in lib.glob("*.jar"))
     # Written last: a fetch killed midway leaves no marker and is redone next time.
     (home / _MARKER).write_text("\n".join([_pom_digest(pom), *jars]) + "\n")
-    return KafkaRuntime(version=version, lib_dir=lib)
+    return KafkaRuntime(version=version, lib_dir=lib, guardrails_jar=build_guardrails(mvn))

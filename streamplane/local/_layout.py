@@ -143,6 +143,11 @@ class DataDir:
         return self.root / "admin-java.properties"
 
     @property
+    def guardrails_rules(self) -> Path:
+        """The topic rules the brokers' guardrails plugin enforces (written by ``apply``)."""
+        return self.root / "guardrails.properties"
+
+    @property
     def pki(self) -> Path:
         """The development CA and the certificates it issued (``streamplane pki``)."""
         return self.root / "pki"

@@ -425,6 +425,12 @@ class PolicySettings(_Model):
     custom: list[str] = Field([], description="Extra rules as 'module:function'.")
     core_compression: str = "zstd"
     max_retention_without_tiered: DurationMs = Field(30 * 86400 * 1000)
+    guardrails: bool = Field(
+        False,
+        description="Have the brokers refuse topics that break the spec's naming, "
+        "replication and retention rules, whoever creates them (Kafka's own CLI included). "
+        "Off by default so that adopting an existing cluster changes nothing until asked.",
+    )
 
 
 class DeletionSettings(_Model):

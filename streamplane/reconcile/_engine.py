@@ -21,6 +21,7 @@ from streamplane.local import DataDir, RegistryProcess, require_local_cluster
 from streamplane.model import Cluster, Spec
 from streamplane.reconcile._actual import read_activity, read_actual
 from streamplane.reconcile._desired import desired_state
+from streamplane.reconcile._guardrails import write_guardrail_rules
 from streamplane.reconcile._identities import (
     IdentityReport,
     cut_off_principals,
@@ -460,6 +461,15 @@ def apply_plan(
         with _applied_registry(spec, target, schemas).client() as client:
             client.global_level()
     admin = ClusterAdmin(target.settings)
+    guardrails: list[Change] = []
+    if target.data_dir is not None:
+        # Before the topics: a new tenant's namespace must be allowed when they are made.
+        rules = DataDir(target.data_dir).guardrails_rules
+        if write_guardrail_rules(spec, _cluster_entry(spec, target.cluster), rules):
+            state = "written" if rules.exists() else "removed (policy.guardrails is off)"
+            guardrails.append(
+                Change("update", "guardrails", str(rules), None, f"broker guardrails {state}")
+            )
     by: dict[tuple[str, str], list[Action]] = defaultdict(list)
     for action in plan.actions:
         by[(action.op, action.kind)].append(action)
@@ -554,7 +564,8 @@ def apply_plan(
     record_changes(
         target.settings,
         [Change(a.op, a.kind, a.resource, a.tenant, a.reason) for a in plan.actions]
-        + (identities.changes() if identities is not None else []),
+        + (identities.changes() if identities is not None else [])
+        + guardrails,
         principal=target.settings.username,
     )
     return identities

@@ -68,22 +68,26 @@ def write_spec(root: Path) -> Path:
             "            transactional: true\n"
             for m in MECHANISMS
         )
-        (root / "tenants" / f"{tenant}.yaml").write_text(
-            "tenants:\n"
-            f"  - name: {tenant}\n"
-            f"    owners: [{tenant}@example.com]\n"
-            "    clusters: [local]\n"
-            "    domains:\n"
-            "      - name: orders\n"
-            f"        owner: {tenant}-orders@example.com\n"
-            "        topics:\n"
-            "          - name: events\n"
-            "            partitions: 1\n"
-            "            classification: internal\n"
-            f"            owner: {tenant}-orders@example.com\n"
-            "        applications:\n" + apps
-        )
+        (root / "tenants" / f"{tenant}.yaml").write_text(tenant_yaml(tenant, apps))
     return root
+
+
+def tenant_yaml(tenant: str, apps: str = "") -> str:
+    """A tenant file: domain orders with one topic, ``events``, and ``apps`` (YAML items)."""
+    return (
+        "tenants:\n"
+        f"  - name: {tenant}\n"
+        f"    owners: [{tenant}@example.com]\n"
+        "    clusters: [local]\n"
+        "    domains:\n"
+        "      - name: orders\n"
+        f"        owner: {tenant}-orders@example.com\n"
+        "        topics:\n"
+        "          - name: events\n"
+        "            partitions: 1\n"
+        "            classification: internal\n"
+        f"            owner: {tenant}-orders@example.com\n"
+    ) + ("        applications:\n" + apps if apps else "")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,15 @@ from streamplane.reconcile._keks import (
 )
 from tests.unit.reconcile.fake_registry import EXAMPLE, spec_schemas
 
+#: Where the example spec names its KEK (found, so that editing the spec moves it).
+KEK_LINE = "platform.yaml:" + str(
+    1
+    + next(
+        i
+        for i, line in enumerate((EXAMPLE / "platform.yaml").read_text().splitlines())
+        if line == "  kek: estate-pii"
+    )
+)
 PLATFORM_DOC = (
     f"{DOC_PREFIX}the KEK of the ENCRYPT rules of every tenant without an encryption of its own"
 )
@@ -88,7 +97,7 @@ def desired(name: str = "estate-pii", key: str = "estate-pii", **fields: Any) ->
         kms_type=fields.pop("kms_type", "local-kms"),
         kms_key_id=key,
         tenant=fields.pop("tenant", None),
-        where=("platform.yaml:32",),
+        where=(KEK_LINE,),
         doc=fields.pop("doc", PLATFORM_DOC),
         **fields,
     )
@@ -130,7 +139,7 @@ def test_the_spec_names_its_kek_once_and_the_example_gets_it_on_its_cluster() ->
     assert (kek.name, kek.kms_type, kek.kms_key_id, kek.tenant) == (
         "estate-pii", "local-kms", "estate-pii", None,
     )  # fmt: skip
-    assert kek.doc == PLATFORM_DOC and kek.where[0].endswith("platform.yaml:32")
+    assert kek.doc == PLATFORM_DOC and kek.where[0].endswith(KEK_LINE)
     assert kek.kms_props is None and kek.shared is None, "the spec leaves them to the registry"
     # The pii topic's default rule names it: the planner treats it as the rules' KEK.
     assert rule_keks(s.contract for s in spec_schemas().values()) == {"estate-pii"}
@@ -158,7 +167,7 @@ def test_two_blocks_naming_one_kek_with_different_keys_is_an_error_naming_both(
     with pytest.raises(PlanError) as caught:
         desired_keks(load_spec(spec_dir), "local")
     message = str(caught.value)
-    assert "platform.yaml:32" in message and "tenants/risk.yaml:5" in message
+    assert KEK_LINE in message and "tenants/risk.yaml:5" in message
     assert "local-kms key estate-pii and local-kms key other" in message
 
 
@@ -232,7 +241,7 @@ def test_a_new_kms_key_or_type_is_refused_with_a_new_kek_as_the_way(
     [refusal] = plan.refusals
     assert (refusal.kind, refusal.resource) == ("kek", "estate-pii")
     assert "cannot change a KEK's kmsType or kmsKeyId" in refusal.problem
-    assert "platform.yaml:32" in refusal.problem
+    assert KEK_LINE in refusal.problem
     assert "name a new KEK in the spec (e.g. kek: estate-pii-2)" in refusal.alternative
     assert refusal.details == (shown_change,)
     assert "! ~ kek estate-pii" in shown(plan)
