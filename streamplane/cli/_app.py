@@ -14,6 +14,7 @@ from streamplane.cli import check as check_commands
 from streamplane.cli import dlq as dlq_commands
 from streamplane.cli import gitops as gitops_commands
 from streamplane.cli import groups as groups_commands
+from streamplane.cli import guardrails as guardrails_commands
 from streamplane.cli import identity as identity_commands
 from streamplane.cli import idp as idp_commands
 from streamplane.cli import kafka_tools as kafka_tool_commands
@@ -42,6 +43,7 @@ identity_commands.register(app)
 idp_commands.register(app)
 pki_commands.register(app)
 kafka_tool_commands.register(app)
+guardrails_commands.register(app)
 
 err_console = Console(stderr=True)
 

@@ -48,3 +48,15 @@ def test_the_file_is_rewritten_only_on_change_and_removed_when_switched_off(
     off = load_spec(root)
     assert write_guardrail_rules(off, off.cluster("local"), target) is True
     assert not target.exists()
+
+
+def test_the_command_prints_the_rules_and_names_an_unknown_cluster() -> None:
+    from typer.testing import CliRunner
+
+    from streamplane.cli import app
+
+    shown = CliRunner().invoke(app, ["guardrails", str(EXAMPLE)])
+    assert shown.exit_code == 0 and "naming.prefixes=analytics.,payments.,risk." in shown.output
+    unknown = CliRunner().invoke(app, ["guardrails", str(EXAMPLE), "--cluster", "nope"])
+    # main() prints the error in one line; the app itself raises it.
+    assert "no cluster 'nope' (its clusters: local)" in str(unknown.exception)
