@@ -48,17 +48,21 @@ def group_of(tenant: str, mechanism: str) -> str:
     return f"{tenant}.{app_name(tenant, mechanism)}"
 
 
+#: platform.yaml's start for a spec of the shared 1-node test cluster (no prod rules).
+ONE_NODE_PLATFORM = (
+    "clusters:\n"
+    "  - {name: local, local: true, environment: dev, brokers: 1}\n"
+    "policy:\n"
+    "  rules:\n"
+    "    replication:\n"
+    "      exemptions: [{resource: '*', reason: 'one-node test cluster'}]\n"
+)
+
+
 def write_spec(root: Path) -> Path:
     """The estate: tenants alpha, beta, gamma; one topic each; an application per way in."""
     (root / "tenants").mkdir(parents=True, exist_ok=True)
-    (root / "platform.yaml").write_text(
-        "clusters:\n"
-        "  - {name: local, local: true, environment: dev, brokers: 1}\n"
-        "policy:\n"
-        "  rules:\n"
-        "    replication:\n"
-        "      exemptions: [{resource: '*', reason: 'one-node test cluster'}]\n"
-    )
+    (root / "platform.yaml").write_text(ONE_NODE_PLATFORM)
     for tenant in TENANTS:
         apps = "".join(
             f"          - name: {app_name(tenant, m)}\n"

@@ -31,6 +31,7 @@ from streamplane.reconcile import client_config_path, connect
 from streamplane.security.idp import IdpHome, IdpSettings, mint_token
 from streamplane.security.pki import Pki
 from tests.integration.reconcile.conftest import apply_spec
+from tests.integration.security._isolation import ONE_NODE_PLATFORM
 
 TOPIC = "refusals.orders.events"
 
@@ -41,13 +42,7 @@ def _spec(root: Path, apps: list[tuple[str, str]]) -> Path:
         f"          - {{name: {name}, auth: {auth}, produces: [{TOPIC}]}}\n" for name, auth in apps
     )
     (root / "platform.yaml").write_text(
-        "clusters:\n"
-        "  - {name: local, local: true, environment: dev, brokers: 1}\n"
-        "policy:\n"
-        "  rules:\n"
-        "    replication:\n"
-        "      exemptions: [{resource: '*', reason: 'one-node test cluster'}]\n"
-        "tenants:\n"
+        ONE_NODE_PLATFORM + "tenants:\n"
         "  - name: refusals\n"
         "    owners: [sec@example.com]\n"
         "    clusters: [local]\n"
