@@ -71,6 +71,24 @@ def clients(data_dir: DataDirOpt = DEFAULT_DATA_DIR, as_json: JsonOpt = False) -
         console.print("no clients: applications with `auth: oauth` are registered by apply")
 
 
+@idp_app.command("disable")
+def disable(
+    client_id: Annotated[str, typer.Argument(help="A registered client.")],
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+) -> None:
+    """Issue no more tokens to a client; the next apply removes its principal's ACLs, and its
+    open connections fail at their next re-authentication."""
+    home = IdpHome(DataDir(data_dir).idp)
+    if client_id not in home.clients():
+        raise IdpError(f"no client {client_id!r}: `streamplane idp clients` lists them")
+    if home.disable_client(client_id):
+        console.print(
+            f"disabled {client_id}: apply the spec to cut its principal off", highlight=False
+        )
+    else:
+        console.print(f"{client_id} was already disabled", highlight=False)
+
+
 @idp_app.command("rotate")
 def rotate(data_dir: DataDirOpt = DEFAULT_DATA_DIR) -> None:
     """Sign new tokens with a new key; the old one stays in the JWKS until its tokens expire."""

@@ -116,3 +116,21 @@ def test_the_bad_tokens_tests_need_are_bad(home: IdpHome, client: TestClient) ->
         _verify(client, mint_token(home, settings, sub="a", audience="billing"))
     with pytest.raises(StopIteration):  # its kid is not in the JWKS
         _verify(client, mint_token(home, settings, sub="a", foreign_key=True))
+
+
+def test_the_disable_command_stops_tokens_and_names_an_unknown_client(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from streamplane.cli import app
+    from streamplane.local import DataDir
+
+    home = IdpHome(DataDir(tmp_path).idp)
+    home.register_client("fraud-app", principal="fraud-app")
+    runner = CliRunner()
+    done = runner.invoke(app, ["idp", "disable", "fraud-app", "--data-dir", str(tmp_path)])
+    assert done.exit_code == 0 and "disabled fraud-app" in done.output
+    assert home.clients()["fraud-app"].disabled
+    again = runner.invoke(app, ["idp", "disable", "fraud-app", "--data-dir", str(tmp_path)])
+    assert "already disabled" in again.output
+    unknown = runner.invoke(app, ["idp", "disable", "nobody", "--data-dir", str(tmp_path)])
+    assert "no client 'nobody'" in str(unknown.exception)
