@@ -78,6 +78,9 @@ bench: fetch
 	$(BIN)/python benchmarks/bench_lint.py
 	$(BIN)/python benchmarks/bench_gitops.py
 	$(BIN)/python benchmarks/bench_registry.py
+	$(BIN)/python benchmarks/bench_security.py
+	$(BIN)/python benchmarks/bench_noisy_neighbour.py
+	$(BIN)/python benchmarks/bench_audit.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
