@@ -98,6 +98,15 @@ def classify(method: str, path: str) -> tuple[str, str | None, str | None] | Non
     return None
 
 
+_SUBJECT_PATH = re.compile(r"^/subjects/(?P<subject>[^/]+)")
+
+
+def _subject_of(path: str) -> str | None:
+    """The subject a read names, if any (``/subjects/<subject>/...``)."""
+    match = _SUBJECT_PATH.match(path)
+    return unquote(match["subject"]) if match else None
+
+
 def error_body(exc: RegistryError) -> bytes:
     """Confluent's error body, byte for byte as the API's own errors are serialised."""
     body = {"error_code": exc.error_code, "message": exc.message}
@@ -161,7 +170,7 @@ class RegistryGate:
                     # the event before they leave (the DEK registry's deletes answer 204).
                     audit(status, b"")
             elif message["type"] == "http.response.body":
-                if len(body) < 65536:
+                if write is not None and len(body) < 65536:
                     body.extend(message.get("body", b""))
                 if not message.get("more_body", False) and status not in _NO_BODY:
                     # Recorded before the last byte leaves: a client that has its answer
@@ -170,11 +179,17 @@ class RegistryGate:
             await send(message)
 
         def audit(status: int, body: bytes) -> None:
-            if write is None or self.audit is None or state.get("audit_elsewhere"):
+            if self.audit is None or state.get("audit_elsewhere"):
+                return
+            # Every write, and every refused read: who tried to see what they may not.
+            action = write or (
+                ("read", _subject_of(scope["path"]), None) if status in (401, 403) else None
+            )
+            if action is None:
                 return
             who = caller.principal if caller else (claimed[0] if claimed else None)
             self.audit.record(
-                self._event(scope, forwarded_for, write, who, caller is not None, status, body)
+                self._event(scope, forwarded_for, action, who, caller is not None, status, body)
             )
 
         if refusal is not None:
@@ -182,7 +197,7 @@ class RegistryGate:
         else:
             assert caller is not None
             state["caller"] = caller
-            await self.app(scope, receive, capture if write else send)
+            await self.app(scope, receive, capture)
 
     async def _authenticate(
         self, claimed: tuple[str, str] | None, cache: CredentialCache | None

@@ -18,7 +18,10 @@ from confluent_kafka.admin import (
     NewTopic,
     ResourceType,
 )
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from streamplane.client import RegistrySettings
 from streamplane.kafka import ConnectionSettings
 
 TENANTS = ("alpha", "beta", "gamma")
@@ -33,7 +36,13 @@ OPERATIONS = {
     "transactional id": True,
     "create topic": False,
     "alter config": False,
+    # At the schema registry, as the same identity (password, token or certificate).
+    "read schema": True,
+    "write schema": True,
 }
+
+
+EVENT_SCHEMA = '{"type": "string"}'
 
 
 def app_name(tenant: str, mechanism: str) -> str:
@@ -63,6 +72,9 @@ def write_spec(root: Path) -> Path:
     """The estate: tenants alpha, beta, gamma; one topic each; an application per way in."""
     (root / "tenants").mkdir(parents=True, exist_ok=True)
     (root / "platform.yaml").write_text(ONE_NODE_PLATFORM)
+    # A value schema per topic: apply then publishes the registry's access policy too.
+    (root / "schemas").mkdir(exist_ok=True)
+    (root / "schemas" / "event.avsc").write_text(EVENT_SCHEMA)
     for tenant in TENANTS:
         apps = "".join(
             f"          - name: {app_name(tenant, m)}\n"
@@ -72,7 +84,13 @@ def write_spec(root: Path) -> Path:
             "            transactional: true\n"
             for m in MECHANISMS
         )
-        (root / "tenants" / f"{tenant}.yaml").write_text(tenant_yaml(tenant, apps))
+        (root / "tenants" / f"{tenant}.yaml").write_text(
+            tenant_yaml(tenant, apps).replace(
+                "            classification: internal\n",
+                "            classification: internal\n"
+                "            value_schema: schemas/event.avsc\n",
+            )
+        )
     return root
 
 
@@ -210,7 +228,34 @@ def resource_of(operation: str, tenant: str, mechanism: str) -> str:
     }.get(operation, topic_of(tenant))
 
 
-def probe(operation: str, settings: ConnectionSettings, tenant: str, mechanism: str) -> Outcome:
+def _registry_call(
+    registry: RegistrySettings, call: Callable[[SchemaRegistryClient], object]
+) -> Outcome:
+    try:
+        call(registry.client())
+    except SchemaRegistryError as exc:
+        if exc.http_status_code == 404:
+            return Outcome(True, "allowed (no such schema yet)")
+        return Outcome(False, f"{exc.http_status_code} {exc.error_message}")
+    return Outcome(True, "ok")
+
+
+def read_schema(registry: RegistrySettings, topic: str) -> Outcome:
+    return _registry_call(registry, lambda c: c.get_latest_version(f"{topic}-value"))
+
+
+def write_schema(registry: RegistrySettings, topic: str) -> Outcome:
+    schema = Schema(EVENT_SCHEMA, "AVRO")  # the declared one: registering it again is a no-op
+    return _registry_call(registry, lambda c: c.register_schema(f"{topic}-value", schema))
+
+
+def probe(
+    operation: str,
+    settings: ConnectionSettings,
+    tenant: str,
+    mechanism: str,
+    registry_url: str,
+) -> Outcome:
     """Run ``operation`` as the application against ``tenant``'s resources (its own
     tenant's or another's: the application's group and transactional id are named after
     ``tenant``, which for another tenant is that tenant's application of the same kind)."""
@@ -229,4 +274,9 @@ def probe(operation: str, settings: ConnectionSettings, tenant: str, mechanism: 
         return create_topic(settings, tenant)
     if operation == "alter config":
         return alter_config(settings, topic)
+    registry = RegistrySettings.of(registry_url, settings)
+    if operation == "read schema":
+        return read_schema(registry, topic)
+    if operation == "write schema":
+        return write_schema(registry, topic)
     raise ValueError(operation)

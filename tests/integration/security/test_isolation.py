@@ -4,7 +4,9 @@ Three tenants, each with an application per way in (SCRAM on the SASL listener, 
 certificate on the mTLS listener, OAuth client credentials on the SASL listener), applied
 with the real ``apply`` to a real cluster. Every application runs every operation against
 its own tenant's resources and another tenant's, with the client configuration ``apply``
-wrote for it: what the spec grants works, everything else is refused by the broker.
+wrote for it, at the brokers and at the schema registry (read and write its topic's
+subject, with the same identity): what the spec grants works, everything else is refused,
+and every refusal is found in the audit trail.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from streamplane.kafka import ConnectionSettings
-from streamplane.local import LocalCluster
+from streamplane.local import LocalCluster, RegistryProcess
 from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.model import Spec, load_spec
 from streamplane.reconcile import client_config_path, connect
@@ -37,6 +39,7 @@ from tests.integration.security._isolation import (
 class Estate:
     cluster: LocalCluster
     spec: Spec
+    registry: RegistryProcess
 
     def settings(self, tenant: str, mechanism: str) -> ConnectionSettings:
         principal = self.spec.applications[app_name(tenant, mechanism)].principal
@@ -48,9 +51,14 @@ class Estate:
 @pytest.fixture(scope="module")
 def estate(cluster1: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
     spec = load_spec(write_spec(tmp_path_factory.mktemp("isolation") / "spec"))
-    target = connect(spec, data_dir=cluster1.dir.root)
-    apply_spec(spec, target)
-    yield Estate(cluster1, spec)
+    registry = RegistryProcess(cluster1.dir, port_offset=cluster1.require_state().port_offset)
+    registry.start()  # before apply: it publishes the spec's access policy there
+    try:
+        target = connect(spec, data_dir=cluster1.dir.root)
+        apply_spec(spec, target)
+        yield Estate(cluster1, spec, registry)
+    finally:
+        registry.stop()
 
 
 #: Refusals the matrix provoked: (mechanism, principal, operation, resource).
@@ -80,10 +88,10 @@ def test_each_tenant_reaches_its_own_resources_and_none_of_the_others(
         other = TENANTS[(position + 1) % len(TENANTS)]
         settings = estate.settings(tenant, mechanism)
         for operation, granted in OPERATIONS.items():
-            own = probe(operation, settings, tenant, mechanism)
+            own = probe(operation, settings, tenant, mechanism, estate.registry.url)
             if own.allowed != granted:
                 wrong.append(f"{app_name(tenant, mechanism)} {operation} own: {own.detail}")
-            foreign = probe(operation, settings, other, mechanism)
+            foreign = probe(operation, settings, other, mechanism, estate.registry.url)
             if foreign.allowed:
                 wrong.append(f"{app_name(tenant, mechanism)} {operation} on {other}'s: allowed")
             principal = f"User:{app_name(tenant, mechanism)}"

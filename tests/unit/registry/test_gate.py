@@ -53,6 +53,12 @@ def gated(tmp_path: Path, *, auth: bool) -> tuple[TestClient, Path]:
     async def subjects() -> JSONResponse:
         return JSONResponse([])
 
+    @app.get("/subjects/{subject}/versions/latest")
+    async def latest(subject: str) -> JSONResponse:
+        if subject.startswith("forbidden"):
+            return JSONResponse({"error_code": 40301, "message": "no"}, status_code=403)
+        return JSONResponse({"subject": subject, "version": 1, "id": 7, "schema": '"string"'})
+
     audit = AuditTrail(path=tmp_path / "audit.log", settings=None)
     audit.start()
     credentials = CredentialCache(lambda user, pw: (user, pw) == ("alice", "s3cret-pw"))
@@ -109,3 +115,17 @@ def test_without_auth_callers_are_anonymous_and_writes_still_audited(tmp_path: P
     client, log = gated(tmp_path, auth=False)
     assert client.post("/subjects/s-value/versions").json()["principal"] == "ANONYMOUS"
     assert [e["principal"] for e in events(log)] == ["ANONYMOUS"]
+
+
+def test_a_refused_read_is_audited_and_an_allowed_one_is_not(tmp_path: Path) -> None:
+    client, log = gated(tmp_path, auth=True)
+    alice = ("alice", "s3cret-pw")
+    assert client.get("/subjects/mine-value/versions/latest", auth=alice).status_code == 200
+    assert client.get("/subjects/forbidden-value/versions/latest", auth=alice).status_code == 403
+    assert client.get("/subjects/x-value/versions/latest", auth=("mallory", "x")).status_code == 401
+    refused, unauthenticated = events(log)
+    assert (refused["action"], refused["subject"], refused["principal"]) == (
+        "read", "forbidden-value", "alice",
+    )  # fmt: skip
+    assert (refused["status"], refused["decision"]) == (403, "denied")
+    assert (unauthenticated["principal"], unauthenticated["status"]) == ("mallory", 401)
