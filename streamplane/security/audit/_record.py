@@ -60,6 +60,17 @@ class AuditRecord:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+#: A refused authentication, which the brokers' Selector logs (routed into the same file by
+#: the node's log4j2 configuration): no principal is known, only the client's address.
+_AUTH_FAILURE = re.compile(
+    r"^\[(?P<time>[^\]]+)\] [A-Z]+ (?:\[[^\]]*\] )?Failed authentication with /?(?P<host>\S+) "
+    r"\(channelId=(?P<channel>[^)]*)\) \((?P<reason>.*?)\)"
+    r"(?: \(org\.apache\.kafka\.common\.network\.Selector\))?$"
+)
+#: The operation of an authentication failure, beside Kafka's own (READ, WRITE...).
+AUTHENTICATE = "AUTHENTICATE"
+
+
 def event_id(*parts: object) -> str:
     """A stable id from where an event came from: the same line always gets the same id."""
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:24]
@@ -68,6 +79,21 @@ def event_id(*parts: object) -> str:
 def parse_authorizer_line(line: str, *, source: str, id: str) -> AuditRecord:
     """A broker's authorizer log line as a record (``decision="unknown"`` if unparsable)."""
     match = _LINE.match(line.rstrip("\n"))
+    if match is None and (failed := _AUTH_FAILURE.match(line.rstrip("\n"))) is not None:
+        listener = failed["channel"].split("-")[0]
+        return AuditRecord(
+            id=id,
+            time=_log_time(failed["time"]),
+            source=source,
+            principal=None,
+            client=failed["host"],
+            operation=AUTHENTICATE,
+            resource_type="Listener",
+            resource_name=listener,
+            pattern_type=None,
+            decision="denied",
+            request=failed["reason"],
+        )
     if match is None:
         return AuditRecord(
             id, _now_iso(), source, None, None, "unknown", None, None, None, "unknown",

@@ -25,12 +25,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from streamplane.kafka import ConnectionSettings
 from streamplane.local import LocalCluster
+from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.local._layout import idp_url
 from streamplane.model import load_spec
 from streamplane.reconcile import client_config_path, connect
+from streamplane.security.audit import AuditFilter, read_trail
+from streamplane.security.audit._record import AUTHENTICATE
 from streamplane.security.idp import IdpHome, IdpSettings, mint_token
 from streamplane.security.pki import Pki
 from tests.integration.reconcile.conftest import apply_spec
+from tests.integration.security._audit import wait_caught_up
 from tests.integration.security._isolation import ONE_NODE_PLATFORM
 
 TOPIC = "refusals.orders.events"
@@ -78,6 +82,10 @@ class Estate:
     def idp(self) -> tuple[IdpHome, IdpSettings]:
         offset = self.cluster.require_state().port_offset
         return IdpHome(self.cluster.dir.idp), IdpSettings(issuer=idp_url(offset))
+
+
+#: When this module's refusals began (ms): the audit check looks at what came after.
+STARTED_MS = int(time.time() * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -235,3 +243,26 @@ def test_a_cut_off_identity_is_refused_after_apply(estate: Estate, how: str) -> 
         estate.idp[0].register_client(app)
     estate.apply(APPS)
     assert produce(estate.settings(app).librdkafka()) is None
+
+
+def test_every_refused_authentication_is_in_the_audit_trail(estate: Estate) -> None:
+    """The bad passwords, tokens and certificates above, found by `audit query --denied`:
+    the brokers log each refused authentication, and the shipper ships it."""
+    shipper = AuditShipperProcess(estate.cluster.dir)
+    shipper.start()
+    try:
+        wait_caught_up(estate.cluster, shipper)
+        found = [
+            r
+            for r in read_trail(
+                estate.cluster.admin_settings(), AuditFilter(denied=True, since_ms=STARTED_MS)
+            )
+            if r.operation == AUTHENTICATE
+        ]
+    finally:
+        shipper.stop()
+    reasons = "\n".join(sorted({r.request or "" for r in found}))
+    assert "SASL mechanism SCRAM-SHA-512" in reasons, reasons
+    assert '"status":"invalid_token"' in reasons, reasons  # OAUTHBEARER's RFC 7628 error
+    assert "SSL handshake failed" in reasons, reasons
+    assert all(r.client == "127.0.0.1" and r.resource_type == "Listener" for r in found)
