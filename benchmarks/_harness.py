@@ -18,6 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streamplane.local import JvmOptions, LocalCluster, open_cluster
+from streamplane.model import Spec, load_spec
+from streamplane.reconcile import apply_plan, compute_plan, connect
 
 # SIGTERM (e.g. a CI timeout) should still run the `finally` that stops the cluster.
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -53,3 +55,28 @@ def report(rows: list[tuple[str, str, str]], *, title: str) -> None:
     print(f"{'figure'.ljust(width)}  {'streamplane':>16}  {'baseline':>16}")
     for label, ours, base in rows:
         print(f"{label.ljust(width)}  {ours:>16}  {base:>16}")
+
+
+#: platform.yaml's start for a spec of a 1-node benchmark cluster (no prod rules).
+ONE_NODE_PLATFORM = """\
+clusters:
+  - {name: local, local: true, environment: dev, brokers: 1}
+policy:
+  rules:
+    replication:
+      exemptions: [{resource: '*', reason: 'one-node benchmark cluster'}]
+"""
+
+
+def write_one_node_spec(root: Path, tenants: str) -> None:
+    """A spec directory for a 1-node benchmark cluster: the platform, then ``tenants:``."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "platform.yaml").write_text(ONE_NODE_PLATFORM + tenants)
+
+
+def apply_spec_dir(root: Path, cluster: LocalCluster) -> Spec:
+    """Plan and apply the spec in ``root`` to ``cluster``, as `streamplane apply` does."""
+    spec = load_spec(root)
+    target = connect(spec, data_dir=cluster.dir.root)
+    apply_plan(compute_plan(spec, target).plan, spec, target)
+    return spec

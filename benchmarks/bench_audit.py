@@ -26,14 +26,9 @@ from datetime import datetime
 
 from _harness import PORT_OFFSET, report, scratch_cluster
 from confluent_kafka import Producer, TopicPartition
-from confluent_kafka.admin import (
-    AdminClient,
-    NewTopic,
-    ScramCredentialInfo,
-    ScramMechanism,
-    UserScramCredentialUpsertion,
-)
+from confluent_kafka.admin import AdminClient, NewTopic
 
+from streamplane.kafka._admin import ClusterAdmin
 from streamplane.local import LocalCluster
 from streamplane.security.audit._record import event_id, parse_authorizer_line
 from streamplane.security.audit._shipper import (
@@ -48,12 +43,7 @@ from streamplane.security.audit._shipper import (
 
 def _user(cluster: LocalCluster) -> tuple[str, str]:
     user, password = f"noisy-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
-    admin = AdminClient(cluster.admin_settings().librdkafka(log_level=0))
-    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096)
-    for future in admin.alter_user_scram_credentials(
-        [UserScramCredentialUpsertion(user, info, password.encode())]
-    ).values():
-        future.result(30)
+    ClusterAdmin(cluster.admin_settings()).upsert_scram({user: password})
     return user, password
 
 

@@ -28,24 +28,17 @@ import threading
 import time
 from pathlib import Path
 
-from _harness import PORT_OFFSET, report, scratch_cluster
+from _harness import PORT_OFFSET, apply_spec_dir, report, scratch_cluster, write_one_node_spec
 from confluent_kafka import KafkaError, Producer
 
 from streamplane.kafka import ConnectionSettings
 from streamplane.local import LocalCluster
-from streamplane.model import load_spec
-from streamplane.reconcile import apply_plan, client_config_path, compute_plan, connect
+from streamplane.reconcile import client_config_path
 
 PROBE_TOPIC = "beta.probe.latency"
 FLOOD_TOPIC = "alpha.flood.bulk"
 
-SPEC = """\
-clusters:
-  - {{name: local, local: true, environment: dev, brokers: 1}}
-policy:
-  rules:
-    replication:
-      exemptions: [{{resource: '*', reason: 'one-node benchmark cluster'}}]
+TENANTS = """\
 tenants:
   - name: alpha
     owners: [alpha@example.com]
@@ -72,12 +65,9 @@ tenants:
 
 def _apply(root: Path, cluster: LocalCluster, quota: str | None) -> dict[str, str]:
     """Apply the spec (alpha quota'd or not); each application's principal."""
-    root.mkdir(parents=True, exist_ok=True)
     alpha_quota = f"    quotas: {{producer_byte_rate: {quota}}}\n" if quota else ""
-    (root / "platform.yaml").write_text(SPEC.format(alpha_quota=alpha_quota))
-    spec = load_spec(root)
-    target = connect(spec, data_dir=cluster.dir.root)
-    apply_plan(compute_plan(spec, target).plan, spec, target)
+    write_one_node_spec(root, TENANTS.format(alpha_quota=alpha_quota))
+    spec = apply_spec_dir(root, cluster)
     return {name: entry.principal for name, entry in spec.applications.items()}
 
 

@@ -24,14 +24,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _harness import PORT_OFFSET, median, report, scratch_cluster
+from _harness import (
+    PORT_OFFSET,
+    apply_spec_dir,
+    median,
+    report,
+    scratch_cluster,
+    write_one_node_spec,
+)
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streamplane.kafka import ConnectionSettings
 from streamplane.local import LocalCluster
-from streamplane.model import load_spec
-from streamplane.reconcile import apply_plan, client_config_path, compute_plan, connect
+from streamplane.reconcile import client_config_path
 from streamplane.security.idp import IdpHome
 from streamplane.security.pki import Pki
 
@@ -95,13 +101,7 @@ def tls_phase(cluster: LocalCluster, records: int, runs: int) -> list[tuple[str,
     ]
 
 
-SPEC = """\
-clusters:
-  - {{name: local, local: true, environment: dev, brokers: 1}}
-policy:
-  rules:
-    replication:
-      exemptions: [{{resource: '*', reason: 'one-node benchmark cluster'}}]
+TENANTS = """\
 tenants:
   - name: bench
     owners: [bench@example.com]
@@ -120,8 +120,7 @@ def _write_spec(root: Path, mechanisms: list[str]) -> None:
         f"          - {{name: rev-{m}, auth: {m}, produces: [bench.rev.events]}}\n"
         for m in mechanisms
     )
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "platform.yaml").write_text(SPEC.format(apps=apps))
+    write_one_node_spec(root, TENANTS.format(apps=apps))
 
 
 @dataclass
@@ -153,19 +152,13 @@ class Trickle:
         producer.flush(10)
 
 
-def _apply(spec_root: Path, cluster: LocalCluster) -> None:
-    spec = load_spec(spec_root)
-    target = connect(spec, data_dir=cluster.dir.root)
-    apply_plan(compute_plan(spec, target).plan, spec, target)
-
-
 def revocation_phase(cluster: LocalCluster) -> list[tuple[str, str, str]]:
     work = Path(tempfile.mkdtemp(prefix="sp-bench-revoke-"))
     rows: list[tuple[str, str, str]] = []
     try:
         kinds = ["scram", "mtls", "oauth"]
         _write_spec(work / "spec", kinds)
-        _apply(work / "spec", cluster)
+        apply_spec_dir(work / "spec", cluster)
         cases = [(k, "removed from the spec") for k in kinds] + [
             ("mtls", "certificate revoked"),
             ("oauth", "OAuth client disabled"),
@@ -174,7 +167,7 @@ def revocation_phase(cluster: LocalCluster) -> list[tuple[str, str, str]]:
             _write_spec(work / "spec", kinds)
             if kind == "mtls" and Pki(cluster.dir.pki).revocation_reason(f"rev-{kind}"):
                 Pki(cluster.dir.pki).issue(f"rev-{kind}", force=True)
-            _apply(work / "spec", cluster)  # back in, with a fresh identity
+            apply_spec_dir(work / "spec", cluster)  # back in, with a fresh identity
             path = client_config_path(cluster.dir.root, f"rev-{kind}")
             trickle = Trickle(ConnectionSettings.from_properties_file(path))
             thread = threading.Thread(target=trickle.run, daemon=True)
@@ -188,7 +181,7 @@ def revocation_phase(cluster: LocalCluster) -> list[tuple[str, str, str]]:
             else:
                 IdpHome(cluster.dir.idp).disable_client(f"rev-{kind}")
             started = time.perf_counter()
-            _apply(work / "spec", cluster)
+            apply_spec_dir(work / "spec", cluster)
             applied = time.perf_counter() - started
             while trickle.refused_at is None and time.perf_counter() - started < 120:
                 time.sleep(0.005)

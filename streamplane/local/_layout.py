@@ -211,6 +211,12 @@ def write_secret_file(path: Path, text: str) -> None:
     _write_atomic(path, text, mode=0o600)
 
 
+def write_public_file(path: Path, text: str) -> None:
+    """Write a file anyone may read (certificates, a CRL, rules), replaced atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, text, mode=0o644)
+
+
 def _write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
     """Write via rename so a crash never leaves a half-written state or secret file."""
     tmp = path.with_name(path.name + ".tmp")

@@ -43,8 +43,8 @@ class ServiceStatus:
 class ServiceProcess:
     """One supervised service process: pid file, log, start-and-wait, stop.
 
-    Subclasses set ``name``, ``label`` (for messages), ``home``, ``pid_file``, ``log_file``
-    and say what ready means (``ready``) and how to start (``command``).
+    Subclasses set ``name``, ``label`` (for messages), ``home``, ``pid_file``, ``log_file``,
+    say what ready means (``ready``, ``not_ready``) and start with ``_launch(cmd)``.
     """
 
     name: str

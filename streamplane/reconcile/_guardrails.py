@@ -6,7 +6,7 @@ not come through the spec at all: an admin with ``kafka-topics``, a script with 
 AdminClient. The rules are a Java properties file (the plugin reads it with
 ``java.util.Properties``, no parser to ship) that ``apply`` writes beside a local cluster's
 data and the brokers re-read when it changes; for a remote cluster, ``streamplane
-guardrails rules`` prints the file to deploy with the jar.
+guardrails SPEC`` prints the file to deploy with the jar.
 
 Keys: ``naming.prefixes`` (every tenant's namespace) and ``naming.names`` (topics pinned by
 ``full_name``); ``replication.min`` and ``min.insync.replicas.min`` (the replication rule,
@@ -17,10 +17,9 @@ starts with ``_`` are the platform's own (registry, audit) and are not checked.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from streamplane.local._layout import write_public_file
 from streamplane.model import Cluster, Spec
 from streamplane.policy._rules import MIN_PROD_INSYNC, MIN_PROD_REPLICATION
 from streamplane.policy._scope import judges
@@ -64,8 +63,5 @@ def write_guardrail_rules(spec: Spec, cluster: Cluster, path: Path) -> bool:
     text = guardrail_rules(spec, cluster)
     if path.exists() and path.read_text() == text:
         return False
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".guardrails-")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    write_public_file(path, text)
     return True

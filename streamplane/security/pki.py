@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from streamplane.errors import StreamplaneError
-from streamplane.local._layout import write_secret_file
+from streamplane.local._layout import write_public_file, write_secret_file
 from streamplane.security._subject import ORG, PKI_OU, SUBJECT_PATTERN
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -370,5 +370,4 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> str:
 
 def _write_public(path: Path, text: str) -> None:
     """A public file (certificates, CRL), replaced atomically like the secret ones."""
-    write_secret_file(path, text)
-    path.chmod(0o644)
+    write_public_file(path, text)

@@ -85,17 +85,14 @@ def write_spec(root: Path) -> Path:
             for m in MECHANISMS
         )
         (root / "tenants" / f"{tenant}.yaml").write_text(
-            tenant_yaml(tenant, apps).replace(
-                "            classification: internal\n",
-                "            classification: internal\n"
-                "            value_schema: schemas/event.avsc\n",
-            )
+            tenant_yaml(tenant, apps, value_schema="schemas/event.avsc")
         )
     return root
 
 
-def tenant_yaml(tenant: str, apps: str = "") -> str:
-    """A tenant file: domain orders with one topic, ``events``, and ``apps`` (YAML items)."""
+def tenant_yaml(tenant: str, apps: str = "", *, value_schema: str | None = None) -> str:
+    """A tenant file: domain orders with one topic, ``events`` (with ``value_schema``, a path
+    under the spec root, if given), and ``apps`` (YAML items)."""
     return (
         "tenants:\n"
         f"  - name: {tenant}\n"
@@ -109,6 +106,7 @@ def tenant_yaml(tenant: str, apps: str = "") -> str:
         "            partitions: 1\n"
         "            classification: internal\n"
         f"            owner: {tenant}-orders@example.com\n"
+        + (f"            value_schema: {value_schema}\n" if value_schema else "")
     ) + ("        applications:\n" + apps if apps else "")
 
 

@@ -16,13 +16,9 @@ import uuid
 from collections import Counter
 
 from confluent_kafka import TopicPartition
-from confluent_kafka.admin import (
-    AdminClient,
-    ScramCredentialInfo,
-    ScramMechanism,
-    UserScramCredentialUpsertion,
-)
+from confluent_kafka.admin import AdminClient
 
+from streamplane.kafka._admin import ClusterAdmin
 from streamplane.local import LocalCluster
 from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.security.audit._record import event_id
@@ -83,12 +79,7 @@ def test_a_shipper_killed_during_traffic_loses_and_duplicates_nothing(
 ) -> None:
     user = f"auditee-{uuid.uuid4().hex[:6]}"
     password = uuid.uuid4().hex
-    admin = AdminClient(cluster1.admin_settings().librdkafka(log_level=0))
-    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096)
-    for future in admin.alter_user_scram_credentials(
-        [UserScramCredentialUpsertion(user, info, password.encode())]
-    ).values():
-        future.result(30)
+    ClusterAdmin(cluster1.admin_settings()).upsert_scram({user: password})
     shipper = AuditShipperProcess(cluster1.dir)
     shipper.start()
     stop = threading.Event()

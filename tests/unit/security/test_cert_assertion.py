@@ -82,38 +82,32 @@ def test_an_expired_or_overlong_assertion_is_refused(pki: Pki) -> None:
         _verifier(pki).verify(_token(pki, "fraud-scorer", lifetime_s=3600))
 
 
+def _hand_made(cert: Path, key: Path, sub: str) -> str:
+    """An assertion put together by hand: ``cert`` in its header, signed with ``key``,
+    claiming ``sub`` (what ``mint`` would never produce when they do not match)."""
+    der = x509.load_pem_x509_certificate(cert.read_bytes()).public_bytes(serialization.Encoding.DER)
+    signer = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    now = int(time.time())
+    return jwt.encode(
+        {"sub": sub, "aud": "streamplane-registry", "iat": now, "exp": now + 60},
+        signer,  # type: ignore[arg-type]
+        algorithm="ES256",
+        headers={"x5c": [base64.b64encode(der).decode()]},
+    )
+
+
 def test_a_token_signed_by_another_key_than_its_certificates_is_refused(pki: Pki) -> None:
     """Someone holding only the (public) certificate cannot sign for its principal."""
     victim = pki.issue("fraud-scorer")
     thief = pki.issue("thief")
-    der = x509.load_pem_x509_certificate(victim.cert.read_bytes()).public_bytes(
-        serialization.Encoding.DER
-    )
-    key = serialization.load_pem_private_key(thief.key.read_bytes(), password=None)
-    now = int(time.time())
-    forged = jwt.encode(
-        {"sub": "fraud-scorer", "aud": "streamplane-registry", "iat": now, "exp": now + 60},
-        key,  # type: ignore[arg-type]
-        algorithm="ES256",
-        headers={"x5c": [base64.b64encode(der).decode()]},
-    )
+    forged = _hand_made(victim.cert, thief.key, "fraud-scorer")
     with pytest.raises(AssertionRefused, match="Signature verification failed"):
         _verifier(pki).verify(forged)
 
 
 def test_a_token_claiming_another_principal_is_refused(pki: Pki) -> None:
     issued = pki.issue("thief")
-    der = x509.load_pem_x509_certificate(issued.cert.read_bytes()).public_bytes(
-        serialization.Encoding.DER
-    )
-    key = serialization.load_pem_private_key(issued.key.read_bytes(), password=None)
-    now = int(time.time())
-    claimed = jwt.encode(
-        {"sub": "fraud-scorer", "aud": "streamplane-registry", "iat": now, "exp": now + 60},
-        key,  # type: ignore[arg-type]
-        algorithm="ES256",
-        headers={"x5c": [base64.b64encode(der).decode()]},
-    )
+    claimed = _hand_made(issued.cert, issued.key, "fraud-scorer")
     with pytest.raises(AssertionRefused, match="claims sub 'fraud-scorer' but its certificate"):
         _verifier(pki).verify(claimed)
 
