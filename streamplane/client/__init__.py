@@ -25,6 +25,7 @@ confluent-kafka's rule engine: PII fields are encrypted, CEL conditions enforced
 from __future__ import annotations
 
 from streamplane.client._batch import Handler
+from streamplane.client._batches import BatchHandler, RecordBatch
 from streamplane.client._config import DEFAULT_PROFILE, ApplicationClients, application_clients
 from streamplane.client._consumer import Consumer
 from streamplane.client._contracts import DataContracts
@@ -119,6 +120,7 @@ __all__ = [
     "TRACESTATE_HEADER",
     "ApplicationClients",
     "ApplicationScope",
+    "BatchHandler",
     "BatchSettings",
     "ClientError",
     "ClientMetrics",
@@ -141,6 +143,7 @@ __all__ = [
     "Producer",
     "ProfileError",
     "Record",
+    "RecordBatch",
     "RegistrySettings",
     "ReplayResult",
     "SchemaIdDecoder",

@@ -37,6 +37,12 @@ Handler = Callable[[Record], object]
 #: A decoder without a shortcut: its records go through ``decode``.
 _NO_SHORTCUT: tuple[bytes, BodyReader | None] = (b"", None)
 
+#: What the fast path reads a topic's records with: value decoder, key decoding, the value
+#: decoder's frame and inline body reader (see ``Decoder.shortcut``).
+FastDecoders = tuple[
+    "Decoder | None", "Callable[[bytes | None], Any] | None", bytes, "BodyReader | None"
+]
+
 #: ``_processing`` without a parent given: extract it from the record's headers.
 _NO_PARENT: Any = object()
 
@@ -70,9 +76,6 @@ class BatchLoop(CommitBookkeeping, Parking):
         current once for all of them.
         """
         pending = self._pending
-        value_decoders = self._value_decoders
-        key_decoders = self._key_decoders
-        retry_of = self._retry_of
         stats = self._stats
         extract = self._extractor.context
         slow_only = self._spans or bool(self._pauses)
@@ -111,14 +114,7 @@ class BatchLoop(CommitBookkeeping, Parking):
                         _count(stats, run_topic, counted, counted_bytes)
                         counted = counted_bytes = 0
                     run_topic, at_partition = topic, -1
-                    decoder = decode_key = read = None
-                    if not (slow_only or (retry_of and topic in retry_of)):
-                        decoder = value_decoders.get(topic)
-                        key_decoder = key_decoders.get(topic)
-                        if decoder is not None:
-                            frame, read = decoder.shortcut() or _NO_SHORTCUT
-                        if key_decoder is not None:
-                            decode_key = key_decoder.decode
+                    decoder, decode_key, frame, read = self._fast_decoders(topic, slow_only)
                 raw_key = msg.key()
                 if not (
                     decoder is None
@@ -220,6 +216,20 @@ class BatchLoop(CommitBookkeeping, Parking):
             if rest < len(batch):
                 self._backlog = batch[rest:] + self._backlog
         return handled
+
+    def _fast_decoders(self, topic: str, slow_only: bool) -> FastDecoders:
+        """The decoders with which ``topic``'s records take the fast path, if they can.
+
+        None for a retry topic's records, for any record while a partition is paused or
+        (``slow_only``) spans are recorded, and for a topic whose decoders ``_prepare`` has
+        not built yet.
+        """
+        if slow_only or (self._retry_of and topic in self._retry_of):
+            return None, None, *_NO_SHORTCUT
+        decoder = self._value_decoders.get(topic)
+        key_decoder = self._key_decoders.get(topic)
+        frame, read = (decoder.shortcut() if decoder is not None else None) or _NO_SHORTCUT
+        return decoder, key_decoder.decode if key_decoder is not None else None, frame, read
 
     def _prepare(self, msg: Message) -> Record | None:
         """The record to hand over, or None (an event, a paused partition, a parked record)."""

@@ -5,23 +5,30 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from confluent_kafka.admin import AdminClient
 
-from streamplane.client import CommitPolicy, Consumer, Producer, Record
+from streamplane.client import CommitPolicy, Consumer, Producer, Record, RecordBatch
 from tests.integration.client.conftest import Estate
 
 
-def test_revoked_partitions_are_committed_so_the_next_owner_does_not_repeat_them(
-    estate: Estate,
-) -> None:
+def two_numbered_partitions(estate: Estate, each: int) -> str:
+    """A new 2-partition topic holding ``each`` records ``b"<partition>-<i>"`` per partition."""
     topic = estate.topic("raw")
     estate.create(topic, partitions=2)
     with Producer.for_application(
         estate.spec, "checkout", connection=estate.connection, telemetry=estate.telemetry()
     ) as producer:
         for partition in (0, 1):
-            for i in range(10):
+            for i in range(each):
                 producer.produce(topic, f"{partition}-{i}".encode(), partition=partition)
+    return topic
+
+
+def test_revoked_partitions_are_committed_so_the_next_owner_does_not_repeat_them(
+    estate: Estate,
+) -> None:
+    topic = two_numbered_partitions(estate, 10)
     rarely = CommitPolicy("async", interval_s=3600)  # nothing committed unless revoked or closed
 
     def consumer(name: str) -> Consumer:
@@ -76,3 +83,38 @@ def test_static_membership_sets_the_group_instance_id(estate: Estate) -> None:
             instances = [m.group_instance_id for m in described.members]
         assert instances == ["auditor-host-a"]
     assert len(seen) == 1
+
+
+def test_run_batches_commits_what_its_handler_returned_from_and_nothing_after_a_failure(
+    estate: Estate,
+) -> None:
+    topic = two_numbered_partitions(estate, 50)
+    group = f"{estate.prefix}auditor"
+
+    def consumer() -> Consumer:
+        return Consumer.for_application(
+            estate.spec, "auditor", connection=estate.connection, telemetry=estate.telemetry(),
+            commit="sync", dead_letters=None,
+        )  # fmt: skip
+
+    first = consumer()
+    seen: list[bytes] = []
+
+    def fail_on_the_second_call(batch: RecordBatch) -> None:
+        if seen:
+            raise RuntimeError("downstream is away")
+        seen.extend(batch.values)
+
+    with pytest.raises(RuntimeError, match="downstream is away"):
+        first.run_batches(fail_on_the_second_call, idle_timeout_s=30)
+    first.close()
+    # What the first call handed over is committed, and nothing of the failed call
+    # (-1001: a partition with nothing committed).
+    assert sum(max(o, 0) for o in estate.committed(group, topic, 2)) == len(seen) > 0
+
+    second = consumer()
+    rest: list[bytes] = []
+    second.run_batches(lambda batch: rest.extend(batch.values), idle_timeout_s=8)
+    second.close()
+    assert sorted(seen + rest) == sorted(f"{p}-{i}".encode() for p in (0, 1) for i in range(50))
+    assert estate.committed(group, topic, 2) == [50, 50]

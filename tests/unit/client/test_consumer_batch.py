@@ -18,7 +18,9 @@ from prometheus_client import CollectorRegistry
 from streamplane.client import (
     ClientMetrics,
     Consumer,
+    DeadLetterPolicy,
     Record,
+    RecordBatch,
     Telemetry,
     TopicSchema,
     TopicSchemas,
@@ -307,3 +309,112 @@ def test_the_loops_current_context_call_answers_as_opentelemetry_does() -> None:
     with TRACER.start_as_current_span("outer"):
         assert _CURRENT_CONTEXT() is otel_context.get_current()
     assert _CURRENT_CONTEXT() is otel_context.get_current()
+
+
+# ---------------------------------------------------------------------- run_batches
+def test_run_batches_hands_a_poll_over_in_one_call_and_stores_offsets_after_it(
+    consumer: Consumer,
+) -> None:
+    batch = [message(0, 0), message(1, 7), message(0, 1), message(1, 8), message(0, 2)]
+    fake = serve(consumer, batch)
+    calls: list[RecordBatch] = []
+
+    pending: list[dict[tuple[str, int], int]] = []
+
+    def handle(records: RecordBatch) -> None:
+        pending.append(dict(consumer._pending))
+        calls.append(records)
+
+    assert consumer.run_batches(handle, max_records=5) == 5
+
+    # The first record builds the topic's decoders (the slow path, alone); then one call.
+    assert [len(call) for call in calls] == [1, 4]
+    # Offsets are noted after each call returned, never before.
+    assert pending == [{}, {("t", 0): 1}]
+    rest = calls[1]
+    assert rest.values == [b"v" * 10] * 4 and rest.keys == [b"k"] * 4
+    assert [(r.partition, r.offset, r.timestamp_ms) for r in rest] == [
+        (1, 7, 1007), (0, 1, 1001), (1, 8, 1008), (0, 2, 1002)
+    ]  # fmt: skip
+    assert rest[-1].topic == "t" and [r.offset for r in rest[1:3]] == [1, 8]
+    assert committed(consumer, fake) == {("t", 0): 3, ("t", 1): 9}
+    assert consumer._stats is not None
+    assert consumer._stats.consumed == {"t": [5, 5 * 11]}
+
+
+def test_a_failing_batch_handler_leaves_the_whole_call_uncommitted_for_the_next_run(
+    consumer: Consumer,
+) -> None:
+    fake = serve(consumer, [message(0, 0), message(0, 1), message(1, 5), message(0, 2)])
+    failures = iter([None, RuntimeError("boom")])
+
+    def handle(records: RecordBatch) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+
+    with pytest.raises(RuntimeError, match="boom"):
+        consumer.run_batches(handle, max_records=4)
+
+    assert committed(consumer, fake) == {("t", 0): 1}
+    assert [(m.partition(), m.offset()) for m in consumer._backlog] == [(0, 1), (1, 5), (0, 2)]
+    seen: list[int] = []
+    assert consumer.run_batches(lambda rs: seen.extend(r.offset for r in rs), max_records=3) == 3
+    assert seen == [1, 5, 2]
+    assert committed(consumer, fake) == {("t", 0): 3, ("t", 1): 6}
+
+
+def test_with_dead_letters_a_failed_batch_is_retried_one_by_one_and_only_its_culprit_parked(
+    consumer: Consumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = serve(consumer, [message(0, 0), message(0, 1), message(0, 2), message(0, 3)])
+    consumer.dead_letters = DeadLetterPolicy()
+    parked: list[int] = []
+    monkeypatch.setattr(
+        consumer, "_park", lambda msg, exc, **_: parked.append(msg.offset())
+    )  # fmt: skip
+    handed: list[list[int]] = []
+
+    def handle(records: RecordBatch) -> None:
+        offsets = [r.offset for r in records]
+        handed.append(offsets)
+        if 2 in offsets:
+            raise ValueError("record 2 is bad")
+
+    assert consumer.run_batches(handle, max_records=4) == 4
+
+    assert handed == [[0], [1, 2, 3], [1], [2], [3]]
+    assert parked == [2]
+    assert committed(consumer, fake) == {("t", 0): 4}
+
+
+def test_run_batches_stops_at_max_records_and_keeps_the_rest(consumer: Consumer) -> None:
+    fake = serve(consumer, [message(0, 0), message(0, 1), message(0, 2), message(0, 3)])
+    sizes: list[int] = []
+
+    assert consumer.run_batches(lambda rs: sizes.append(len(rs)), max_records=3) == 3
+    assert sizes == [1, 2]
+    assert committed(consumer, fake) == {("t", 0): 3}
+    assert [m.offset() for m in consumer._backlog] == [3]
+
+
+def test_an_undecodable_record_splits_a_batch_and_stops_it_without_dead_letters() -> None:
+    registry = SchemaRegistryClient.new_client({"url": "mock://batches-bad"})
+    context = SerializationContext("t", MessageField.VALUE)
+    good = [AvroSerializer(registry, ORDER_SCHEMA)({"id": "o", "amount_minor": i}, context)
+            for i in range(4)]  # fmt: skip
+    bad = good[0][:5] + b"\xff"
+    consumer = avro_consumer(registry)
+    batch = [avro_message(0, good[0]), avro_message(1, good[1]), avro_message(2, good[2]),
+             avro_message(3, bad), avro_message(4, good[3])]  # fmt: skip
+    fake = serve(consumer, batch)
+    handed: list[list[int]] = []
+
+    with pytest.raises(Exception):  # noqa: B017 (cavro's and fastavro's own error types)
+        consumer.run_batches(lambda rs: handed.append([r.value["amount_minor"] for r in rs]))
+
+    # The first alone (decoders built), the next two together, then the bad one stops it.
+    assert handed == [[0], [1, 2]]
+    assert committed(consumer, fake) == {("t", 0): 3}
+    assert [m.offset() for m in consumer._backlog] == [3, 4]
+    consumer.close()
