@@ -38,6 +38,7 @@ up: fetch
 	$(SP) spec schema --out $(SPEC_SCHEMA)
 	$(SP) lint $(SPEC)
 	$(SP) apply $(SPEC) --auto-approve $(AT)
+	$(SP) export asyncapi $(SPEC) --out $(DATA_DIR)/asyncapi
 	$(SP) status $(AT)
 	@echo
 	@echo "The streamplane command and the Python SDK are installed in $(VENV), not on your PATH:"
@@ -61,10 +62,12 @@ format: $(STAMP)
 	$(BIN)/ruff format streamplane tests benchmarks
 	$(BIN)/ruff check --fix streamplane tests benchmarks
 
-## Lint, then the unit tier (no broker), then the integration tier (real clusters).
+## Lint, then the unit tier (no broker), the integration tier (real clusters), and the
+## end-to-end tier (the CLI's outputs checked by other tools, e.g. the AsyncAPI parser).
 test: lint fetch
 	$(BIN)/pytest tests/unit
 	$(BIN)/pytest tests/integration
+	$(BIN)/pytest tests/e2e
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit

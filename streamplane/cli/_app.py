@@ -12,6 +12,7 @@ from rich.console import Console
 from streamplane.cli import audit as audit_commands
 from streamplane.cli import check as check_commands
 from streamplane.cli import dlq as dlq_commands
+from streamplane.cli import export as export_commands
 from streamplane.cli import gitops as gitops_commands
 from streamplane.cli import groups as groups_commands
 from streamplane.cli import guardrails as guardrails_commands
@@ -44,6 +45,7 @@ idp_commands.register(app)
 pki_commands.register(app)
 kafka_tool_commands.register(app)
 guardrails_commands.register(app)
+export_commands.register(app)
 
 err_console = Console(stderr=True)
 

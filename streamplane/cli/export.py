@@ -1,0 +1,49 @@
+"""``streamplane export asyncapi SPEC --out DIR``: the estate's event documentation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from streamplane.errors import StreamplaneError
+from streamplane.lineage import asyncapi_documents
+from streamplane.model import load_spec
+
+export_app = typer.Typer(help="Documents generated from the spec.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(export_app, name="export")
+
+
+@export_app.command("asyncapi")
+def asyncapi(
+    spec: Annotated[Path, typer.Argument(help="Spec directory (or file).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory the documents are written to.")],
+) -> None:
+    """Write an AsyncAPI 3.0 document per tenant domain: channels, operations, schemas."""
+    loaded = load_spec(spec)
+    documents = asyncapi_documents(loaded)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for doc in documents:
+            text = json.dumps(doc.document, indent=2, sort_keys=False) + "\n"
+            (out / doc.file_name).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise StreamplaneError(
+            f"cannot write the AsyncAPI documents to {out}: {exc.strerror or exc}; "
+            "pass a writable directory with --out"
+        ) from exc
+    for doc in documents:
+        body = doc.document
+        typer.echo(
+            f"{out / doc.file_name}: {len(body['channels'])} channels, "
+            f"{len(body['operations'])} operations"
+        )
+    typer.echo(
+        f"{len(documents)} AsyncAPI {documents[0].document['asyncapi'] if documents else ''} "
+        f"document(s) written to {out}"
+    )
