@@ -19,6 +19,7 @@ from streamplane.cli import guardrails as guardrails_commands
 from streamplane.cli import identity as identity_commands
 from streamplane.cli import idp as idp_commands
 from streamplane.cli import kafka_tools as kafka_tool_commands
+from streamplane.cli import lineage as lineage_commands
 from streamplane.cli import local as local_commands
 from streamplane.cli import pki as pki_commands
 from streamplane.cli import registry as registry_commands
@@ -46,6 +47,7 @@ pki_commands.register(app)
 kafka_tool_commands.register(app)
 guardrails_commands.register(app)
 export_commands.register(app)
+lineage_commands.register(app)
 
 err_console = Console(stderr=True)
 

@@ -1,0 +1,129 @@
+"""``streamplane lineage graph|who-consumes|undeclared SPEC``: declared and observed flows.
+
+Every command takes the spec directory, as ``plan`` does, and reads the cluster the spec
+names (or ``--config``); see :mod:`streamplane.lineage.flows` for what counts as observed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, KafkaConfigOpt, SpecArg
+from streamplane.cli._tables import new_table, print_table
+from streamplane.cli._target import ReadTarget, resolve_target
+from streamplane.kafka import ClusterInspector
+from streamplane.lineage.flows import (
+    LineageRow,
+    declared_flows,
+    lineage,
+    mermaid,
+    observed_consumers,
+    observed_producers,
+)
+from streamplane.local import DEFAULT_DATA_DIR
+
+console = Console(soft_wrap=True)
+
+lineage_app = typer.Typer(
+    help="Lineage: the flows the spec declares joined with those the cluster shows.",
+    no_args_is_help=True,
+)
+
+SampleOpt = Annotated[
+    int,
+    typer.Option(
+        "--sample", min=1, help="Records read from the end of each partition to name producers."
+    ),
+]
+MermaidOpt = Annotated[bool, typer.Option("--mermaid", help="A Mermaid flowchart instead.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lineage_app, name="lineage")
+
+
+def _rows(target: ReadTarget, sample: int) -> list[LineageRow]:
+    assert target.spec is not None
+    observed = observed_consumers(target.spec, ClusterInspector(target.settings))
+    for flow, evidence in observed_producers(target.spec, target.settings, sample=sample).items():
+        observed.setdefault(flow, set()).update(evidence)
+    return lineage(declared_flows(target.spec), observed)
+
+
+def _show(rows: list[LineageRow], title: str, *, as_json: bool, as_mermaid: bool) -> None:
+    if as_json:
+        print(json.dumps([row.to_json() for row in rows], indent=2))
+        return
+    if as_mermaid:
+        print(mermaid(rows), end="")
+        return
+    if not rows:
+        console.print(f"{title}: none", highlight=False, markup=False)
+        return
+    table = new_table(title, ["topic", "direction", "application", "status", "evidence"])
+    for row in rows:
+        status = row.status if row.declared else f"[bold red]{row.status}[/]"
+        table.add_row(
+            escape(row.flow.topic), row.flow.direction, escape(row.flow.application), status,
+            escape("; ".join(row.evidence) or "-"),
+        )  # fmt: skip
+    print_table(console, table)
+
+
+@lineage_app.command("graph")
+def graph(
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: KafkaConfigOpt = None,
+    sample: SampleOpt = 100,
+    as_json: JsonOpt = False,
+    as_mermaid: MermaidOpt = False,
+) -> None:
+    """Every flow, declared or observed, with the evidence for it."""
+    target = resolve_target(spec=spec, cluster=cluster, data_dir=data_dir, config=config)
+    rows = _rows(target, sample)
+    _show(rows, f"lineage of {target.label}", as_json=as_json, as_mermaid=as_mermaid)
+
+
+@lineage_app.command("who-consumes")
+def who_consumes(
+    topic: Annotated[str, typer.Argument(help="Full topic name.")],
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: KafkaConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The applications, groups and clients that read TOPIC: declared and observed."""
+    target = resolve_target(spec=spec, cluster=cluster, data_dir=data_dir, config=config)
+    assert target.spec is not None
+    observed = observed_consumers(target.spec, ClusterInspector(target.settings))
+    rows = [
+        row
+        for row in lineage(declared_flows(target.spec), observed)
+        if row.flow.topic == topic and row.flow.direction == "consumes"
+    ]
+    _show(rows, f"consumers of {topic}", as_json=as_json, as_mermaid=False)
+
+
+@lineage_app.command("undeclared")
+def undeclared(
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: KafkaConfigOpt = None,
+    sample: SampleOpt = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Observed flows the spec does not declare; exit 1 when there are any."""
+    target = resolve_target(spec=spec, cluster=cluster, data_dir=data_dir, config=config)
+    rows = [row for row in _rows(target, sample) if not row.declared]
+    _show(rows, f"undeclared flows on {target.label}", as_json=as_json, as_mermaid=False)
+    if rows:
+        raise typer.Exit(1)

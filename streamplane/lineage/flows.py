@@ -1,0 +1,204 @@
+"""Lineage: the flows the spec declares, joined with the flows the cluster shows.
+
+A flow is an application producing to or consuming from a topic. Declared flows are the
+spec's ``produces`` and ``consumes``. Observed flows come from the cluster itself:
+
+- consumers: every consumer group's committed offsets and current assignments (the group
+  names the application: the spec's ``consumer_group``); a member whose ``client.id`` is
+  not one its application declares is a client of its own, reported as such, since it
+  reads with the application's rights without being the application;
+- producers: the ``streamplane-app`` header of the last records of each partition of the
+  spec's topics (every SDK producer writes it); records without one were written by a
+  client outside the SDK.
+
+An observed flow the spec does not declare is *undeclared*: a consumer group no
+application owns, a foreign client in an application's group, a producer that did not say
+who it is. A declared flow with no evidence is *unobserved* (idle, or not deployed).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import confluent_kafka
+from confluent_kafka import KafkaError, TopicPartition
+
+from streamplane.client import APP_HEADER
+from streamplane.kafka import ClusterInspector, ConnectionSettings
+from streamplane.model import Spec
+
+Direction = Literal["produces", "consumes"]
+#: The producer of records that carry no ``streamplane-app`` header.
+UNNAMED_PRODUCER = "(no streamplane-app header)"
+#: librdkafka's logical offset "n records before the end" (RD_KAFKA_OFFSET_TAIL_BASE - n).
+_OFFSET_TAIL_BASE = -2000
+
+
+@dataclass(frozen=True, order=True)
+class Flow:
+    """``application`` produces to or consumes from ``topic``.
+
+    ``application`` is a spec application's name, or for an observed party the spec does
+    not know, a description of it (``group g``, ``client c in group g``, the unnamed
+    producer).
+    """
+
+    application: str
+    direction: Direction
+    topic: str
+
+
+@dataclass(frozen=True)
+class LineageRow:
+    flow: Flow
+    declared: bool
+    #: What showed the flow on the cluster; empty when nothing did.
+    evidence: tuple[str, ...]
+
+    @property
+    def status(self) -> str:
+        if self.declared:
+            return "declared, observed" if self.evidence else "declared, not observed"
+        return "UNDECLARED"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "application": self.flow.application,
+            "direction": self.flow.direction,
+            "topic": self.flow.topic,
+            "declared": self.declared,
+            "observed": bool(self.evidence),
+            "evidence": list(self.evidence),
+        }
+
+
+def declared_flows(spec: Spec) -> set[Flow]:
+    """Every ``produces`` and ``consumes`` of the spec's applications."""
+    flows = set()
+    for entry in spec.applications.values():
+        for topic in entry.app.produces:
+            flows.add(Flow(entry.app.name, "produces", topic))
+        for topic in entry.app.consumes:
+            flows.add(Flow(entry.app.name, "consumes", topic))
+    return flows
+
+
+def observed_consumers(spec: Spec, inspector: ClusterInspector) -> dict[Flow, set[str]]:
+    """Consumer flows from groups' committed offsets, assignments and members."""
+    apps_of_group = {entry.consumer_group: entry for entry in spec.applications.values()}
+    observed: dict[Flow, set[str]] = defaultdict(set)
+    for listing in inspector.groups():
+        group = listing.group
+        detail = inspector.group(group)
+        entry = apps_of_group.get(group)
+        party = entry.app.name if entry is not None else f"group {group}"
+        for lag in detail.lags:
+            if lag.committed is not None:
+                observed[Flow(party, "consumes", lag.topic)].add(f"group {group} committed")
+        own_ids = set()
+        if entry is not None:
+            own_ids = {*entry.app.client_ids, entry.app.name}
+        for member in detail.members:
+            reader = party
+            if entry is not None and member.client_id not in own_ids:
+                reader = f"client {member.client_id} in group {group}"
+            for topic, _partition in member.assignment:
+                observed[Flow(reader, "consumes", topic)].add(
+                    f"member {member.client_id} of group {group} assigned"
+                )
+    return dict(observed)
+
+
+def observed_producers(
+    spec: Spec, settings: ConnectionSettings, *, sample: int = 100, timeout_s: float = 30.0
+) -> dict[Flow, set[str]]:
+    """Producer flows from the ``streamplane-app`` header of the last ``sample`` records of
+    each partition of the spec's topics that exist on the cluster."""
+    reader = confluent_kafka.Consumer(
+        settings.librdkafka(
+            **{
+                "group.id": "streamplane-lineage-sampler",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "client.id": "streamplane-lineage",
+            }
+        )
+    )
+    observed: dict[Flow, set[str]] = defaultdict(set)
+    try:
+        metadata = reader.list_topics(timeout=timeout_s)
+        partitions = [
+            TopicPartition(topic, p, _OFFSET_TAIL_BASE - sample)
+            for topic in sorted(spec.topics)
+            if topic in metadata.topics
+            for p in metadata.topics[topic].partitions
+        ]
+        if not partitions:
+            return {}
+        reader.assign(partitions)
+        remaining = {(tp.topic, tp.partition) for tp in partitions}
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        idle_polls = 0
+        while remaining and idle_polls < max(1, int(timeout_s)):
+            msg = reader.poll(1.0)
+            if msg is None:
+                idle_polls += 1
+                continue
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    remaining.discard((msg.topic() or "", msg.partition() or 0))
+                continue
+            topic = msg.topic() or ""
+            app = None
+            headers: list[tuple[str, bytes | None]] = msg.headers() or []  # type: ignore[assignment]
+            for name, value in headers:
+                if name == APP_HEADER and value is not None:
+                    app = value.decode() if isinstance(value, bytes) else str(value)
+            counts[(app or UNNAMED_PRODUCER, topic)] += 1
+        for (app, topic), count in counts.items():
+            observed[Flow(app, "produces", topic)].add(f"{count} of the last records")
+    finally:
+        reader.close()
+    return dict(observed)
+
+
+def lineage(declared: set[Flow], observed: dict[Flow, set[str]]) -> list[LineageRow]:
+    """Declared and observed flows joined, sorted by topic, direction and application."""
+    rows = [
+        LineageRow(flow, flow in declared, tuple(sorted(observed.get(flow, ()))))
+        for flow in declared | set(observed)
+    ]
+    return sorted(rows, key=lambda r: (r.flow.topic, r.flow.direction, r.flow.application))
+
+
+def mermaid(rows: list[LineageRow]) -> str:
+    """A Mermaid flowchart: applications and topics, observed flows solid, declared-only
+    dotted, undeclared ones in red."""
+    ids: dict[str, str] = {}
+
+    def node(kind: str, name: str) -> str:
+        key = f"{kind}:{name}"
+        if key not in ids:
+            ids[key] = f"{kind[0]}{len(ids)}"
+        return ids[key]
+
+    lines = ["flowchart LR"]
+    edges = []
+    undeclared = []
+    for row in rows:
+        app, topic = node("app", row.flow.application), node("topic", row.flow.topic)
+        arrow = "-->" if row.evidence else "-.->"
+        source, target = (app, topic) if row.flow.direction == "produces" else (topic, app)
+        edges.append(f"  {source} {arrow} {target}")
+        if not row.declared:
+            undeclared.append(len(edges) - 1)
+    for key, ident in ids.items():
+        kind, name = key.split(":", 1)
+        label = name.replace('"', "'")
+        lines.append(f'  {ident}(["{label}"])' if kind == "topic" else f'  {ident}["{label}"]')
+    lines += edges
+    lines += [f"  linkStyle {i} stroke:#d33,stroke-width:2px" for i in undeclared]
+    return "\n".join(lines) + "\n"

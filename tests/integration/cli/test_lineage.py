@@ -1,0 +1,40 @@
+"""``streamplane lineage``: graph, who-consumes and undeclared over the CLI."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+from streamplane.local import LocalCluster
+from tests.integration.cli.conftest import cli, cli_json
+from tests.integration.conftest import create_topic
+from tests.unit.client.specs import write_spec
+
+
+def test_lineage_commands_join_the_spec_with_groups_on_the_cluster(
+    cluster1: LocalCluster, tmp_path: Path
+) -> None:
+    prefix = f"l{uuid.uuid4().hex[:8]}."
+    spec = write_spec(tmp_path / "spec", prefix=prefix)
+    raw = f"{prefix}orders.raw"
+    create_topic(cluster1.admin_settings(), raw)
+    for group in (f"{prefix}auditor", f"{prefix}adhoc"):
+        committer = Consumer(cluster1.admin_settings().librdkafka(**{"group.id": group}))
+        committer.commit(offsets=[TopicPartition(raw, 0, 0)], asynchronous=False)
+        committer.close()
+
+    consumers = cli_json(cluster1, "lineage", "who-consumes", raw, str(spec.root))
+    assert {(r["application"], r["declared"], r["observed"]) for r in consumers} == {
+        ("auditor", True, True), ("fulfilment", True, False),
+        (f"group {prefix}adhoc", False, True),
+    }  # fmt: skip
+
+    undeclared = cli_json(cluster1, "lineage", "undeclared", str(spec.root), exit_code=1)
+    assert {r["application"] for r in undeclared if r["topic"] == raw} == {f"group {prefix}adhoc"}
+    text = cli(cluster1, "lineage", "undeclared", str(spec.root), exit_code=1)
+    assert "UNDECLARED" in text and f"{prefix}adhoc" in text
+
+    picture = cli(cluster1, "lineage", "graph", str(spec.root), "--mermaid")
+    assert picture.startswith("flowchart LR") and f'(["{raw}"])' in picture

@@ -1,0 +1,34 @@
+"""Declared and observed flows joined, and drawn, without a cluster."""
+
+from __future__ import annotations
+
+from streamplane.lineage.flows import Flow, declared_flows, lineage, mermaid
+from streamplane.model import load_spec
+from tests.unit.lineage.test_asyncapi import EXAMPLE
+
+
+def test_declared_flows_are_the_specs_produces_and_consumes() -> None:
+    spec = load_spec(EXAMPLE)
+    flows = declared_flows(spec)
+    expected = sum(len(e.app.produces) + len(e.app.consumes) for e in spec.applications.values())
+    assert len(flows) == expected
+    assert Flow("card-gateway", "produces", "payments.card.authorizations") in flows
+    assert Flow("card-authorizer", "consumes", "payments.card.authorizations") in flows
+
+
+def test_the_join_marks_each_flow_and_the_picture_follows() -> None:
+    declared = {Flow("a", "produces", "t"), Flow("b", "consumes", "t")}
+    observed = {Flow("a", "produces", "t"): {"5 of the last records"},
+                Flow("group g", "consumes", "t"): {"group g committed"}}  # fmt: skip
+
+    rows = lineage(declared, observed)
+
+    assert [(r.flow.application, r.status) for r in rows] == [
+        ("b", "declared, not observed"), ("group g", "UNDECLARED"), ("a", "declared, observed")
+    ]  # fmt: skip
+    picture = mermaid(rows).splitlines()
+    assert picture[0] == "flowchart LR"
+    edges = [line.strip() for line in picture if "->" in line]
+    # Consumers point from the topic; unobserved flows are dotted; undeclared ones red.
+    assert edges == ["t1 -.-> a0", "t1 --> a2", "a3 --> t1"]
+    assert picture[-1] == "  linkStyle 1 stroke:#d33,stroke-width:2px"
