@@ -13,6 +13,7 @@ from streamplane.cli import audit as audit_commands
 from streamplane.cli import check as check_commands
 from streamplane.cli import dlq as dlq_commands
 from streamplane.cli import export as export_commands
+from streamplane.cli import gdpr as gdpr_commands
 from streamplane.cli import gitops as gitops_commands
 from streamplane.cli import groups as groups_commands
 from streamplane.cli import guardrails as guardrails_commands
@@ -48,6 +49,7 @@ kafka_tool_commands.register(app)
 guardrails_commands.register(app)
 export_commands.register(app)
 lineage_commands.register(app)
+gdpr_commands.register(app)
 
 err_console = Console(stderr=True)
 

@@ -7,6 +7,7 @@ names (or ``--config``); see :mod:`streamplane.lineage.flows` for what counts as
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +18,7 @@ from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, KafkaConfi
 from streamplane.cli._tables import new_table, print_table
 from streamplane.cli._target import ReadTarget, resolve_target
 from streamplane.kafka import ClusterInspector
+from streamplane.lineage.catalog import CatalogEntry, catalog
 from streamplane.lineage.flows import (
     LineageRow,
     declared_flows,
@@ -26,6 +28,7 @@ from streamplane.lineage.flows import (
     observed_producers,
 )
 from streamplane.local import DEFAULT_DATA_DIR
+from streamplane.model import load_spec
 
 console = Console(soft_wrap=True)
 
@@ -39,6 +42,9 @@ SampleOpt = Annotated[
     typer.Option(
         "--sample", min=1, help="Records read from the end of each partition to name producers."
     ),
+]
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="From the spec alone: no sizes, no observed flows.")
 ]
 MermaidOpt = Annotated[bool, typer.Option("--mermaid", help="A Mermaid flowchart instead.")]
 
@@ -127,3 +133,84 @@ def undeclared(
     _show(rows, f"undeclared flows on {target.label}", as_json=as_json, as_mermaid=False)
     if rows:
         raise typer.Exit(1)
+
+
+def live_catalog(
+    spec: Path,
+    *,
+    offline: bool,
+    cluster: str | None,
+    data_dir: Path,
+    config: Path | None,
+    sample: int,
+) -> list[CatalogEntry]:
+    """The catalog, with sizes on disk and observed flows unless ``offline``."""
+    if offline:
+        return catalog(load_spec(spec))
+    target = resolve_target(spec=spec, cluster=cluster, data_dir=data_dir, config=config)
+    assert target.spec is not None
+    sizes = ClusterInspector(target.settings).sizes_on_disk(sorted(target.spec.topics))
+    return catalog(target.spec, sizes=sizes, flows=_rows(target, sample))
+
+
+@lineage_app.command("catalog")
+def show_catalog(
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: KafkaConfigOpt = None,
+    sample: SampleOpt = 100,
+    offline: OfflineOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every topic: owner, classification, schema, tagged fields, retention, size, flows."""
+    entries = live_catalog(
+        spec, offline=offline, cluster=cluster, data_dir=data_dir, config=config, sample=sample
+    )
+    if as_json:
+        print(json.dumps([e.to_json() for e in entries], indent=2))
+        return
+    table = new_table(
+        "catalog", ["topic", "owner", "class", "retention", "size", "tagged fields",
+                    "producers", "consumers"], right=("size",),
+    )  # fmt: skip
+    for e in entries:
+        table.add_row(
+            escape(e.topic), escape(e.owner), e.classification or "-", duration(e.retention_ms),
+            size(e.size_on_disk_bytes),
+            escape(", ".join(f"{n} ({','.join(t)})" for n, t in e.tagged_fields.items()) or "-"),
+            escape(_flows(e.producers, e.observed_producers, offline)),
+            escape(_flows(e.consumers, e.observed_consumers, offline)),
+        )  # fmt: skip
+    print_table(console, table)
+
+
+def duration(ms: int | None) -> str:
+    """A retention as the spec writes it (``3d``); None: the cluster's default."""
+    if ms is None:
+        return "default"
+    if ms < 0:
+        return "forever"
+    for unit, length in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms % length == 0:
+            return f"{ms // length}{unit}"
+    return f"{ms}ms"
+
+
+def size(value: int | None) -> str:
+    if value is None:
+        return "-"
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= scale:
+            return f"{value / scale:.1f} {unit}"
+    return f"{value} B"
+
+
+def _flows(declared: list[str], observed: list[str], offline: bool) -> str:
+    """Declared parties, each marked when it was not observed; observed outsiders added."""
+    if offline:
+        return ", ".join(declared) or "-"
+    seen = set(observed)
+    parts = [name if name in seen else f"{name} (not observed)" for name in declared]
+    parts += [f"{name} (UNDECLARED)" for name in observed if name not in set(declared)]
+    return ", ".join(parts) or "-"

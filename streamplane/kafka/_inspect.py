@@ -290,8 +290,26 @@ class ClusterInspector:
                 continue  # leaderless right now: its offsets are unknown, which is shown
         return found
 
+    def sizes_on_disk(self, names: Iterable[str]) -> dict[str, int] | None:
+        """Bytes of every replica of each topic of ``names`` on every broker: one request.
+
+        None when DescribeLogDirs is not answered; a topic no broker holds is left out.
+        """
+        per_topic = self._replica_sizes_of(list(names))
+        if per_topic is None:
+            return None
+        return {
+            topic: sum(sum(replicas) for replicas in partitions.values())
+            for topic, partitions in per_topic.items()
+        }
+
     def _replica_sizes(self, name: str) -> dict[int, list[int]] | None:
         """partition -> bytes of each replica; None when DescribeLogDirs fails (not fatal)."""
+        per_topic = self._replica_sizes_of([name])
+        return None if per_topic is None else per_topic.get(name, {})
+
+    def _replica_sizes_of(self, names: list[str]) -> dict[str, dict[int, list[int]]] | None:
+        """topic -> partition -> bytes of each replica, from one DescribeLogDirs."""
         from kafka.admin import KafkaAdminClient
 
         timeout_ms = int(min(self.timeout_s, 5.0) * 1000)
@@ -305,23 +323,25 @@ class ClusterInspector:
         except Exception:  # noqa: BLE001 - sizes are a nicety; the rest of the view stands
             return None
         try:
-            answers: list[dict[str, Any]] = admin.describe_log_dirs([name])
+            answers: list[dict[str, Any]] = admin.describe_log_dirs(names)
         except Exception:  # noqa: BLE001 - as above
             return None
         finally:
             admin.close()
-        sizes: dict[int, list[int]] = {}
+        wanted = set(names)
+        sizes: dict[str, dict[int, list[int]]] = {}
         for broker in answers:
             for log_dir in broker.get("log_dirs", []):
                 for topic in log_dir.get("topics", []):
-                    if topic.get("name") != name:
+                    name = topic.get("name")
+                    if name not in wanted:
                         continue
                     for part in topic.get("partitions", []):
                         if part.get("is_future_key"):
                             continue  # a copy being moved between directories, not a replica
-                        sizes.setdefault(int(part["partition_index"]), []).append(
-                            int(part["partition_size"])
-                        )
+                        sizes.setdefault(name, {}).setdefault(
+                            int(part["partition_index"]), []
+                        ).append(int(part["partition_size"]))
         return sizes
 
     # ----------------------------------------------------------------- groups

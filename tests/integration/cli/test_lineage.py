@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streamplane.local import LocalCluster
 from tests.integration.cli.conftest import cli, cli_json
@@ -20,6 +20,10 @@ def test_lineage_commands_join_the_spec_with_groups_on_the_cluster(
     spec = write_spec(tmp_path / "spec", prefix=prefix)
     raw = f"{prefix}orders.raw"
     create_topic(cluster1.admin_settings(), raw)
+    producer = Producer(cluster1.admin_settings().librdkafka())
+    for _ in range(10):
+        producer.produce(raw, b"x" * 1000, headers=[("streamplane-app", b"checkout")])
+    assert producer.flush(30) == 0
     for group in (f"{prefix}auditor", f"{prefix}adhoc"):
         committer = Consumer(cluster1.admin_settings().librdkafka(**{"group.id": group}))
         committer.commit(offsets=[TopicPartition(raw, 0, 0)], asynchronous=False)
@@ -38,3 +42,12 @@ def test_lineage_commands_join_the_spec_with_groups_on_the_cluster(
 
     picture = cli(cluster1, "lineage", "graph", str(spec.root), "--mermaid")
     assert picture.startswith("flowchart LR") and f'(["{raw}"])' in picture
+
+    entries = {e["topic"]: e for e in cli_json(cluster1, "lineage", "catalog", str(spec.root))}
+    entry = entries[raw]
+    assert entry["size_on_disk_bytes"] > 10 * 1000  # the records, on the one replica
+    assert entry["observed_producers"] == ["checkout"] and entry["producers"] == ["checkout"]
+    assert entry["observed_consumers"] == ["auditor", f"group {prefix}adhoc"]
+    assert entries[f"{prefix}orders.placed"]["size_on_disk_bytes"] is None  # not created
+    # The small spec holds no personal data: an empty map, not an error.
+    assert cli_json(cluster1, "gdpr", "report", str(spec.root)) == []
