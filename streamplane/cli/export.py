@@ -10,6 +10,7 @@ import typer
 
 from streamplane.errors import StreamplaneError
 from streamplane.lineage import asyncapi_documents
+from streamplane.lineage.flows import declared_flows, lineage, mermaid
 from streamplane.model import load_spec
 
 export_app = typer.Typer(help="Documents generated from the spec.", no_args_is_help=True)
@@ -47,3 +48,25 @@ def asyncapi(
         f"{len(documents)} AsyncAPI {documents[0].document['asyncapi'] if documents else ''} "
         f"document(s) written to {out}"
     )
+
+
+@export_app.command("mermaid")
+def export_mermaid(
+    spec: Annotated[Path, typer.Argument(help="Spec directory (or file).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="File to write; default: standard output.")
+    ] = None,
+) -> None:
+    """The declared lineage as a Mermaid flowchart (`lineage graph --mermaid` adds what the
+    cluster shows)."""
+    picture = mermaid(lineage(declared_flows(load_spec(spec)), {}))
+    if out is None:
+        typer.echo(picture, nl=False)
+        return
+    try:
+        out.write_text(picture, encoding="utf-8")
+    except OSError as exc:
+        raise StreamplaneError(
+            f"cannot write {out}: {exc.strerror or exc}; pass a writable file with --out"
+        ) from exc
+    typer.echo(f"wrote {out}")

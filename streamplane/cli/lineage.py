@@ -27,6 +27,7 @@ from streamplane.lineage.flows import (
     observed_consumers,
     observed_producers,
 )
+from streamplane.lineage.paths import orphans, where_flows
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import load_spec
 
@@ -214,3 +215,61 @@ def _flows(declared: list[str], observed: list[str], offline: bool) -> str:
     parts = [name if name in seen else f"{name} (not observed)" for name in declared]
     parts += [f"{name} (UNDECLARED)" for name in observed if name not in set(declared)]
     return ", ".join(parts) or "-"
+
+
+@lineage_app.command("where-flows")
+def where_flows_command(
+    field: Annotated[str, typer.Argument(help="A field: ns.Record.field, or its simple name.")],
+    spec: SpecArg,
+    as_json: JsonOpt = False,
+) -> None:
+    """The topics that hold FIELD, who reads them, and where they write it on (declared)."""
+    flow = where_flows(load_spec(spec), field)
+    if as_json:
+        print(json.dumps(flow.to_json(), indent=2))
+        return
+    if not flow.held_in:
+        console.print(f"no topic of {spec} holds a field {field}", highlight=False, markup=False)
+        return
+    table = new_table(f"where {field} flows", ["topic", "fields", "read by"])
+    for topic, names in flow.held_in.items():
+        readers = flow.read_by.get(topic, [])
+        table.add_row(escape(topic), escape(", ".join(names)), escape(", ".join(readers) or "-"))
+    print_table(console, table)
+    if flow.hops:
+        hops = new_table("hops", ["from", "application", "writes", "carried as"])
+        for hop in flow.hops:
+            carried = ", ".join(hop.carried_as) or "not by name (may hold a derived value)"
+            hops.add_row(
+                escape(hop.source), escape(hop.application), escape(hop.target), escape(carried)
+            )
+        print_table(console, hops)
+
+
+@lineage_app.command("orphans")
+def orphans_command(
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: KafkaConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Topics no application is declared to use and no consumer group reads, with bytes."""
+    target = resolve_target(spec=spec, cluster=cluster, data_dir=data_dir, config=config)
+    assert target.spec is not None
+    inspector = ClusterInspector(target.settings)
+    names = [t.name for t in inspector.layouts() if not t.internal and not t.name.startswith("_")]
+    observed = observed_consumers(target.spec, inspector)
+    rows = lineage(declared_flows(target.spec), observed)
+    found = orphans(target.spec, names, rows, inspector.sizes_on_disk(names))
+    if as_json:
+        print(json.dumps([o.to_json() for o in found], indent=2))
+        return
+    if not found:
+        console.print(f"no orphan topics on {target.label}", highlight=False, markup=False)
+        return
+    table = new_table(f"orphan topics on {target.label}", ["topic", "in spec", "size"],
+                      right=("size",))  # fmt: skip
+    for o in found:
+        table.add_row(escape(o.topic), "yes" if o.in_spec else "no", size(o.size_on_disk_bytes))
+    print_table(console, table)

@@ -51,3 +51,9 @@ def test_lineage_commands_join_the_spec_with_groups_on_the_cluster(
     assert entries[f"{prefix}orders.placed"]["size_on_disk_bytes"] is None  # not created
     # The small spec holds no personal data: an empty map, not an error.
     assert cli_json(cluster1, "gdpr", "report", str(spec.root)) == []
+
+    stray = f"{prefix}scratch"
+    create_topic(cluster1.admin_settings(), stray)
+    found = {o["topic"]: o for o in cli_json(cluster1, "lineage", "orphans", str(spec.root))}
+    assert found[stray] == {"topic": stray, "in_spec": False, "size_on_disk_bytes": 0}
+    assert raw not in found  # declared, and read by groups

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from streamplane.lineage.flows import Flow, declared_flows, lineage, mermaid
 from streamplane.model import load_spec
 from tests.unit.lineage.test_asyncapi import EXAMPLE
@@ -32,3 +34,18 @@ def test_the_join_marks_each_flow_and_the_picture_follows() -> None:
     # Consumers point from the topic; unobserved flows are dotted; undeclared ones red.
     assert edges == ["t1 -.-> a0", "t1 --> a2", "a3 --> t1"]
     assert picture[-1] == "  linkStyle 1 stroke:#d33,stroke-width:2px"
+
+
+def test_export_mermaid_draws_the_declared_flows_dotted(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from streamplane.cli import app
+
+    out = tmp_path / "lineage.mmd"
+    result = CliRunner().invoke(app, ["export", "mermaid", str(EXAMPLE), "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    picture = out.read_text()
+    spec = load_spec(EXAMPLE)
+    assert picture.count("-.->") == len(declared_flows(spec))  # nothing observed: all dotted
+    assert '(["payments.card.authorizations"])' in picture and "linkStyle" not in picture
