@@ -79,6 +79,7 @@ bench: fetch
 	$(BIN)/python benchmarks/bench_up.py
 	$(BIN)/python benchmarks/bench_throughput.py
 	$(BIN)/python benchmarks/bench_lint.py
+	$(BIN)/python benchmarks/bench_lineage.py
 	$(BIN)/python benchmarks/bench_gitops.py
 	$(BIN)/python benchmarks/bench_registry.py
 	$(BIN)/python benchmarks/bench_security.py

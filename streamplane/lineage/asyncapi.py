@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from streamplane.model import Spec, TopicEntry
+from streamplane.model import ApplicationEntry, Spec, TopicEntry
 from streamplane.model._schema_contract import field_tags, read_schema, schema_ref
 from streamplane.model._types import Visibility
 
@@ -61,31 +61,30 @@ class AsyncApiDocument:
 def asyncapi_documents(spec: Spec) -> list[AsyncApiDocument]:
     """Every domain's document, in spec order."""
     out = []
+    topics_of: dict[tuple[str, str], list[TopicEntry]] = {}
+    for entry in spec.topics.values():
+        topics_of.setdefault((entry.tenant.name, entry.domain.name), []).append(entry)
+    apps_of: dict[tuple[str, str], list[ApplicationEntry]] = {}
+    for app in spec.applications.values():
+        apps_of.setdefault((app.tenant.name, app.domain.name), []).append(app)
     for tenant in spec.platform.tenants:
         for domain in tenant.domains:
-            own = [
-                entry
-                for entry in spec.topics.values()
-                if entry.tenant.name == tenant.name and entry.domain.name == domain.name
-            ]
-            apps = [
-                entry
-                for entry in spec.applications.values()
-                if entry.tenant.name == tenant.name and entry.domain.name == domain.name
-            ]
+            own = topics_of.get((tenant.name, domain.name), [])
+            apps = apps_of.get((tenant.name, domain.name), [])
+            own_names = {e.full_name for e in own}
             read_elsewhere = sorted(
                 {
                     topic
                     for app in apps
                     for topic in [*app.app.consumes, *app.app.produces]
-                    if topic in spec.topics and topic not in {e.full_name for e in own}
+                    if topic in spec.topics and topic not in own_names
                 }
             )
             channels: dict[str, Any] = {}
             messages: dict[str, Any] = {}
             for entry in [*own, *(spec.topics[name] for name in read_elsewhere)]:
                 key = entry.full_name
-                channels[key] = _channel(entry, external=entry not in own)
+                channels[key] = _channel(entry, external=key not in own_names)
                 messages[key] = _message(spec, entry)
             operations: dict[str, Any] = {}
             for app in apps:
