@@ -1,4 +1,4 @@
-"""``streamplane export asyncapi SPEC --out DIR``: the estate's event documentation."""
+"""``streamplane export asyncapi|mermaid|openlineage SPEC``: documents generated from the spec."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
 from streamplane.errors import StreamplaneError
 from streamplane.lineage import asyncapi_documents
 from streamplane.lineage.flows import declared_flows, lineage, mermaid
+from streamplane.lineage.openlineage import lineage_events, to_json_lines
 from streamplane.model import load_spec
 
 export_app = typer.Typer(help="Documents generated from the spec.", no_args_is_help=True)
@@ -70,3 +72,51 @@ def export_mermaid(
             f"cannot write {out}: {exc.strerror or exc}; pass a writable file with --out"
         ) from exc
     typer.echo(f"wrote {out}")
+
+
+@export_app.command("openlineage")
+def export_openlineage(
+    spec: Annotated[Path, typer.Argument(help="Spec directory (or file).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="JSON-lines file; default: standard output.")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Also POST each event to <URL>/api/v1/lineage (Marquez)."),
+    ] = None,
+) -> None:
+    """One OpenLineage RUNNING event per application: a streaming job reading and writing
+    its topics."""
+    events = lineage_events(load_spec(spec))
+    text = to_json_lines(events)
+    if url is not None:
+        endpoint = url.rstrip("/") + "/api/v1/lineage"
+        for line in text.splitlines():
+            try:
+                response = httpx.post(
+                    endpoint, content=line, headers={"Content-Type": "application/json"},
+                    timeout=10,
+                )  # fmt: skip
+            except httpx.HTTPError as exc:
+                raise StreamplaneError(
+                    f"cannot reach {endpoint}: {exc}; is Marquez (or another OpenLineage "
+                    "backend) running there?"
+                ) from exc
+            if response.status_code >= 300:
+                raise StreamplaneError(
+                    f"{endpoint} refused an event: HTTP {response.status_code} "
+                    f"{response.text[:200]}"
+                )
+    if out is None:
+        if url is None:
+            typer.echo(text, nl=False)
+        else:
+            typer.echo(f"{len(events)} events sent to {url}")
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise StreamplaneError(
+            f"cannot write {out}: {exc.strerror or exc}; pass a writable file with --out"
+        ) from exc
+    typer.echo(f"{len(events)} OpenLineage events written to {out}")
