@@ -65,13 +65,18 @@ def export_mermaid(
     if out is None:
         typer.echo(picture, nl=False)
         return
+    _write(out, picture)
+    typer.echo(f"wrote {out}")
+
+
+def _write(out: Path, text: str) -> None:
+    """Write ``text`` to the ``--out`` file, or say why it cannot be written."""
     try:
-        out.write_text(picture, encoding="utf-8")
+        out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise StreamplaneError(
             f"cannot write {out}: {exc.strerror or exc}; pass a writable file with --out"
         ) from exc
-    typer.echo(f"wrote {out}")
 
 
 @export_app.command("openlineage")
@@ -113,10 +118,5 @@ def export_openlineage(
         else:
             typer.echo(f"{len(events)} events sent to {url}")
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise StreamplaneError(
-            f"cannot write {out}: {exc.strerror or exc}; pass a writable file with --out"
-        ) from exc
+    _write(out, text)
     typer.echo(f"{len(events)} OpenLineage events written to {out}")
