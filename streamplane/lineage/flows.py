@@ -13,7 +13,9 @@ spec's ``produces`` and ``consumes``. Observed flows come from the cluster itsel
 
 An observed flow the spec does not declare is *undeclared*: a consumer group no
 application owns, a foreign client in an application's group, a producer that did not say
-who it is. A declared flow with no evidence is *unobserved* (idle, or not deployed).
+who it is. A declared flow with no evidence is *unobserved* (idle, or not deployed). Groups and
+topics whose names start with ``_`` (the registry's, the audit shipper's, Kafka's own) are
+the platform's, not applications' flows, and are left out.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from streamplane.kafka import ClusterInspector, ConnectionSettings
 from streamplane.model import Spec
 
 Direction = Literal["produces", "consumes"]
+#: Groups and topics of the platform's own services, which are not applications' flows.
+PLATFORM_PREFIX = "_"
 #: The producer of records that carry no ``streamplane-app`` header.
 UNNAMED_PRODUCER = "(no streamplane-app header)"
 #: librdkafka's logical offset "n records before the end" (RD_KAFKA_OFFSET_TAIL_BASE - n).
@@ -91,11 +95,13 @@ def observed_consumers(spec: Spec, inspector: ClusterInspector) -> dict[Flow, se
     observed: dict[Flow, set[str]] = defaultdict(set)
     for listing in inspector.groups():
         group = listing.group
+        if group.startswith(PLATFORM_PREFIX):
+            continue  # the platform's own services (registry, audit shipper) on its topics
         detail = inspector.group(group)
         entry = apps_of_group.get(group)
         party = entry.app.name if entry is not None else f"group {group}"
         for lag in detail.lags:
-            if lag.committed is not None:
+            if lag.committed is not None and not lag.topic.startswith(PLATFORM_PREFIX):
                 observed[Flow(party, "consumes", lag.topic)].add(f"group {group} committed")
         own_ids = set()
         if entry is not None:
@@ -105,6 +111,8 @@ def observed_consumers(spec: Spec, inspector: ClusterInspector) -> dict[Flow, se
             if entry is not None and member.client_id not in own_ids:
                 reader = f"client {member.client_id} in group {group}"
             for topic, _partition in member.assignment:
+                if topic.startswith(PLATFORM_PREFIX):
+                    continue
                 observed[Flow(reader, "consumes", topic)].add(
                     f"member {member.client_id} of group {group} assigned"
                 )
