@@ -18,6 +18,8 @@ from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, KafkaConfi
 from streamplane.cli._tables import new_table, print_table
 from streamplane.cli._target import ReadTarget, resolve_target
 from streamplane.kafka import ClusterInspector
+from streamplane.kafka._admin import ClusterAdmin
+from streamplane.lineage.access import readers_by_acl
 from streamplane.lineage.catalog import CatalogEntry, catalog
 from streamplane.lineage.flows import (
     LineageRow,
@@ -150,8 +152,13 @@ def live_catalog(
         return catalog(load_spec(spec))
     target = resolve_target(spec=spec, cluster=cluster, data_dir=data_dir, config=config)
     assert target.spec is not None
-    sizes = ClusterInspector(target.settings).sizes_on_disk(sorted(target.spec.topics))
-    return catalog(target.spec, sizes=sizes, flows=_rows(target, sample))
+    names = sorted(target.spec.topics)
+    sizes = ClusterInspector(target.settings).sizes_on_disk(names)
+    acls = ClusterAdmin(target.settings).describe_acls()
+    return catalog(
+        target.spec, sizes=sizes, flows=_rows(target, sample),
+        readers=readers_by_acl(target.spec, acls, names),
+    )  # fmt: skip
 
 
 @lineage_app.command("catalog")

@@ -3,8 +3,9 @@
 The catalog is what a data steward asks of every topic: whose it is, how it is classified,
 its schema and tagged fields, how long it is kept, how big it is, and who writes and reads
 it. The GDPR report turns it around, one row per personal-data field: where it lives, how
-long, who may read it (the applications the spec lets read the topic, which is exactly
-what the derived ACLs grant) and who does (what lineage observed).
+long, who may read it (by the cluster's ACLs when it is read, see :mod:`.access`; from the
+spec alone, the applications it lets read the topic, which is what apply grants) and who
+does (what lineage observed).
 
 Fields come from the schemas: Avro fields tagged ``PII`` inline (``confluent:tags``) or by
 the spec's ``tags``; a topic classified ``pii`` whose fields cannot be enumerated (JSON
@@ -48,6 +49,8 @@ class CatalogEntry:
     size_on_disk_bytes: int | None = None
     observed_producers: list[str] = field(default_factory=list)
     observed_consumers: list[str] = field(default_factory=list)
+    #: Who the cluster's ACLs let read the topic; None when they were not read.
+    acl_readers: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,8 +79,9 @@ def catalog(
     *,
     sizes: dict[str, int] | None = None,
     flows: list[LineageRow] | None = None,
+    readers: dict[str, list[str]] | None = None,
 ) -> list[CatalogEntry]:
-    """Every topic of the spec, with sizes and observed flows when given."""
+    """Every topic of the spec, with sizes, observed flows and ACL readers when given."""
     producers: dict[str, set[str]] = {}
     consumers: dict[str, set[str]] = {}
     for app in spec.applications.values():
@@ -113,6 +117,7 @@ def catalog(
                 size_on_disk_bytes=None if sizes is None else sizes.get(name),
                 observed_producers=sorted(seen_producing.get(name, ())),
                 observed_consumers=sorted(seen_consuming.get(name, ())),
+                acl_readers=None if readers is None else readers.get(name, []),
             )
         )
     return out
@@ -125,6 +130,7 @@ def personal_data(entries: list[CatalogEntry]) -> list[PersonalField]:
         fields = sorted(name for name, tags in entry.tagged_fields.items() if PII_TAG in tags)
         if not fields and entry.classification == Classification.PII.value:
             fields = [WHOLE_RECORD]
+        readers = entry.acl_readers if entry.acl_readers is not None else entry.consumers
         for name in fields:
             out.append(
                 PersonalField(
@@ -133,7 +139,7 @@ def personal_data(entries: list[CatalogEntry]) -> list[PersonalField]:
                     tenant=entry.tenant,
                     owner=entry.owner,
                     retention_ms=entry.retention_ms,
-                    may_read=entry.consumers,
+                    may_read=readers,
                     does_read=entry.observed_consumers,
                     classification=entry.classification,
                 )

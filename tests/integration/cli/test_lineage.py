@@ -7,6 +7,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from streamplane.kafka._admin import AclTuple, ClusterAdmin
 from streamplane.local import LocalCluster
 from tests.integration.cli.conftest import cli, cli_json
 from tests.integration.conftest import create_topic
@@ -45,12 +46,23 @@ def test_lineage_commands_join_the_spec_with_groups_on_the_cluster(
     picture = cli(cluster1, "lineage", "graph", str(spec.root), "--mermaid")
     assert picture.startswith("flowchart LR") and f'(["{raw}"])' in picture
 
-    entries = {e["topic"]: e for e in cli_json(cluster1, "lineage", "catalog", str(spec.root))}
+    grants = [
+        AclTuple("User:auditor", "TOPIC", raw, "LITERAL", "READ", "ALLOW", "*"),
+        AclTuple(f"User:{prefix}tool", "TOPIC", prefix, "PREFIXED", "READ", "ALLOW", "*"),
+    ]
+    admin = ClusterAdmin(cluster1.admin_settings())
+    admin.create_acls(grants)
+    try:
+        entries = {e["topic"]: e for e in cli_json(cluster1, "lineage", "catalog", str(spec.root))}
+    finally:
+        admin.delete_acls(grants)
     entry = entries[raw]
     assert entry["size_on_disk_bytes"] > 10 * 1000  # the records, on the one replica
     assert entry["observed_producers"] == ["checkout"] and entry["producers"] == ["checkout"]
     assert entry["observed_consumers"] == ["auditor", f"group {prefix}adhoc"]
     assert entries[f"{prefix}orders.placed"]["size_on_disk_bytes"] is None  # not created
+    # Who may read, by the cluster's ACLs (a prefixed grant included), not by the spec.
+    assert entry["acl_readers"] == [f"User:{prefix}tool", "auditor"]
     # The small spec holds no personal data: an empty map, not an error.
     assert cli_json(cluster1, "gdpr", "report", str(spec.root)) == []
 
