@@ -7,6 +7,7 @@ names (or ``--config``); see :mod:`streamplane.lineage.flows` for what counts as
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -28,10 +29,12 @@ from streamplane.lineage.flows import (
     mermaid,
     observed_consumers,
     observed_producers,
+    refused_flows,
 )
 from streamplane.lineage.paths import orphans, where_flows
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import load_spec
+from streamplane.security.audit import AuditFilter, read_trail
 
 console = Console(soft_wrap=True)
 
@@ -46,6 +49,13 @@ SampleOpt = Annotated[
         "--sample", min=1, help="Records read from the end of each partition to name producers."
     ),
 ]
+AuditOpt = Annotated[
+    float,
+    typer.Option(
+        "--audit-hours", min=0,
+        help="Refused reads and writes from the audit trail of the last N hours (0: none).",
+    ),
+]  # fmt: skip
 OfflineOpt = Annotated[
     bool, typer.Option("--offline", help="From the spec alone: no sizes, no observed flows.")
 ]
@@ -56,12 +66,21 @@ def register(app: typer.Typer) -> None:
     app.add_typer(lineage_app, name="lineage")
 
 
-def _rows(target: ReadTarget, sample: int) -> list[LineageRow]:
+def _rows(
+    target: ReadTarget, sample: int, audit_hours: float, *, producers: bool = True
+) -> list[LineageRow]:
     assert target.spec is not None
     observed = observed_consumers(target.spec, ClusterInspector(target.settings))
-    for flow, evidence in observed_producers(target.spec, target.settings, sample=sample).items():
-        observed.setdefault(flow, set()).update(evidence)
-    return lineage(declared_flows(target.spec), observed)
+    if producers:
+        sampled = observed_producers(target.spec, target.settings, sample=sample)
+        for flow, evidence in sampled.items():
+            observed.setdefault(flow, set()).update(evidence)
+    refused = None
+    if audit_hours > 0:
+        since = int((time.time() - audit_hours * 3600) * 1000)
+        records = read_trail(target.settings, AuditFilter(denied=True, since_ms=since))
+        refused = refused_flows(target.spec, records)
+    return lineage(declared_flows(target.spec), observed, refused)
 
 
 def _show(rows: list[LineageRow], title: str, *, as_json: bool, as_mermaid: bool) -> None:
@@ -76,10 +95,10 @@ def _show(rows: list[LineageRow], title: str, *, as_json: bool, as_mermaid: bool
         return
     table = new_table(title, ["topic", "direction", "application", "status", "evidence"])
     for row in rows:
-        status = row.status if row.declared else f"[bold red]{row.status}[/]"
+        status = row.status if row.declared and not row.refused else f"[bold red]{row.status}[/]"
         table.add_row(
             escape(row.flow.topic), row.flow.direction, escape(row.flow.application), status,
-            escape("; ".join(row.evidence) or "-"),
+            escape("; ".join((*row.evidence, *row.refused)) or "-"),
         )  # fmt: skip
     print_table(console, table)
 
@@ -90,13 +109,14 @@ def graph(
     cluster: ClusterOpt = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     config: KafkaConfigOpt = None,
+    audit_hours: AuditOpt = 24.0,
     sample: SampleOpt = 100,
     as_json: JsonOpt = False,
     as_mermaid: MermaidOpt = False,
 ) -> None:
     """Every flow, declared or observed, with the evidence for it."""
     target = resolve_target(spec=spec, cluster=cluster, data_dir=data_dir, config=config)
-    rows = _rows(target, sample)
+    rows = _rows(target, sample, audit_hours)
     _show(rows, f"lineage of {target.label}", as_json=as_json, as_mermaid=as_mermaid)
 
 
@@ -107,15 +127,14 @@ def who_consumes(
     cluster: ClusterOpt = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     config: KafkaConfigOpt = None,
+    audit_hours: AuditOpt = 24.0,
     as_json: JsonOpt = False,
 ) -> None:
     """The applications, groups and clients that read TOPIC: declared and observed."""
     target = resolve_target(spec=spec, cluster=cluster, data_dir=data_dir, config=config)
-    assert target.spec is not None
-    observed = observed_consumers(target.spec, ClusterInspector(target.settings))
     rows = [
         row
-        for row in lineage(declared_flows(target.spec), observed)
+        for row in _rows(target, 1, audit_hours, producers=False)
         if row.flow.topic == topic and row.flow.direction == "consumes"
     ]
     _show(rows, f"consumers of {topic}", as_json=as_json, as_mermaid=False)
@@ -127,12 +146,13 @@ def undeclared(
     cluster: ClusterOpt = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     config: KafkaConfigOpt = None,
+    audit_hours: AuditOpt = 24.0,
     sample: SampleOpt = 100,
     as_json: JsonOpt = False,
 ) -> None:
     """Observed flows the spec does not declare; exit 1 when there are any."""
     target = resolve_target(spec=spec, cluster=cluster, data_dir=data_dir, config=config)
-    rows = [row for row in _rows(target, sample) if not row.declared]
+    rows = [row for row in _rows(target, sample, audit_hours) if not row.declared]
     _show(rows, f"undeclared flows on {target.label}", as_json=as_json, as_mermaid=False)
     if rows:
         raise typer.Exit(1)
@@ -156,7 +176,7 @@ def live_catalog(
     sizes = ClusterInspector(target.settings).sizes_on_disk(names)
     acls = ClusterAdmin(target.settings).describe_acls()
     return catalog(
-        target.spec, sizes=sizes, flows=_rows(target, sample),
+        target.spec, sizes=sizes, flows=_rows(target, sample, 0),
         readers=readers_by_acl(target.spec, acls, names),
     )  # fmt: skip
 

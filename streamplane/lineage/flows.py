@@ -9,7 +9,9 @@ spec's ``produces`` and ``consumes``. Observed flows come from the cluster itsel
   reads with the application's rights without being the application;
 - producers: the ``streamplane-app`` header of the last records of each partition of the
   spec's topics (every SDK producer writes it); records without one were written by a
-  client outside the SDK.
+  client outside the SDK;
+- refusals: the authorization audit trail's denied reads and writes of topics, flows
+  someone tried and the brokers refused.
 
 An observed flow the spec does not declare is *undeclared*: a consumer group no
 application owns, a foreign client in an application's group, a producer that did not say
@@ -21,6 +23,7 @@ the platform's, not applications' flows, and are left out.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,8 +33,11 @@ from confluent_kafka import KafkaError, TopicPartition
 from streamplane.client import APP_HEADER
 from streamplane.kafka import ClusterInspector, ConnectionSettings
 from streamplane.model import Spec
+from streamplane.security.audit import AuditRecord
 
-Direction = Literal["produces", "consumes"]
+#: ``reaches``: only from refusals: the client was refused the topic's metadata (DESCRIBE),
+#: which is where a read or a write is stopped first, before it says which it is.
+Direction = Literal["produces", "consumes", "reaches"]
 #: Groups and topics of the platform's own services, which are not applications' flows.
 PLATFORM_PREFIX = "_"
 #: The producer of records that carry no ``streamplane-app`` header.
@@ -60,11 +66,17 @@ class LineageRow:
     declared: bool
     #: What showed the flow on the cluster; empty when nothing did.
     evidence: tuple[str, ...]
+    #: Attempts the brokers refused (from the audit trail): the flow was tried, not made.
+    refused: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
         if self.declared:
+            if self.refused:
+                return "declared, REFUSED"  # the spec says yes, the cluster says no: drift
             return "declared, observed" if self.evidence else "declared, not observed"
+        if self.refused and not self.evidence:
+            return "REFUSED attempt"
         return "UNDECLARED"
 
     def to_json(self) -> dict[str, Any]:
@@ -75,6 +87,8 @@ class LineageRow:
             "declared": self.declared,
             "observed": bool(self.evidence),
             "evidence": list(self.evidence),
+            "refused": list(self.refused),
+            "status": self.status,
         }
 
 
@@ -173,13 +187,64 @@ def observed_producers(
     return dict(observed)
 
 
-def lineage(declared: set[Flow], observed: dict[Flow, set[str]]) -> list[LineageRow]:
-    """Declared and observed flows joined, sorted by topic, direction and application."""
+def lineage(
+    declared: set[Flow],
+    observed: dict[Flow, set[str]],
+    refused: dict[Flow, set[str]] | None = None,
+) -> list[LineageRow]:
+    """Declared, observed and refused flows joined, sorted by topic, direction and party."""
+    refused = refused or {}
     rows = [
-        LineageRow(flow, flow in declared, tuple(sorted(observed.get(flow, ()))))
-        for flow in declared | set(observed)
+        LineageRow(
+            flow,
+            flow in declared,
+            tuple(sorted(observed.get(flow, ()))),
+            tuple(sorted(refused.get(flow, ()))),
+        )
+        for flow in declared | set(observed) | set(refused)
     ]
     return sorted(rows, key=lambda r: (r.flow.topic, r.flow.direction, r.flow.application))
+
+
+#: The topic operations whose refusals are flows tried: reading, writing, and being refused
+#: the topic's metadata (a client that may not even see a topic is stopped there).
+_DIRECTIONS: dict[str, Direction] = {
+    "READ": "consumes",
+    "WRITE": "produces",
+    "DESCRIBE": "reaches",
+}
+
+
+def refused_flows(spec: Spec, records: Iterable[AuditRecord]) -> dict[Flow, set[str]]:
+    """Flows the brokers refused, from the audit trail's denied READ, WRITE and DESCRIBE on
+    topics.
+
+    Granted reads are not in the trail (the brokers log refusals and changes, not every
+    fetch), so the trail adds attempts, not flows; a refused attempt at a declared flow is
+    drift between the spec and the ACLs.
+    """
+    apps_of: dict[str, list[str]] = {}
+    for entry in spec.applications.values():
+        apps_of.setdefault(f"User:{entry.principal}", []).append(entry.app.name)
+    counts: dict[tuple[Flow, str], list[str]] = defaultdict(list)
+    for record in records:
+        direction = _DIRECTIONS.get(record.operation.upper())
+        if (
+            record.decision != "denied"
+            or direction is None
+            or (record.resource_type or "").upper() != "TOPIC"
+            or not record.resource_name
+            or record.resource_name.startswith(PLATFORM_PREFIX)
+        ):
+            continue
+        principal = record.principal or "(unknown principal)"
+        for party in apps_of.get(principal, [principal]):
+            flow = Flow(party, direction, record.resource_name)
+            counts[(flow, record.operation.upper())].append(record.time)
+    refused: dict[Flow, set[str]] = defaultdict(set)
+    for (flow, operation), times in counts.items():
+        refused[flow].add(f"refused {operation} x{len(times)}, last {max(times)}")
+    return dict(refused)
 
 
 def mermaid(rows: list[LineageRow]) -> str:
@@ -199,7 +264,7 @@ def mermaid(rows: list[LineageRow]) -> str:
     for row in rows:
         app, topic = node("app", row.flow.application), node("topic", row.flow.topic)
         arrow = "-->" if row.evidence else "-.->"
-        source, target = (app, topic) if row.flow.direction == "produces" else (topic, app)
+        source, target = (topic, app) if row.flow.direction == "consumes" else (app, topic)
         edges.append(f"  {source} {arrow} {target}")
         if not row.declared:
             undeclared.append(len(edges) - 1)

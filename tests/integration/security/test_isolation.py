@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from streamplane.kafka import ConnectionSettings
+from streamplane.lineage.flows import declared_flows, lineage, refused_flows
 from streamplane.local import LocalCluster, RegistryProcess
 from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.model import Spec, load_spec
@@ -31,6 +32,7 @@ from tests.integration.security._isolation import (
     app_name,
     probe,
     resource_of,
+    topic_of,
     write_spec,
 )
 
@@ -132,3 +134,21 @@ def test_every_refusal_is_in_the_audit_trail(
         if not found:
             missing.append(f"{principal} {operation} {resource}")
     assert not missing, "not in the audit trail:\n" + "\n".join(missing)
+
+
+def test_lineage_shows_the_refused_attempts_from_the_audit_trail(
+    estate: Estate, shipper: AuditShipperProcess
+) -> None:
+    """Every application tried to read and write another tenant's topic and was refused
+    its metadata first: lineage lists those attempts, and none of the declared flows."""
+    wait_caught_up(estate.cluster, shipper)
+    records = read_trail(estate.cluster.admin_settings(), AuditFilter(denied=True))
+    rows = lineage(declared_flows(estate.spec), {}, refused_flows(estate.spec, records))
+    attempts = {(r.flow.application, r.flow.direction, r.flow.topic) for r in rows if r.refused}
+
+    for position, tenant in enumerate(TENANTS):
+        other = TENANTS[(position + 1) % len(TENANTS)]
+        for mechanism in MECHANISMS:
+            app = app_name(tenant, mechanism)
+            assert (app, "reaches", topic_of(other)) in attempts, (app, sorted(attempts))
+    assert all(r.status == "REFUSED attempt" for r in rows if r.refused)

@@ -49,3 +49,42 @@ def test_export_mermaid_draws_the_declared_flows_dotted(tmp_path: Path) -> None:
     spec = load_spec(EXAMPLE)
     assert picture.count("-.->") == len(declared_flows(spec))  # nothing observed: all dotted
     assert '(["payments.card.authorizations"])' in picture and "linkStyle" not in picture
+
+
+def test_refusals_from_the_audit_trail_become_attempts_or_drift() -> None:
+    from streamplane.lineage.flows import refused_flows
+    from streamplane.security.audit import AuditRecord
+
+    spec = load_spec(EXAMPLE)
+
+    def denied(principal: str, operation: str, topic: str, at: str) -> AuditRecord:
+        return AuditRecord(
+            id=f"{principal}{operation}{topic}{at}", time=at, source="broker-1",
+            principal=principal, client=None, operation=operation, resource_type="TOPIC",
+            resource_name=topic, pattern_type="LITERAL", decision="denied",
+        )  # fmt: skip
+
+    records = [
+        denied("User:fraud-scorer", "READ", "payments.ledger.entries", "2026-12-05T10:00:00Z"),
+        denied("User:fraud-scorer", "READ", "payments.ledger.entries", "2026-12-05T11:00:00Z"),
+        denied(
+            "User:card-gateway", "WRITE", "payments.card.authorizations", "2026-12-05T09:00:00Z"
+        ),
+        denied("User:stranger", "DESCRIBE", "payments.card.authorizations", "2026-12-05T09:00:00Z"),
+        denied("User:stranger", "ALTER", "payments.card.authorizations", "2026-12-05T09:00:00Z"),
+        denied("User:stranger", "READ", "_schemas", "2026-12-05T09:00:00Z"),
+    ]
+    refused = refused_flows(spec, records)
+
+    attempt = Flow("fraud-scorer", "consumes", "payments.ledger.entries")
+    drift = Flow("card-gateway", "produces", "payments.card.authorizations")
+    # Refused the topic's metadata: it tried to use it, not saying how.
+    unknown = Flow("User:stranger", "reaches", "payments.card.authorizations")
+    assert refused == {
+        attempt: {"refused READ x2, last 2026-12-05T11:00:00Z"},
+        drift: {"refused WRITE x1, last 2026-12-05T09:00:00Z"},
+        unknown: {"refused DESCRIBE x1, last 2026-12-05T09:00:00Z"},
+    }  # the ALTER and the platform's own topic are not flows
+    rows = {r.flow: r for r in lineage(declared_flows(spec), {}, refused)}
+    assert rows[attempt].status == "REFUSED attempt" and not rows[attempt].declared
+    assert rows[drift].status == "declared, REFUSED"
