@@ -46,3 +46,15 @@ def print_table(console: Console, table: Table) -> None:
         highlight=False,
     )
     wide.print(table)
+
+
+def human_bytes(value: int | None) -> str:
+    """A size for people to read (``1.5 MiB``); "-" when unknown."""
+    if value is None:
+        return "-"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")

@@ -16,10 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, KafkaConfigOpt, SpecArg
-from streamplane.cli._tables import new_table, print_table
+from streamplane.cli._tables import human_bytes, new_table, print_table
 from streamplane.cli._target import ReadTarget, resolve_target
 from streamplane.kafka import ClusterInspector
-from streamplane.kafka._admin import ClusterAdmin
 from streamplane.lineage.access import readers_by_acl
 from streamplane.lineage.catalog import CatalogEntry, catalog
 from streamplane.lineage.flows import (
@@ -34,6 +33,7 @@ from streamplane.lineage.flows import (
 from streamplane.lineage.paths import orphans, where_flows
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import load_spec
+from streamplane.model._topic_configs import format_duration_ms
 from streamplane.security.audit import AuditFilter, read_trail
 
 console = Console(soft_wrap=True)
@@ -67,10 +67,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _rows(
-    target: ReadTarget, sample: int, audit_hours: float, *, producers: bool = True
+    target: ReadTarget,
+    sample: int,
+    audit_hours: float,
+    *,
+    producers: bool = True,
+    inspector: ClusterInspector | None = None,
 ) -> list[LineageRow]:
     assert target.spec is not None
-    observed = observed_consumers(target.spec, ClusterInspector(target.settings))
+    inspector = inspector or ClusterInspector(target.settings)
+    observed = observed_consumers(target.spec, inspector)
     if producers:
         sampled = observed_producers(target.spec, target.settings, sample=sample)
         for flow, evidence in sampled.items():
@@ -173,11 +179,11 @@ def live_catalog(
     target = resolve_target(spec=spec, cluster=cluster, data_dir=data_dir, config=config)
     assert target.spec is not None
     names = sorted(target.spec.topics)
-    sizes = ClusterInspector(target.settings).sizes_on_disk(names)
-    acls = ClusterAdmin(target.settings).describe_acls()
+    inspector = ClusterInspector(target.settings)
     return catalog(
-        target.spec, sizes=sizes, flows=_rows(target, sample, 0),
-        readers=readers_by_acl(target.spec, acls, names),
+        target.spec, sizes=inspector.sizes_on_disk(names),
+        flows=_rows(target, sample, 0, inspector=inspector),
+        readers=readers_by_acl(target.spec, inspector.acls(), names),
     )  # fmt: skip
 
 
@@ -205,7 +211,7 @@ def show_catalog(
     for e in entries:
         table.add_row(
             escape(e.topic), escape(e.owner), e.classification or "-", duration(e.retention_ms),
-            size(e.size_on_disk_bytes),
+            human_bytes(e.size_on_disk_bytes),
             escape(", ".join(f"{n} ({','.join(t)})" for n, t in e.tagged_fields.items()) or "-"),
             escape(_flows(e.producers, e.observed_producers, offline)),
             escape(_flows(e.consumers, e.observed_consumers, offline)),
@@ -217,30 +223,16 @@ def duration(ms: int | None) -> str:
     """A retention as the spec writes it (``3d``); None: the cluster's default."""
     if ms is None:
         return "default"
-    if ms < 0:
-        return "forever"
-    for unit, length in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms % length == 0:
-            return f"{ms // length}{unit}"
-    return f"{ms}ms"
-
-
-def size(value: int | None) -> str:
-    if value is None:
-        return "-"
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if value >= scale:
-            return f"{value / scale:.1f} {unit}"
-    return f"{value} B"
+    return "forever" if ms < 0 else str(format_duration_ms(ms))
 
 
 def _flows(declared: list[str], observed: list[str], offline: bool) -> str:
     """Declared parties, each marked when it was not observed; observed outsiders added."""
     if offline:
         return ", ".join(declared) or "-"
-    seen = set(observed)
+    seen, named = set(observed), set(declared)
     parts = [name if name in seen else f"{name} (not observed)" for name in declared]
-    parts += [f"{name} (UNDECLARED)" for name in observed if name not in set(declared)]
+    parts += [f"{name} (UNDECLARED)" for name in observed if name not in named]
     return ", ".join(parts) or "-"
 
 
@@ -298,5 +290,7 @@ def orphans_command(
     table = new_table(f"orphan topics on {target.label}", ["topic", "in spec", "size"],
                       right=("size",))  # fmt: skip
     for o in found:
-        table.add_row(escape(o.topic), "yes" if o.in_spec else "no", size(o.size_on_disk_bytes))
+        table.add_row(
+            escape(o.topic), "yes" if o.in_spec else "no", human_bytes(o.size_on_disk_bytes)
+        )
     print_table(console, table)

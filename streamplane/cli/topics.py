@@ -24,7 +24,7 @@ from streamplane.cli._options import (
     KafkaConfigOpt,
     SpecOpt,
 )
-from streamplane.cli._tables import new_table, print_table
+from streamplane.cli._tables import human_bytes, new_table, print_table
 from streamplane.cli._target import ReadTarget, resolve_target
 from streamplane.errors import StreamplaneError
 from streamplane.kafka import ClusterInspector, TopicDetail, TopicLayout
@@ -153,8 +153,8 @@ def describe_topic(
         )
     if detail.size_on_disk_bytes is not None:
         size = (
-            f"{_bytes(sum(p.size_bytes or 0 for p in detail.partitions))} "
-            f"({_bytes(detail.size_on_disk_bytes)} on disk with every replica)"
+            f"{human_bytes(sum(p.size_bytes or 0 for p in detail.partitions))} "
+            f"({human_bytes(detail.size_on_disk_bytes)} on disk with every replica)"
         )
     else:
         size = "unknown (the brokers did not answer DescribeLogDirs)"
@@ -189,7 +189,7 @@ def describe_topic(
             else ("[yellow]under-replicated[/]" if state.under_replicated else "ok"),
             _offset(part.start_offset),
             _offset(part.end_offset),
-            _bytes(part.size_bytes) if part.size_bytes is not None else "-",
+            human_bytes(part.size_bytes) if part.size_bytes is not None else "-",
         )
     print_table(console, table)
 
@@ -280,14 +280,3 @@ def _count(value: int, colour: str) -> str:
 
 def _offset(value: int | None) -> str:
     return "-" if value is None else str(value)
-
-
-def _bytes(value: int | None) -> str:
-    if value is None:
-        return "-"
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")

@@ -61,6 +61,8 @@ from streamplane.client._headers import (
     SCHEMA_ID_HEADER,
     TRACEPARENT_HEADER,
     TRACESTATE_HEADER,
+    Headers,
+    header_text,
 )
 from streamplane.client._identity import ApplicationScope
 from streamplane.client._logging import JsonLogFormatter, configure_json_logging
@@ -135,6 +137,7 @@ __all__ = [
     "DeliveryError",
     "DeliveryFailure",
     "Handler",
+    "Headers",
     "IdempotentSink",
     "JsonLogFormatter",
     "Output",
@@ -163,6 +166,7 @@ __all__ = [
     "consumer_lag",
     "dlq_topic",
     "find_parked",
+    "header_text",
     "inspect_dead_letters",
     "named_parked",
     "replay_dead_letters",

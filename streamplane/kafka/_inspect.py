@@ -22,7 +22,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import ConfigResource, ConfigSource, OffsetSpec, ResourceType
 
 from streamplane.errors import ClusterError
-from streamplane.kafka._admin import ClusterAdmin
+from streamplane.kafka._admin import AclTuple, ClusterAdmin
 from streamplane.kafka._connection import ConnectionSettings
 
 #: Where a config value comes from, in the words an operator reads (Kafka's ConfigSource).
@@ -347,14 +347,7 @@ class ClusterInspector:
     # ----------------------------------------------------------------- groups
     def groups(self) -> list[GroupListing]:
         """Every consumer group with its state, member count and total lag, sorted by name."""
-        try:
-            listed = self._client.list_consumer_groups(request_timeout=self.timeout_s).result()
-        except KafkaException as exc:
-            raise ClusterError(
-                f"cannot list consumer groups on {self.settings.bootstrap_servers}: "
-                f"{exc.args[0].str()}"
-            ) from exc
-        ids = sorted(g.group_id for g in listed.valid)
+        ids = self._group_ids()
         if not ids:
             return []
         described = self._describe_groups(ids)
@@ -376,59 +369,98 @@ class ClusterInspector:
             )
         return listings
 
+    def _group_ids(self) -> list[str]:
+        """The ids of every consumer group, sorted."""
+        try:
+            listed = self._client.list_consumer_groups(request_timeout=self.timeout_s).result()
+        except KafkaException as exc:
+            raise ClusterError(
+                f"cannot list consumer groups on {self.settings.bootstrap_servers}: "
+                f"{exc.args[0].str()}"
+            ) from exc
+        ids = sorted(g.group_id for g in listed.valid)
+        return ids
+
     def group(self, group: str) -> GroupDetail:
         """One group: its members and assignments, and lag on every partition it reads."""
-        description = self._describe_groups([group])[group]
-        state = _enum_name(description.state)
-        committed = self._committed([group])[group]
-        if state == "DEAD" and not committed:
+        detail = self._details([group])[group]
+        if detail.state == "DEAD" and not detail.lags:
             raise ClusterError(
                 f"no consumer group {group!r} on {self.settings.bootstrap_servers}; "
                 "`streamplane groups list` shows the groups there are"
             )
-        members = []
-        owner: dict[tuple[str, int], str] = {}
-        for member in description.members:
-            assigned = tuple(
-                sorted(
-                    (tp.topic, tp.partition)
-                    for tp in (member.assignment.topic_partitions if member.assignment else [])
+        return detail
+
+    def group_details(self) -> list[GroupDetail]:
+        """Every consumer group in detail, sorted by name: one DescribeGroups, the groups'
+        OffsetFetches in flight together, and one ListOffsets, however many groups."""
+        ids = self._group_ids()
+        details = self._details(ids) if ids else {}
+        return [details[group] for group in ids]
+
+    def _details(self, ids: list[str]) -> dict[str, GroupDetail]:
+        """GroupDetail of each group of ``ids``, read in bulk."""
+        described = self._describe_groups(ids)
+        committed_by_group = self._committed(ids)
+        members_by_group: dict[str, list[GroupMember]] = {}
+        owner: dict[tuple[str, tuple[str, int]], str] = {}
+        for group in ids:
+            members = members_by_group[group] = []
+            for member in described[group].members:
+                assigned = tuple(
+                    sorted(
+                        (tp.topic, tp.partition)
+                        for tp in (member.assignment.topic_partitions if member.assignment else [])
+                    )
                 )
-            )
-            for tp in assigned:
-                owner[tp] = member.member_id
-            members.append(
-                GroupMember(
-                    member_id=member.member_id,
-                    client_id=member.client_id,
-                    host=member.host,
-                    instance_id=member.group_instance_id,
-                    assignment=assigned,
+                for tp in assigned:
+                    owner[(group, tp)] = member.member_id
+                members.append(
+                    GroupMember(
+                        member_id=member.member_id,
+                        client_id=member.client_id,
+                        host=member.host,
+                        instance_id=member.group_instance_id,
+                        assignment=assigned,
+                    )
                 )
+        partitions_of = {
+            group: sorted(set(committed_by_group[group]) | {tp for g, tp in owner if g == group})
+            for group in ids
+        }
+        ends = self._offsets(sorted({tp for tps in partitions_of.values() for tp in tps}), _LATEST)
+        details = {}
+        for group in ids:
+            description = described[group]
+            committed = committed_by_group[group]
+            lags = tuple(
+                PartitionLag(
+                    topic=t,
+                    partition=p,
+                    committed=committed.get((t, p)),
+                    end_offset=ends.get((t, p)),
+                    lag=_lag(ends.get((t, p)), committed.get((t, p))),
+                    member=owner.get((group, (t, p))),
+                )
+                for t, p in partitions_of[group]
             )
-        partitions = sorted(set(committed) | set(owner))
-        ends = self._offsets(partitions, _LATEST)
-        lags = tuple(
-            PartitionLag(
-                topic=t,
-                partition=p,
-                committed=committed.get((t, p)),
-                end_offset=ends.get((t, p)),
-                lag=_lag(ends.get((t, p)), committed.get((t, p))),
-                member=owner.get((t, p)),
+            coordinator = description.coordinator
+            details[group] = GroupDetail(
+                group=group,
+                state=_enum_name(description.state),
+                kind=_enum_name(description.type),
+                protocol=description.partition_assignor or "",
+                coordinator=coordinator.id if coordinator is not None else None,
+                members=tuple(
+                    sorted(members_by_group[group], key=lambda m: (m.client_id, m.member_id))
+                ),
+                lags=lags,
             )
-            for t, p in partitions
-        )
-        coordinator = description.coordinator
-        return GroupDetail(
-            group=group,
-            state=state,
-            kind=_enum_name(description.type),
-            protocol=description.partition_assignor or "",
-            coordinator=coordinator.id if coordinator is not None else None,
-            members=tuple(sorted(members, key=lambda m: (m.client_id, m.member_id))),
-            lags=lags,
-        )
+        return details
+
+    def acls(self) -> list[AclTuple]:
+        """Every ACL binding on the cluster."""
+        return self._admin.describe_acls()
 
     def _describe_groups(self, ids: list[str]) -> dict[str, Any]:
         return self._admin._settle(

@@ -21,7 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from streamplane.model import ApplicationEntry, Spec, TopicEntry
+from streamplane.local import node_address
+from streamplane.model import PII_TAG, ApplicationEntry, Spec, TopicEntry
 from streamplane.model._schema_contract import field_tags, read_schema, schema_ref
 from streamplane.model._types import Visibility
 
@@ -40,9 +41,8 @@ CONTENT_TYPES = {
     "JSON": "application/json",
     "PROTOBUF": "application/x-protobuf",
 }
-#: Where the local cluster's first node takes clients (see local/_layout.py).
-LOCAL_BOOTSTRAP = "127.0.0.1:9092"
-PII_TAG = "PII"
+#: Where the local cluster's first node takes clients.
+LOCAL_BOOTSTRAP = node_address(1).bootstrap
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from streamplane.lineage.flows import LineageRow
-from streamplane.model import Spec, TopicEntry
-from streamplane.model._schema_contract import Role, field_tags, schema_ref
+from streamplane.model import PII_TAG, Spec, TopicEntry
+from streamplane.model._schema_contract import Role, field_tags
 from streamplane.model._types import Classification
 
-PII_TAG = "PII"
 #: The field name of a PII topic whose fields are not known.
 WHOLE_RECORD = "(whole record)"
 
@@ -151,13 +150,16 @@ def _owner(entry: TopicEntry) -> str:
     return entry.topic.owner or entry.domain.owner or entry.tenant.owners[0]
 
 
-def _tagged(spec: Spec, entry: TopicEntry) -> dict[str, list[str]]:
-    tagged: dict[str, list[str]] = {}
+def topic_fields(spec: Spec, entry: TopicEntry) -> dict[str, set[str]]:
+    """Every field of the topic's value and key schemas (Avro: the fields of other formats
+    are not enumerated) with its tags; key fields are prefixed ``key:``."""
+    fields: dict[str, set[str]] = {}
     roles: tuple[tuple[Role, str], ...] = (("value", ""), ("key", "key:"))
     for role, prefix in roles:
-        if schema_ref(entry, role) is None:
-            continue
         for name, tags in (field_tags(spec, entry, role) or {}).items():
-            if tags:
-                tagged[f"{prefix}{name}"] = sorted(tags)
-    return tagged
+            fields[f"{prefix}{name}"] = tags
+    return fields
+
+
+def _tagged(spec: Spec, entry: TopicEntry) -> dict[str, list[str]]:
+    return {name: sorted(tags) for name, tags in topic_fields(spec, entry).items() if tags}

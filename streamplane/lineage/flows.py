@@ -30,7 +30,7 @@ from typing import Any, Literal
 import confluent_kafka
 from confluent_kafka import KafkaError, TopicPartition
 
-from streamplane.client import APP_HEADER
+from streamplane.client import APP_HEADER, Headers, header_text
 from streamplane.kafka import ClusterInspector, ConnectionSettings
 from streamplane.model import Spec
 from streamplane.security.audit import AuditRecord
@@ -107,11 +107,10 @@ def observed_consumers(spec: Spec, inspector: ClusterInspector) -> dict[Flow, se
     """Consumer flows from groups' committed offsets, assignments and members."""
     apps_of_group = {entry.consumer_group: entry for entry in spec.applications.values()}
     observed: dict[Flow, set[str]] = defaultdict(set)
-    for listing in inspector.groups():
-        group = listing.group
+    for detail in inspector.group_details():
+        group = detail.group
         if group.startswith(PLATFORM_PREFIX):
             continue  # the platform's own services (registry, audit shipper) on its topics
-        detail = inspector.group(group)
         entry = apps_of_group.get(group)
         party = entry.app.name if entry is not None else f"group {group}"
         for lag in detail.lags:
@@ -174,11 +173,8 @@ def observed_producers(
                     remaining.discard((msg.topic() or "", msg.partition() or 0))
                 continue
             topic = msg.topic() or ""
-            app = None
-            headers: list[tuple[str, bytes | None]] = msg.headers() or []  # type: ignore[assignment]
-            for name, value in headers:
-                if name == APP_HEADER and value is not None:
-                    app = value.decode() if isinstance(value, bytes) else str(value)
+            headers: Headers = msg.headers() or []  # type: ignore[assignment]
+            app = header_text(headers, APP_HEADER)
             counts[(app or UNNAMED_PRODUCER, topic)] += 1
         for (app, topic), count in counts.items():
             observed[Flow(app, "produces", topic)].add(f"{count} of the last records")

@@ -18,9 +18,9 @@ import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from streamplane.lineage.catalog import topic_fields
 from streamplane.lineage.flows import LineageRow
 from streamplane.model import Spec
-from streamplane.model._schema_contract import Role, field_tags
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,8 @@ class FieldFlow:
 
 
 def schema_fields(spec: Spec) -> dict[str, list[str]]:
-    """topic -> the full names of its value and key fields (Avro schemas; key fields
-    prefixed ``key:``)."""
-    out: dict[str, list[str]] = {}
-    roles: tuple[tuple[Role, str], ...] = (("value", ""), ("key", "key:"))
-    for name, entry in spec.topics.items():
-        names = []
-        for role, prefix in roles:
-            names += [f"{prefix}{f}" for f in (field_tags(spec, entry, role) or {})]
-        out[name] = names
-    return out
+    """topic -> the full names of its value and key fields (see ``topic_fields``)."""
+    return {name: list(topic_fields(spec, entry)) for name, entry in spec.topics.items()}
 
 
 def _simple(name: str) -> str:
