@@ -36,6 +36,7 @@ from confluent_kafka.schema_registry.schema_registry_client import Metadata, Rul
 from confluent_kafka.serialization import SerializationContext
 
 from streamplane.client._errors import ClientError
+from streamplane.model import ENCRYPTING
 
 if TYPE_CHECKING:
     from streamplane.client._schemas import TopicSchema, TopicSchemas
@@ -77,6 +78,8 @@ def rule_registry() -> RuleRegistry:
     )
     from confluent_kafka.schema_registry.rules.jsonata.jsonata_executor import JsonataExecutor
 
+    from streamplane.client.subject_encryption import SubjectEncryptionExecutor
+
     register_kms_drivers()
     # confluent-kafka's rule classes are not typed; each is constructed without arguments.
     kinds: tuple[Any, ...] = (
@@ -85,6 +88,7 @@ def rule_registry() -> RuleRegistry:
         FieldEncryptionExecutor,
         EncryptionExecutor,
         JsonataExecutor,
+        SubjectEncryptionExecutor,
     )
     make: Any = RuleRegistry
     registry: RuleRegistry = make()
@@ -202,7 +206,7 @@ def contracts_for(
         declared = schemas.get(topic)
         for schema in (declared.key, declared.value) if declared is not None else ():
             rules = (schema.rule_set or {}).get("domainRules", []) if schema else []
-            if any(r.get("type") in ("ENCRYPT", "ENCRYPT_PAYLOAD") for r in rules):
+            if any(r.get("type") in ENCRYPTING for r in rules):
                 return DataContracts.from_spec(spec, data_dir=data_dir)
     return None
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from streamplane.model._contracts import (
     DEFAULT_ENCRYPT_RULE,
+    ENCRYPTING,
+    FIELD_ENCRYPTING,
     MAJOR_VERSION,
     PII_TAG,
     RULE_TYPES,
+    SUBJECT_FIELD,
     ContractRule,
     ContractRules,
 )
@@ -52,9 +55,12 @@ from streamplane.model._types import (
 
 __all__ = [
     "DEFAULT_ENCRYPT_RULE",
+    "ENCRYPTING",
+    "FIELD_ENCRYPTING",
     "MAJOR_VERSION",
     "PII_TAG",
     "RULE_TYPES",
+    "SUBJECT_FIELD",
     "AclException",
     "Application",
     "ApplicationEntry",

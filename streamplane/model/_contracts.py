@@ -32,6 +32,8 @@ RULE_TYPES: dict[str, str] = {
     "CEL_FIELD": "a CEL expression applied to each field (guard ; expression)",
     "ENCRYPT": "envelope-encrypts every field carrying one of the rule's tags",
     "ENCRYPT_PAYLOAD": "envelope-encrypts the whole serialized payload",
+    "ENCRYPT_PER_SUBJECT": "encrypts tagged fields with a key per data subject (named by "
+    "param encrypt.subject.field), destroyed by `streamplane gdpr forget`",
     "JSONATA": "a JSONata transformation (migration rules between major versions)",
 }
 #: The modes each list of a rule set takes (Confluent's serializers ignore the others).
@@ -47,6 +49,11 @@ KMS_TYPE = "encrypt.kms.type"
 KMS_KEY_ID = "encrypt.kms.key.id"
 DEK_ALGORITHM = "encrypt.dek.algorithm"
 DEK_EXPIRY_DAYS = "encrypt.dek.expiry.days"
+#: The ENCRYPT_PER_SUBJECT parameter naming the field that holds the data subject's id.
+SUBJECT_FIELD = "encrypt.subject.field"
+#: Rule types that encrypt fields by tag, and every rule type that encrypts.
+FIELD_ENCRYPTING = ("ENCRYPT", "ENCRYPT_PER_SUBJECT")
+ENCRYPTING = (*FIELD_ENCRYPTING, "ENCRYPT_PAYLOAD")
 
 #: The tag a ``classification: pii`` topic's PII fields carry, and its default rule's name.
 PII_TAG = "PII"
@@ -81,7 +88,7 @@ class ContractRule(_Model):
         description="Domain rules: WRITE, READ or WRITEREAD; migration rules: UPGRADE, "
         "DOWNGRADE or UPDOWN."
     )
-    type: str = Field(description="CEL, CEL_FIELD, ENCRYPT, ENCRYPT_PAYLOAD or JSONATA.")
+    type: str = Field(description="One of RULE_TYPES, e.g. CEL, ENCRYPT or ENCRYPT_PER_SUBJECT.")
     tags: list[str] = Field([], description="Field tags the rule applies to (field rules).")
     params: dict[str, Text] = Field(
         {}, description="e.g. encrypt.kek.name; an ENCRYPT rule gets the spec's KEK by default."

@@ -31,6 +31,8 @@ from streamplane.model._contracts import (
     DEK_ALGORITHM,
     DEK_EXPIRY_DAYS,
     DOMAIN_MODES,
+    ENCRYPTING,
+    FIELD_ENCRYPTING,
     KEK_NAME,
     KMS_KEY_ID,
     KMS_TYPE,
@@ -39,6 +41,7 @@ from streamplane.model._contracts import (
     RULE_ACTIONS,
     RULE_KINDS,
     RULE_TYPES,
+    SUBJECT_FIELD,
     ContractRule,
 )
 from streamplane.model._spec import Spec, TopicEntry
@@ -46,7 +49,6 @@ from streamplane.model._types import Classification, Encryption, SchemaRef, Tena
 from streamplane.model._yaml import Path_
 
 Role = Literal["key", "value"]
-_ENCRYPTING = ("ENCRYPT", "ENCRYPT_PAYLOAD")
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ def needs_default_encryption(entry: TopicEntry, role: Role) -> bool:
 
 
 def _filled(rule: ContractRule, encryption: Encryption | None) -> dict[str, Any]:
-    if rule.type in _ENCRYPTING and KEK_NAME not in rule.params and encryption is not None:
+    if rule.type in ENCRYPTING and KEK_NAME not in rule.params and encryption is not None:
         return rule.to_confluent(params=kek_params(encryption))
     return rule.to_confluent()
 
@@ -161,7 +163,7 @@ def _filled(rule: ContractRule, encryption: Encryption | None) -> dict[str, Any]
 def _encrypts(rule: dict[str, Any], tag: str, *, disabled: bool = False) -> bool:
     """An ENCRYPT rule applying to fields tagged ``tag`` (no tags: every field); enabled,
     unless ``disabled`` counts disabled ones too."""
-    if rule.get("type") != "ENCRYPT" or (rule.get("disabled") and not disabled):
+    if rule.get("type") not in FIELD_ENCRYPTING or (rule.get("disabled") and not disabled):
         return False
     tags = rule.get("tags") or []
     return not tags or tag in tags
@@ -365,7 +367,7 @@ def _check_rule(
                 f"use one of {', '.join(RULE_ACTIONS)}"
                 + ("; WRITEREAD and UPDOWN rules may give two, e.g. ERROR,NONE" if paired else ""),
             )
-    if rule.type in _ENCRYPTING:
+    if rule.type in ENCRYPTING:
         if rule.kind != "TRANSFORM":
             yield src.issue((*where, "kind"), f"{label}: an {rule.type} rule is a TRANSFORM")
         if KEK_NAME not in rule.params and encryption is None:
@@ -388,7 +390,9 @@ def _check_rule(
                     "CEL_FIELD and CEL take `guard ; expression`; see the rule type's "
                     "documentation for its syntax",
                 )
-    if rule.type in ("ENCRYPT", "CEL_FIELD") and fields is not None:
+    if rule.type == "ENCRYPT_PER_SUBJECT":
+        yield from _check_subject_field(src, rule, where, label, fields)
+    if rule.type in (*FIELD_ENCRYPTING, "CEL_FIELD") and fields is not None:
         carried = set().union(*fields.values())
         for tag in rule.tags:
             if tag not in carried:
@@ -398,6 +402,38 @@ def _check_rule(
                     f'tag the fields: "confluent:tags": ["{tag}"] on the field in the schema, '
                     f'or `tags: {{"**.<field>": [{tag}]}}` under the schema in the spec',
                 )
+
+
+def _check_subject_field(
+    src: Any, rule: ContractRule, where: Path_, label: str, fields: dict[str, set[str]] | None
+) -> Iterator[SpecIssue]:
+    """A per-subject rule names a plain field holding the data subject's id."""
+    name = rule.params.get(SUBJECT_FIELD)
+    if not name:
+        yield src.issue(
+            (*where, "params"),
+            f"{label}: an ENCRYPT_PER_SUBJECT rule needs {SUBJECT_FIELD}, the field holding "
+            "the data subject's id",
+            f"add params: {{{SUBJECT_FIELD}: customer_id}} (a field of the record that "
+            "identifies the person the record is about)",
+        )
+        return
+    if fields is None:
+        return
+    matches = [path for path in fields if path.rsplit(".", 1)[-1] == name]
+    if not matches:
+        yield src.issue(
+            (*where, "params", SUBJECT_FIELD),
+            f"{label}: {SUBJECT_FIELD} names {name}, which is not a field of the schema",
+            f"fields: {', '.join(sorted(p.rsplit('.', 1)[-1] for p in fields)[:8])}",
+        )
+    elif any(set(rule.tags) & fields[path] for path in matches):
+        yield src.issue(
+            (*where, "params", SUBJECT_FIELD),
+            f"{label}: the subject field {name} carries a tag the rule encrypts, so a reader "
+            "could not tell whose key opens the record",
+            "keep the subject field untagged (or tagged for a different rule, e.g. a hash)",
+        )
 
 
 def expression_problem(rule_type: str, expr: str) -> str | None:

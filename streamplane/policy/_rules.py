@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from streamplane.model import (
     DEFAULT_ENCRYPT_RULE,
+    FIELD_ENCRYPTING,
     PII_TAG,
     Classification,
     Secret,
@@ -225,7 +226,7 @@ def pii_encryption(ctx: RuleContext) -> Iterator[RuleViolation]:
         encrypting = [
             r
             for r in rules
-            if r.get("type") == "ENCRYPT"
+            if r.get("type") in FIELD_ENCRYPTING
             and not r.get("disabled")
             and (not r.get("tags") or PII_TAG in r["tags"])
         ]

@@ -17,7 +17,14 @@ from typing import Any
 
 from confluent_kafka.schema_registry.wildcard_matcher import wildcard_match
 
-from streamplane.model import MAJOR_VERSION, PII_TAG, Contract, avro_fields
+from streamplane.model import (
+    ENCRYPTING,
+    FIELD_ENCRYPTING,
+    MAJOR_VERSION,
+    PII_TAG,
+    Contract,
+    avro_fields,
+)
 from streamplane.reconcile._plan import Change
 
 _RULE_LISTS = ("domainRules", "migrationRules", "encodingRules")
@@ -144,7 +151,7 @@ def contract_notes(before: Contract | None, after: Contract) -> list[str]:
                 f"version on, {where} serializers refuse records for which "
                 f"`{rule.get('expr')}` does not hold"
             )
-        elif rule.get("type") in ("ENCRYPT", "ENCRYPT_PAYLOAD"):
+        elif rule.get("type") in ENCRYPTING:
             what = ", ".join(rule.get("tags", [])) or "every field"
             notes.append(
                 f"new ENCRYPT rule {name}: fields tagged {what} are encrypted from this version "
@@ -197,7 +204,7 @@ def contract_refusals(
     ):
         problems.append("the latest version encrypts the whole payload; the spec's would not")
     for rule in old_rules:
-        if rule.get("type") != "ENCRYPT":
+        if rule.get("type") not in FIELD_ENCRYPTING:
             continue
         for tag in rule.get("tags") or ["*"]:
             if tag != PII_TAG and not pii_topic:
@@ -222,7 +229,7 @@ def contract_refusals(
 
 
 def _covers(rule: dict[str, Any], tag: str) -> bool:
-    if rule.get("type") != "ENCRYPT":
+    if rule.get("type") not in FIELD_ENCRYPTING:
         return False
     tags = rule.get("tags") or []
     return not tags or tag in tags or tag == "*"

@@ -34,7 +34,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from streamplane.model import DEFAULT_ENCRYPT_RULE, PII_TAG, Contract, ContractRule, Encryption
+from streamplane.model import (
+    DEFAULT_ENCRYPT_RULE,
+    ENCRYPTING,
+    PII_TAG,
+    Contract,
+    ContractRule,
+    Encryption,
+)
 from streamplane.model._contracts import DEK_ALGORITHM, DEK_EXPIRY_DAYS, KEK_NAME
 from streamplane.model._schema_contract import avro_fields, default_encrypt_rule, kek_params
 from streamplane.model._types import SchemaRef
@@ -47,7 +54,6 @@ SUFFIXES = {"AVRO": "avsc", "PROTOBUF": "proto", "JSON": "json"}
 #: Where schema files go, relative to the imported spec's root.
 SCHEMA_DIR = "schemas"
 _ROLES = ("key", "value")
-_ENCRYPTING = ("ENCRYPT", "ENCRYPT_PAYLOAD")
 _EVERY_TENANT = "every tenant without an encryption of its own"
 _TENANT = re.compile(r"tenant ([a-z][a-z0-9-]*)")
 _RULE_KEYS = set(ContractRule.model_fields)
@@ -229,7 +235,7 @@ def _without_kek(rule: dict[str, Any], encryption: Encryption | None) -> dict[st
     fills them in again), the rest in Confluent's shape."""
     body = {k: v for k, v in rule.items() if v not in (None, [], {})}
     params = {str(k): str(v) for k, v in (body.get("params") or {}).items()}
-    if encryption is not None and rule.get("type") in _ENCRYPTING:
+    if encryption is not None and rule.get("type") in ENCRYPTING:
         filled = kek_params(encryption)
         if all(params.get(k) == v for k, v in filled.items()):
             params = {k: v for k, v in params.items() if k not in filled}

@@ -351,5 +351,16 @@ class HttpRegistryClient:
     def undelete_kek(self, name: str) -> None:
         self._call("POST", f"{_KEKS}/{quote(name, safe='')}/undelete")
 
+    def dek_subjects(self, kek: str) -> list[str]:
+        """The subjects of a KEK's DEKs (live ones; [] when the KEK is gone)."""
+        answer = self._call("GET", f"{_KEKS}/{quote(kek, safe='')}/deks", missing=(40470,))
+        return [str(subject) for subject in answer or []]
+
+    def destroy_dek(self, kek: str, subject: str) -> None:
+        """Delete every version of a DEK for good: soft first, as Confluent's API requires."""
+        path = f"{_KEKS}/{quote(kek, safe='')}/deks/{quote(subject, safe='')}"
+        self._call("DELETE", path, missing=(40470,))
+        self._call("DELETE", path, params={"permanent": "true"}, missing=(40470,))
+
 
 _KEKS = "/dek-registry/v1/keks"

@@ -35,9 +35,14 @@ class Change:
 
 
 def record_changes(
-    settings: ConnectionSettings, changes: Iterable[Change], *, principal: str | None
+    settings: ConnectionSettings,
+    changes: Iterable[Change],
+    *,
+    principal: str | None,
+    source: str = "apply",
 ) -> int:
-    """Produce one event per change; how many were delivered."""
+    """Produce one event per change; how many were delivered. ``source`` names the command
+    that made them (``apply``, ``gdpr``)."""
     listed = list(changes)
     if not listed:
         return 0
@@ -50,9 +55,9 @@ def record_changes(
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         for n, change in enumerate(listed):
             record = AuditRecord(
-                id=event_id("apply", run, n),
+                id=event_id(source, run, n),
                 time=now,
-                source="apply",
+                source=source,
                 principal=f"User:{principal}" if principal else None,
                 client=socket.gethostname(),
                 operation=f"{change.op} {change.kind}",
@@ -67,8 +72,8 @@ def record_changes(
             producer.produce(AUDIT_TOPIC, key=record.id.encode(), value=record.to_json().encode())
         left = producer.flush(15)
     except KafkaException as exc:
-        log.warning("apply's changes were not recorded in %s: %s", AUDIT_TOPIC, exc)
+        log.warning("%s's changes were not recorded in %s: %s", source, AUDIT_TOPIC, exc)
         return 0
     if left:
-        log.warning("%d of apply's audit events were not delivered to %s", left, AUDIT_TOPIC)
+        log.warning("%d of %s's audit events were not delivered to %s", left, source, AUDIT_TOPIC)
     return len(listed) - left

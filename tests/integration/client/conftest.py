@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer as RawConsumer
@@ -19,6 +20,23 @@ from streamplane.model import Spec
 from tests.integration.conftest import create_topic, next_http_port
 from tests.integration.registry.serving import Served, serve
 from tests.unit.client.specs import write_spec
+
+
+def raw_messages(connection: ConnectionSettings, topic: str, count: int) -> list[Any]:
+    """The first ``count`` records of partition 0 as the log holds them (no deserializer)."""
+    reader = RawConsumer(connection.librdkafka(**{"group.id": f"raw-{uuid.uuid4().hex[:6]}"}))
+    reader.assign([TopicPartition(topic, 0, 0)])
+    found: list[Any] = []
+    try:
+        for _ in range(200):
+            message = reader.poll(0.5)
+            if message is not None and message.error() is None:
+                found.append(message)
+            if len(found) >= count:
+                break
+    finally:
+        reader.close()
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -14,13 +14,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer as RawConsumer
-from confluent_kafka import TopicPartition
 
 from streamplane.client import Consumer, DataContracts, Producer, Record, SchemaViolation
 from streamplane.kafka import ConnectionSettings
 from streamplane.local import LocalCluster
 from streamplane.model import Spec, load_spec
+from tests.integration.client.conftest import raw_messages
 from tests.integration.conftest import create_topic
 from tests.integration.registry.serving import Served
 
@@ -82,19 +81,7 @@ def contract_spec(root: Path, prefix: str) -> Spec:
 
 def raw_values(connection: ConnectionSettings, topic: str, count: int) -> list[bytes]:
     """The values as the log holds them, read without any deserializer."""
-    reader = RawConsumer(connection.librdkafka(**{"group.id": f"raw-{uuid.uuid4().hex[:6]}"}))
-    reader.assign([TopicPartition(topic, 0, 0)])
-    values: list[bytes] = []
-    try:
-        for _ in range(200):
-            message = reader.poll(0.5)
-            if message is not None and message.error() is None:
-                values.append(message.value())
-            if len(values) >= count:
-                break
-    finally:
-        reader.close()
-    return values
+    return [m.value() for m in raw_messages(connection, topic, count)]
 
 
 def test_a_pii_field_is_ciphertext_in_the_log_and_plain_after_sdk_consume(

@@ -197,7 +197,7 @@ def test_an_unknown_rule_type_is_located_and_the_known_ones_listed(tmp_path: Pat
     assert issue.line == line_of(root, "type: CELL")
     assert issue.message == 'rule "check-id": unknown rule type "CELL"'
     assert issue.hint is not None and issue.hint.startswith('did you mean "CEL"?')
-    assert "CEL_FIELD, ENCRYPT, ENCRYPT_PAYLOAD, JSONATA" in issue.hint
+    assert "CEL_FIELD, ENCRYPT, ENCRYPT_PAYLOAD, ENCRYPT_PER_SUBJECT, JSONATA" in issue.hint
 
 
 def test_an_unknown_kind_and_a_migration_mode_in_domain_rules_are_refused(tmp_path: Path) -> None:
@@ -357,3 +357,46 @@ def test_the_example_spec_loads_with_its_contracts(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLE, copy)
     spec = load_spec(copy)
     assert spec.platform.encryption is not None and spec.platform.encryption.kek == "estate-pii"
+
+
+def test_a_per_subject_rule_replaces_the_default_and_gets_the_spec_kek(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        """\
+        file: schemas/customer.avsc
+        rules:
+          domain:
+            - {name: forget-me, kind: TRANSFORM, mode: WRITEREAD, type: ENCRYPT_PER_SUBJECT,
+               tags: [PII], params: {encrypt.subject.field: id}}
+        """,
+    )
+    [rule] = value_contract(load(root)).rules()
+    assert rule["type"] == "ENCRYPT_PER_SUBJECT"
+    assert rule["params"]["encrypt.kek.name"] == "platform-kek"
+    assert rule["params"]["encrypt.subject.field"] == "id"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ("{}", "an ENCRYPT_PER_SUBJECT rule needs encrypt.subject.field"),
+        ("{encrypt.subject.field: customer}", "names customer, which is not a field"),
+        ("{encrypt.subject.field: street}", "the subject field street carries a tag the rule"),
+    ],
+)
+def test_a_per_subject_rule_needs_a_plain_subject_field_of_the_schema(
+    tmp_path: Path, params: str, message: str
+) -> None:
+    root = write(
+        tmp_path,
+        f"""\
+        file: schemas/customer.avsc
+        rules:
+          domain:
+            - {{name: forget-me, kind: TRANSFORM, mode: WRITEREAD, type: ENCRYPT_PER_SUBJECT,
+               tags: [PII], params: {params}}}
+        """,
+    )
+    [issue] = errors(root)
+    assert message in issue.message
+    assert issue.line == line_of(root, "forget-me") or issue.line == line_of(root, "params")
