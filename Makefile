@@ -39,6 +39,7 @@ up: fetch
 	$(SP) lint $(SPEC)
 	$(SP) apply $(SPEC) --auto-approve $(AT)
 	$(SP) export asyncapi $(SPEC) --out $(DATA_DIR)/asyncapi
+	$(SP) up --nodes $(NODES) --spec $(SPEC) $(AT) $(if $(PORT_OFFSET),--port-offset $(PORT_OFFSET))
 	$(SP) status $(AT)
 	@echo
 	@echo "The streamplane command and the Python SDK are installed in $(VENV), not on your PATH:"

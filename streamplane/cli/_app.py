@@ -22,6 +22,7 @@ from streamplane.cli import idp as idp_commands
 from streamplane.cli import kafka_tools as kafka_tool_commands
 from streamplane.cli import lineage as lineage_commands
 from streamplane.cli import local as local_commands
+from streamplane.cli import mask as mask_commands
 from streamplane.cli import pki as pki_commands
 from streamplane.cli import registry as registry_commands
 from streamplane.cli import topics as topics_commands
@@ -50,6 +51,7 @@ guardrails_commands.register(app)
 export_commands.register(app)
 lineage_commands.register(app)
 gdpr_commands.register(app)
+mask_commands.register(app)
 
 err_console = Console(stderr=True)
 

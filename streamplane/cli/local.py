@@ -28,6 +28,8 @@ from streamplane.local import (
 )
 from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.local._cluster import DEFAULT_START_TIMEOUT_S, DEFAULT_STOP_TIMEOUT_S
+from streamplane.local._jobs import MaskingJobProcess, masking_jobs
+from streamplane.model import load_spec
 
 console = Console(soft_wrap=True)
 
@@ -87,6 +89,14 @@ def up(
             help="Also run the audit shipper (authorization logs -> _streamplane_audit).",
         ),
     ] = True,
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            "--spec",
+            help="Also start the spec's jobs (a masking job per masked_twin); run it after "
+            "`apply`, which makes their topics, principals and ACLs.",
+        ),
+    ] = None,
     tls: Annotated[
         bool | None,
         typer.Option(
@@ -146,6 +156,21 @@ def up(
             "[green]ready[/] audit shipper -> _streamplane_audit (streamplane audit query)",
             highlight=False,
         )
+    if spec is not None:
+        _start_jobs(cluster, spec, timeout)
+
+
+def _start_jobs(cluster: LocalCluster, spec: Path, timeout: float) -> None:
+    """A masking job per masked twin of the spec (see ``streamplane mask run``)."""
+    loaded = load_spec(spec)
+    for entry in loaded.topics.values():
+        if entry.topic.masked_twin is None or entry.path[-1] == "masked_twin":
+            continue
+        job = MaskingJobProcess(cluster.dir, entry.full_name, spec)
+        if job.process() is None:
+            with console.status(f"Starting {job.label}…"):
+                job.start(timeout_s=timeout)
+        console.print(f"[green]ready[/] {job.label} (log {job.log_file})", highlight=False)
 
 
 def down(
@@ -157,6 +182,9 @@ def down(
     """Stop every node (SIGTERM, then SIGKILL after the timeout). Data is kept."""
     cluster = _open(data_dir)
     state = cluster.state()
+    for job in masking_jobs(cluster.dir):
+        if job.stop():
+            console.print(f"stopped {job.label}")
     if AuditShipperProcess(cluster.dir).stop():
         console.print("stopped the audit shipper")
     if state is not None and RegistryProcess(cluster.dir, port_offset=state.port_offset).stop():
@@ -187,6 +215,7 @@ def status(
         RegistryProcess(cluster.dir, port_offset=port_offset).status(),
         cluster.identity_provider().status(),
         AuditShipperProcess(cluster.dir).status(),
+        *(job.status() for job in masking_jobs(cluster.dir)),
     ]
     unhealthy, unknown = _unhealthy_partitions(cluster, info)
     if as_json:

@@ -19,6 +19,7 @@ from streamplane.local._config import render_server_properties
 from streamplane.local._fetch import KafkaRuntime, fetch_runtime, package_file
 from streamplane.local._idp_service import IdpProcess
 from streamplane.local._java import JavaRuntime, find_java
+from streamplane.local._jobs import masking_jobs
 from streamplane.local._layout import (
     ADMIN_USER,
     DEFAULT_DATA_DIR,
@@ -446,6 +447,8 @@ class LocalCluster:
         The audit shipper goes first (it writes to the nodes), the OIDC issuer last (the
         nodes refresh its keys while they run).
         """
+        for job in masking_jobs(self.dir):
+            job.stop()
         AuditShipperProcess(self.dir).stop()
         running = self.running_nodes()
         killed_pids = set(stop_processes(running.values(), timeout_s=timeout_s))

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from streamplane.errors import SpecError, SpecIssue
+from streamplane.model._masking import add_masked_twins
 from streamplane.model._spec import Spec
 from streamplane.model._types import Platform
 from streamplane.model._validate import validate
@@ -29,6 +30,7 @@ def load_spec(root: Path) -> Spec:
     if platform is None:
         raise SpecError(_unique(issues))
     spec = Spec.index(platform, source, root if root.is_dir() else root.parent)
+    add_masked_twins(spec)
     issues.extend(validate(spec))
     if issues:
         raise SpecError(_unique(issues))

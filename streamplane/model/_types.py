@@ -240,6 +240,43 @@ def _schema_ref(value: object) -> object:
 SchemaField = Annotated[SchemaRef | None, BeforeValidator(_schema_ref)]
 
 
+MaskKind = Literal["redact", "hash", "last4", "tokenize"]
+#: What each mask writes in the twin, for the docs and the CLI.
+MASKS: dict[str, str] = {
+    "redact": "the value replaced by [redacted]",
+    "hash": "HMAC-SHA256 of the value with a secret salt (joins still work; not reversible)",
+    "last4": "all but the last four digits starred, e.g. ************1234",
+    "tokenize": "a random token; the value kept in the raw owners' vault topic",
+}
+
+
+class MaskedTwin(_Model):
+    """A standard-read copy of a topic with its tagged fields masked, kept by a job.
+
+    ``apply`` creates the twin (a public event of the same domain, with the raw topic's
+    schema), the masking job's dead-letter topic and, with ``tokenize``, the vault; the
+    job (``streamplane mask run``, started by ``up --spec``) connects as the derived
+    application ``<topic>-masker`` that reads the raw topic and writes the twin in one
+    transaction per batch. Other tenants consume the twin; the raw topic stays private.
+    """
+
+    name: str | None = Field(
+        None, description="The twin's local name (default: <topic>-masked.v1), a public event."
+    )
+    masks: dict[str, MaskKind] = Field(
+        min_length=1,
+        description="Field tag -> redact, hash, last4 or tokenize, e.g. {PII: hash, CARD: last4}.",
+    )
+    classification: Classification = Field(
+        Classification.INTERNAL, description="The twin's classification."
+    )
+    salt: Secret | None = Field(
+        None,
+        description="The HMAC salt of hash and tokenize (env or file); default on the local "
+        "cluster: <data dir>/secrets/masking-salt, made on first use.",
+    )
+
+
 class Topic(_Model):
     name: str = Field(description="Local name; the full name is <tenant prefix><domain>.<name>.")
     full_name: str | None = Field(
@@ -259,6 +296,9 @@ class Topic(_Model):
     visibility: Visibility = Visibility.PRIVATE
     core: bool = Field(False, description="A core pipeline topic: stricter policy.")
     protected: bool = Field(False, description="Never deleted by apply.")
+    masked_twin: MaskedTwin | None = Field(
+        None, description="A masked, standard-read twin kept by a supervised masking job."
+    )
 
     def kafka_configs(self) -> dict[str, object]:
         """The topic-level configs this entry asks for, shortcuts folded in."""

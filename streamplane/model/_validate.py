@@ -12,6 +12,7 @@ from streamplane.model._dead_letters import (
     longest_parking_name,
     parking_topics,
 )
+from streamplane.model._masking import check_masked_twins
 from streamplane.model._schema_contract import check_contracts
 from streamplane.model._spec import ApplicationEntry, Spec, full_topic_name
 from streamplane.model._topic_configs import check_topic_configs
@@ -135,6 +136,7 @@ def validate(spec: Spec) -> list[SpecIssue]:
         issues.extend(_check_application(spec, name))
     issues.extend(_check_dead_letters(spec))
     issues.extend(check_contracts(spec))
+    issues.extend(check_masked_twins(spec))
     for qi, quota in enumerate(platform.quotas):
         if quota.user is not None and quota.user not in {
             a.principal for a in spec.applications.values()

@@ -84,7 +84,11 @@ def local_kms_secret(data_dir: Path) -> str:
     One random secret per data directory, made once: the registry (for shared KEKs)
     and the SDK's clients read the same file, so keys wrapped by one unwrap in the other.
     """
-    path = data_dir / SECRET_FILE
+    return local_secret_file(data_dir / SECRET_FILE)
+
+
+def local_secret_file(path: Path) -> str:
+    """A random secret kept in ``path`` (0600, its folder 0700), made by the first caller."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.parent.chmod(0o700)

@@ -59,7 +59,7 @@ def test_all_registered_is_ok_and_exits_0(monkeypatch: pytest.MonkeyPatch, spec_
     assert result.exit_code == 0, result.output
     assert re.search(rf"unchanged +{AUTHORIZED} +schemas/card-authorized-v1.avsc", result.output)
     assert (
-        "9 schema(s): 0 new, 9 unchanged, 0 compatible, 0 incompatible. All can be registered."
+        "12 schema(s): 0 new, 12 unchanged, 0 compatible, 0 incompatible. All can be registered."
         in result.output
     )
 
@@ -70,7 +70,7 @@ def test_new_subjects_are_reported_as_new_and_compatible(
     result, _ = run_check(monkeypatch, FakeRegistry(), spec_dir, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["ok"] and report["counts"]["new"] == 9
+    assert report["ok"] and report["counts"]["new"] == 12
     assert {s["status"] for s in report["schemas"]} == {"new"}
 
 

@@ -26,8 +26,12 @@ def test_a_field_is_followed_through_readers_to_the_topics_they_write() -> None:
 def test_a_pii_field_nobody_reads_stays_in_its_topic_and_unknown_fields_are_nowhere() -> None:
     spec = load_spec(EXAMPLE)
     email = where_flows(spec, "email")
-    assert list(email.held_in) == ["risk.customers.identities"]
-    assert email.read_by == {"risk.customers.identities": []} and email.hops == []
+    assert email.read_by["risk.customers.identities"] == []
+    assert [h for h in email.hops if h.source == "risk.customers.identities"] == []
+    # The card holder's email goes on only through its masking job, into the twin.
+    [hop] = [h for h in email.hops if h.target == "payments.card.holders-masked.v1"]
+    assert (hop.source, hop.application) == ("payments.card.holders", "holders-masker")
+    assert email.read_by["payments.card.holders-masked.v1"] == ["adhoc-explorer"]
     assert where_flows(spec, "no_such_field").held_in == {}
 
 
