@@ -1,5 +1,9 @@
 """SDK produce with one encrypted field against the same records with none.
 
+Also per data subject (crypto-shredding): a third topic encrypts ``email`` under an
+``ENCRYPT_PER_SUBJECT`` rule keyed by ``id``, 1,000 customers, so 1,000 data keys, made
+in the warm-up and then cached like the per-topic one.
+
 Two topics with the same Avro schema of a customer (id, email, country, a 200-byte
 note): on one, ``email`` is tagged PII and the schema's ENCRYPT rule has confluent-kafka's
 ``FieldEncryptionExecutor`` encrypt it (AES-256-GCM with a DEK from the registry's DEK
@@ -56,6 +60,15 @@ ENCRYPT = {
         }
     ]
 }  # fmt: skip
+PER_SUBJECT = {
+    "domainRules": [
+        {
+            **ENCRYPT["domainRules"][0], "name": "forget-me", "type": "ENCRYPT_PER_SUBJECT",
+            "params": {**ENCRYPT["domainRules"][0]["params"], "encrypt.subject.field": "id"},
+        }
+    ]
+}  # fmt: skip
+TOPICS = ("plain", "encrypted", "per-subject")
 
 
 def schema(name: str) -> str:
@@ -117,29 +130,32 @@ def main() -> None:
         service.start()
         try:
             admin = AdminClient(cluster.admin_settings().librdkafka())
-            for future in admin.create_topics(
-                [NewTopic(t, 3, 1) for t in ("plain", "encrypted")]
-            ).values():
+            for future in admin.create_topics([NewTopic(t, 3, 1) for t in TOPICS]).values():
                 future.result(60)
             plain = producer(cluster, service.url, "plain", TopicSchema.avro(schema("Plain")))
             encrypted = producer(
                 cluster, service.url, "encrypted",
                 TopicSchema("AVRO", text=schema("Secret"), rule_set=ENCRYPT),
             )  # fmt: skip
-            for p, topic in ((plain, "plain"), (encrypted, "encrypted")):
-                p.produce(topic, records[0])  # registers the schema (and makes the DEK)
-                p.flush(60)
+            subjects = producer(
+                cluster, service.url, "per-subject",
+                TopicSchema("AVRO", text=schema("Subject"), rule_set=PER_SUBJECT),
+            )  # fmt: skip
+            producers = {"plain": plain, "encrypted": encrypted, "per-subject": subjects}
+            for topic, p in producers.items():
+                # Registers the schema and makes the DEKs (one per customer per-subject).
+                timed(p, topic, records, len(records))
             chunk = args.records // CHUNKS
-            rates: dict[str, list[float]] = {"plain": [], "encrypted": []}
+            rates: dict[str, list[float]] = {topic: [] for topic in TOPICS}
             for _ in range(args.runs):
-                spent = {"plain": 0.0, "encrypted": 0.0}
+                spent = dict.fromkeys(TOPICS, 0.0)
                 for _ in range(CHUNKS):
-                    spent["plain"] += timed(plain, "plain", records, chunk)
-                    spent["encrypted"] += timed(encrypted, "encrypted", records, chunk)
+                    for topic, p in producers.items():
+                        spent[topic] += timed(p, topic, records, chunk)
                 for name, seconds in spent.items():
                     rates[name].append(chunk * CHUNKS / seconds)
-            plain.close()
-            encrypted.close()
+            for p in producers.values():
+                p.close()
             conn = cluster.admin_settings()
             n = min(args.records, 5000)
             ser_rules = serializer_cost(service.url, conn, schema("Secret"), True, n)
@@ -147,12 +163,19 @@ def main() -> None:
         finally:
             service.stop()
     enc, base = median(rates["encrypted"]), median(rates["plain"])
+    per = median(rates["per-subject"])
     pairs = zip(rates["encrypted"], rates["plain"], strict=True)
     ratios = ", ".join(f"{e / p:.2f}" for e, p in pairs)
+    per_ratios = ", ".join(
+        f"{e / p:.2f}" for e, p in zip(rates["per-subject"], rates["plain"], strict=True)
+    )
     report(
         [
             ("SDK produce, one field encrypted (msgs/s)", f"{enc:,.0f}", f"{base:,.0f}"),
             (f"ratio, median of {args.runs} (runs: {ratios})", f"{enc / base:.2f}", "1.00"),
+            ("SDK produce, one field per data subject (msgs/s)", f"{per:,.0f}", f"{base:,.0f}"),
+            (f"ratio, median of {args.runs} (runs: {per_ratios})", f"{per / base:.2f}", "1.00"),
+            ("per data subject vs per topic (ratio)", f"{per / enc:.2f}", "1.00"),
             (
                 "confluent-kafka AvroSerializer alone, ENCRYPT rule vs none (µs/record)",
                 f"{ser_rules:.1f}",

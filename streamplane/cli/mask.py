@@ -18,8 +18,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from streamplane.cli._options import DataDirOpt, SpecArg
-from streamplane.lineage.masking import MaskingJob
+from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, KafkaConfigOpt, SpecArg
+from streamplane.cli._target import resolve_target
+from streamplane.client._identity import resolve_application
+from streamplane.client._schemas import RegistryRef, RegistrySettings
+from streamplane.errors import StreamplaneError
+from streamplane.lineage.masking import MaskingJob, reveal
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import load_spec
 
@@ -62,6 +66,47 @@ def run(
         job.processor.run(stop=lambda: True)  # commits what is in flight
         if status_file is not None:
             _write_status(status_file, job)
+
+
+@mask_app.command("reveal")
+def reveal_token(
+    token: Annotated[str, typer.Argument(help="A token from the masked twin (tok_...).")],
+    topic: Annotated[str, typer.Argument(help="The raw topic (or its twin).")],
+    spec: SpecArg,
+    app: Annotated[
+        str | None,
+        typer.Option("--as", help="Read as this application (default: the cluster's admin)."),
+    ] = None,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: KafkaConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Turn a token back into its value through the raw owners' vault (exit 1 if none)."""
+    target = resolve_target(spec=spec, cluster=cluster, data_dir=data_dir, config=config)
+    assert target.spec is not None
+    connection = target.settings
+    endpoint = target.registry
+    registry: RegistryRef | None = (
+        None
+        if endpoint is None
+        else RegistrySettings(endpoint.url, endpoint.username, endpoint.password)
+    )
+    if app is not None:
+        resolved = resolve_application(
+            target.spec, app, connection=None, registry=None, cluster=target.cluster,
+            data_dir=data_dir,
+        )  # fmt: skip
+        connection, registry = resolved.connection, resolved.registry
+    found = reveal(
+        target.spec, topic, token, connection=connection, registry=registry, data_dir=data_dir
+    )
+    if found is None:
+        raise StreamplaneError(f"no vault entry for {token}: not a token of {topic}'s twin")
+    if as_json:
+        print(json.dumps(found.__dict__))
+        return
+    console.print(f"{found.field} of subject {found.subject}: {found.value}", markup=False)
 
 
 def _write_status(path: Path, job: MaskingJob) -> None:

@@ -165,6 +165,7 @@ class MaskingJob:
         salt: bytes | None = None,
         settings: TransactionSettings | None = None,
         instance: int = 0,
+        group: str | None = None,
     ) -> None:
         entry = masked_twin_of(spec, topic)
         if entry is None:
@@ -205,7 +206,8 @@ class MaskingJob:
         self.stats = MaskingStats()
         self.processor = TransactionalProcessor(
             [self.raw],
-            group=app_entry.consumer_group,
+            # Another group masks the topic again from its start (benchmarks, a rebuild).
+            group=group or app_entry.consumer_group,
             transactional_id=f"{entry.tenant.namespace}{self.app}-{instance}",
             transform=self._transform,
             connection=resolved.connection,
@@ -292,3 +294,63 @@ class MaskingJob:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def reveal(
+    spec: Spec,
+    topic: str,
+    token: str,
+    *,
+    connection: ConnectionSettings,
+    registry: Any,
+    contracts: DataContracts | None = None,
+    data_dir: Path | str = Path(".streamplane"),
+    timeout_s: float = 30.0,
+) -> VaultEntry | None:
+    """The vault entry of ``token`` (None: no such token), read as ``connection``.
+
+    Who may turn a token back is who the broker lets read the vault: its tenant's own
+    applications and operators. The vault is compacted and keyed by token, so the newest
+    record of the key is the answer; a forgotten subject's value reads as ``[forgotten]``.
+    """
+    from confluent_kafka import Consumer as KafkaConsumer
+    from confluent_kafka import KafkaException, TopicPartition
+
+    entry = masked_twin_of(spec, topic)
+    if entry is None or vault_topic(entry) not in spec.topics:
+        raise MaskingError(f"topic {topic} has no masked twin with a tokenize mask, so no vault")
+    vault = vault_topic(entry)
+    schemas = schemas_from_spec(spec, [vault])
+    rules = contracts_for(spec, schemas, [vault], contracts, data_dir=Path(data_dir))
+    decoder = RecordDeserializer(schemas, registry_client(registry), contracts=rules)
+    reader = KafkaConsumer(
+        connection.librdkafka(
+            **{"group.id": f"_reveal-{time.time_ns()}", "enable.auto.commit": False}
+        )
+    )
+    found: VaultEntry | None = None
+    try:
+        low, high = reader.get_watermark_offsets(TopicPartition(vault, 0), timeout=timeout_s)
+        if high <= low:
+            return None
+        reader.assign([TopicPartition(vault, 0, low)])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            message = reader.poll(0.5)
+            if message is not None and message.error() is None and message.key() == token.encode():
+                value = decoder.value_decoder(vault).decode(message.value())
+                found = VaultEntry(value["token"], value["field"], value["subject"], value["value"])
+            # Transaction markers take offsets too: done once the position passes the end.
+            [position] = reader.position([TopicPartition(vault, 0)])
+            if position.offset >= high:
+                return found
+        raise MaskingError(f"reading the vault {vault} took longer than {timeout_s:.0f}s")
+    except KafkaException as exc:
+        who = connection.username or "this client"
+        raise MaskingError(
+            f"cannot read the vault {vault} as {who} ({exc.args[0].str()}): only the raw "
+            f"topic's tenant, {entry.tenant.name}, may turn tokens back"
+        ) from None
+    finally:
+        reader.close()
+        decoder.close()

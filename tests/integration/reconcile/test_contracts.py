@@ -62,7 +62,7 @@ def test_apply_registers_each_schema_with_its_contract_and_replans_empty(
     assert [a for a in plan.actions if a.kind in ("schema", "compatibility")] == []
     check = sp("check", str(applied.spec_dir), *applied.data, "--json")
     assert check.returncode == 0, check.stdout + check.stderr
-    assert json.loads(check.stdout)["counts"]["unchanged"] == 9
+    assert json.loads(check.stdout)["counts"]["unchanged"] == 12
 
 
 def test_a_changed_rule_is_a_new_version_shown_as_a_diff_and_applied(

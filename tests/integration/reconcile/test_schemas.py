@@ -94,7 +94,7 @@ def test_apply_registers_every_schema_with_the_declared_level_and_replans_empty(
 ) -> None:
     subjects = set(applied.get("/subjects"))
     expected = {s.subject for s in desired_schemas(load_spec(applied.spec_dir), "local")}
-    assert len(expected) == 9 and expected <= subjects
+    assert len(expected) == 12 and expected <= subjects
     for subject in (AUTHORIZED, BALANCE, DECISION):
         assert applied.get(f"/config/{subject}") == {"compatibilityLevel": "FULL_TRANSITIVE"}
     # No level in the spec: the subject follows the registry's global level.
