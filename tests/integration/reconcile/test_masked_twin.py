@@ -19,12 +19,15 @@ from typing import Any
 import fastavro
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import KafkaException, TopicPartition
+from typer.testing import CliRunner
 
+from streamplane.cli import app
 from streamplane.client import Producer
 from streamplane.client.subject_encryption import FORGOTTEN
 from streamplane.lineage.forget import forget
 from streamplane.lineage.masking import MaskingJob, reveal
 from streamplane.local import RegistryProcess
+from streamplane.local._jobs import MaskingJobProcess
 from streamplane.reconcile._registry_client import RegistryEndpoint
 from tests.integration.reconcile.conftest import ESTATE_OFFSET, EXAMPLE, Estate
 from tests.integration.reconcile.test_dead_letters import registry
@@ -167,3 +170,25 @@ def test_the_twin_holds_no_raw_pii_bad_records_are_parked_and_only_owners_reveal
         registry=registry(estate, "holders-masker"), data_dir=data_dir,
     )  # fmt: skip
     assert gone is not None and gone.value == FORGOTTEN
+
+
+def test_up_with_the_spec_supervises_the_masking_job_and_status_lists_it(estate: Estate) -> None:
+    root = str(estate.cluster.dir.root)
+    runner = CliRunner()
+    started = runner.invoke(app, ["up", "--spec", str(EXAMPLE), "--no-audit", "--data-dir", root])
+    job = MaskingJobProcess(estate.cluster.dir, RAW)
+    try:
+        assert started.exit_code == 0, started.output
+        assert f"ready the masking job of {RAW}" in started.output
+        assert job.process() is not None
+        status = job.status_data()
+        assert status is not None and (status["twin"], status["application"]) == (
+            TWIN, "holders-masker",
+        )  # fmt: skip
+        listed = runner.invoke(app, ["status", "--data-dir", root])
+        assert f"mask {RAW}" in listed.output and "ready" in listed.output
+        again = runner.invoke(app, ["up", "--spec", str(EXAMPLE), "--no-audit", "--data-dir", root])
+        assert again.exit_code == 0 and job.process() is not None, "running: left as it is"
+    finally:
+        stopped = job.stop()
+    assert stopped and job.process() is None
