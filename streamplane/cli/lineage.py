@@ -259,6 +259,8 @@ def where_flows_command(
         hops = new_table("hops", ["from", "application", "writes", "carried as"])
         for hop in flow.hops:
             carried = ", ".join(hop.carried_as) or "not by name (may hold a derived value)"
+            if hop.masked is not None:
+                carried = f"{carried} (masked: {hop.masked})"
             hops.add_row(
                 escape(hop.source), escape(hop.application), escape(hop.target), escape(carried)
             )

@@ -21,6 +21,7 @@ from typing import Any
 from streamplane.lineage.catalog import topic_fields
 from streamplane.lineage.flows import LineageRow
 from streamplane.model import Spec
+from streamplane.model._masking import masked_fields, masker_name, vault_topic
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class FieldHop:
     target: str
     #: The fields of ``target`` with the same simple name: it carries the value on.
     carried_as: list[str]
+    #: When ``application`` is a masking job: the mask the field gets on the way
+    #: (``hash``, ``tokenize``...), or ``unmasked`` when the twin keeps it as is.
+    masked: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,9 @@ def where_flows(spec: Spec, wanted: str) -> FieldFlow:
         for app in apps:
             for target in sorted(spec.applications[app].app.produces):
                 carried = sorted(n for n in fields.get(target, []) if _simple(n) == simple)
-                hops.append(FieldHop(topic, app, target, carried))
+                hops.append(
+                    FieldHop(topic, app, target, carried, _mask(spec, app, topic, target, simple))
+                )
                 if carried and target not in visited:
                     visited.add(target)
                     queue.append(target)
@@ -116,3 +122,15 @@ def orphans(
         if t not in used
     ]
     return sorted(found, key=lambda o: (-(o.size_on_disk_bytes or 0), o.topic))
+
+
+def _mask(spec: Spec, app: str, topic: str, target: str, simple: str) -> str | None:
+    """How the masking job ``app`` (if it is one) masks field ``simple`` of ``topic`` on
+    its way to ``target``: the twin gets the mask, the vault the value (encrypted)."""
+    entry = spec.topics.get(topic)
+    if entry is None or entry.topic.masked_twin is None or app != masker_name(entry.topic):
+        return None
+    mask = masked_fields(spec, entry).get(simple)
+    if target == vault_topic(entry):
+        return "the value, in the vault" if mask == "tokenize" else None
+    return mask or "unmasked"

@@ -30,7 +30,14 @@ def test_a_pii_field_nobody_reads_stays_in_its_topic_and_unknown_fields_are_nowh
     assert [h for h in email.hops if h.source == "risk.customers.identities"] == []
     # The card holder's email goes on only through its masking job, into the twin.
     [hop] = [h for h in email.hops if h.target == "payments.card.holders-masked.v1"]
-    assert (hop.source, hop.application) == ("payments.card.holders", "holders-masker")
+    assert (hop.source, hop.application, hop.masked) == (
+        "payments.card.holders", "holders-masker", "tokenize",
+    )  # fmt: skip
+    [vault] = [h for h in email.hops if h.target == "payments.card.holders-vault"]
+    assert vault.masked == "the value, in the vault"
+    hops = where_flows(spec, "country").hops
+    [country] = [h for h in hops if h.target == "payments.card.holders-masked.v1"]
+    assert country.masked == "unmasked" and country.carried_as
     assert email.read_by["payments.card.holders-masked.v1"] == ["adhoc-explorer"]
     assert where_flows(spec, "no_such_field").held_in == {}
 
