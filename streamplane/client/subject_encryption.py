@@ -239,7 +239,11 @@ def _to_bytes(field_type: FieldType, value: Any) -> bytes:
 
 
 def register() -> SubjectEncryptionExecutor:
-    """Register the executor with confluent-kafka's global rule registry (official serdes)."""
+    """Register the executor with confluent-kafka's global rule registry (official serdes),
+    and the local and AWS KMS drivers it wraps keys with."""
+    from streamplane.client._contracts import register_kms_drivers
+
+    register_kms_drivers()
     executor = SubjectEncryptionExecutor()
     RuleRegistry.register_rule_executor(executor)
     return executor

@@ -20,12 +20,12 @@ from typing import Any
 
 from confluent_kafka import Producer as RawProducer
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from streamplane.client import Consumer, DataContracts, Producer, Record
 from streamplane.client._contracts import rule_registry
-from streamplane.client.subject_encryption import FORGOTTEN, register
+from streamplane.client.subject_encryption import FORGOTTEN
 from streamplane.kafka import ConnectionSettings
 from streamplane.local import LocalCluster
 from streamplane.model import Spec, load_spec
@@ -34,7 +34,23 @@ from tests.integration.client.conftest import raw_messages
 from tests.integration.conftest import create_topic
 from tests.integration.registry.serving import Served
 
-SECRET = {"secret": "integration-shredding-secret"}
+#: The local KMS's secret: test_contracts.py's, since confluent-kafka keeps the first local
+#: KMS client of a process for every local-kms key after it.
+SECRET = {"secret": "integration-local-kms-secret"}
+#: confluent-kafka's AvroSerializer with the executor registered globally: the bytes, in hex.
+OFFICIAL_WRITER = """
+import json, sys
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from streamplane.client.subject_encryption import register
+register()
+url, auth, topic, schema, record, secret = sys.argv[1:]
+client = SchemaRegistryClient({"url": url, "basic.auth.user.info": auth})
+conf = {"auto.register.schemas": False, "use.latest.version": True}
+writer = AvroSerializer(client, schema, conf=conf, rule_conf={"secret": secret})
+print(writer(json.loads(record), SerializationContext(topic, MessageField.VALUE)).hex())
+"""
 #: A reader with the wrong KMS secret: exit 3 when the read fails, 0 (and the value) if not.
 BLIND_READER = """
 import sys
@@ -144,25 +160,22 @@ def test_forget_makes_one_subject_unreadable_everywhere_and_leaves_the_others(
         for value in written:
             producer.produce(topic, value, key=value["customer_id"])
 
-    # confluent-kafka's own serializer, with the executor on its global rule registry.
-    register()
-    client = SchemaRegistryClient(
-        {
-            "url": registry.url,
-            "basic.auth.user.info": f"{connection.username}:{connection.password}",
-        }
-    )
-    serializer = AvroSerializer(
-        client, json.dumps(PAYMENT),
-        conf={"auto.register.schemas": False, "use.latest.version": True}, rule_conf=SECRET,
-    )  # fmt: skip
+    # confluent-kafka's own serializer, with the executor on its global rule registry, as a
+    # plain confluent-kafka application has it (in a process of its own: an executor on the
+    # global registry is configured for one registry client per process).
     carol = payment("carol", 9)
+    auth = f"{connection.username}:{connection.password}"
+    written_by = subprocess.run(
+        [sys.executable, "-c", OFFICIAL_WRITER, registry.url, auth, topic, json.dumps(PAYMENT),
+         json.dumps(carol), SECRET["secret"]],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert written_by.returncode == 0, written_by.stderr
     raw = RawProducer(connection.librdkafka())
-    context = SerializationContext(topic, MessageField.VALUE)
-    # A copy: confluent-kafka's serializer encrypts the dict it is given in place.
-    raw.produce(topic, value=serializer(dict(carol), context), key=b"carol")
+    raw.produce(topic, value=bytes.fromhex(written_by.stdout.strip()), key=b"carol")
     assert raw.flush(30) == 0
     written.append(carol)
+    client = SchemaRegistryClient({"url": registry.url, "basic.auth.user.info": auth})
 
     logged = raw_messages(connection, topic, len(written))
     for message, value in zip(logged, written, strict=True):
@@ -171,7 +184,7 @@ def test_forget_makes_one_subject_unreadable_everywhere_and_leaves_the_others(
         raw.produce(copy, value=message.value(), key=message.key())  # the byte-for-byte copy
     assert raw.flush(30) == 0
 
-    deserializer = AvroDeserializer(client, rule_conf=SECRET)
+    deserializer = AvroDeserializer(client, rule_conf=SECRET, rule_registry=rule_registry())
     before = [
         deserializer(m.value(), SerializationContext(topic, MessageField.VALUE))
         for m in raw_messages(connection, topic, len(written))
