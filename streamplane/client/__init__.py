@@ -84,6 +84,7 @@ from streamplane.client._schemas import (
     schemas_from_spec,
 )
 from streamplane.client._telemetry import Telemetry
+from streamplane.client.global_table import Bootstrap, GlobalTable
 from streamplane.client.sink import (
     BatchSettings,
     IdempotentSink,
@@ -124,6 +125,7 @@ __all__ = [
     "ApplicationScope",
     "BatchHandler",
     "BatchSettings",
+    "Bootstrap",
     "ClientError",
     "ClientMetrics",
     "CommitPolicy",
@@ -136,6 +138,7 @@ __all__ = [
     "Decoded",
     "DeliveryError",
     "DeliveryFailure",
+    "GlobalTable",
     "Handler",
     "Headers",
     "IdempotentSink",

@@ -32,7 +32,7 @@ from confluent_kafka import KafkaError, TopicPartition
 
 from streamplane.client import APP_HEADER, Headers, header_text
 from streamplane.kafka import ClusterInspector, ConnectionSettings
-from streamplane.model import Spec
+from streamplane.model import Spec, parking_topics
 from streamplane.security.audit import AuditRecord
 
 #: ``reaches``: only from refusals: the client was refused the topic's metadata (DESCRIBE),
@@ -93,13 +93,19 @@ class LineageRow:
 
 
 def declared_flows(spec: Spec) -> set[Flow]:
-    """Every ``produces`` and ``consumes`` of the spec's applications."""
+    """Every ``produces`` and ``consumes`` of the spec's applications, and the flows their
+    ``dead_letters`` imply: each parks records in its retry and dead-letter topics and
+    reads its retry topics back."""
     flows = set()
     for entry in spec.applications.values():
         for topic in entry.app.produces:
             flows.add(Flow(entry.app.name, "produces", topic))
         for topic in entry.app.consumes:
             flows.add(Flow(entry.app.name, "consumes", topic))
+    for name, parked in parking_topics(spec).items():
+        flows.add(Flow(parked.application.app.name, "produces", name))
+        if parked.kind == "retry":
+            flows.add(Flow(parked.application.app.name, "consumes", name))
     return flows
 
 
@@ -148,11 +154,12 @@ def observed_producers(
         )
     )
     observed: dict[Flow, set[str]] = defaultdict(set)
+    parkers = {name: p.application.app.name for name, p in parking_topics(spec).items()}
     try:
         metadata = reader.list_topics(timeout=timeout_s)
         partitions = [
             TopicPartition(topic, p, _OFFSET_TAIL_BASE - sample)
-            for topic in sorted(spec.topics)
+            for topic in sorted({*spec.topics, *parkers})
             if topic in metadata.topics
             for p in metadata.topics[topic].partitions
         ]
@@ -174,7 +181,9 @@ def observed_producers(
                 continue
             topic = msg.topic() or ""
             headers: Headers = msg.headers() or []  # type: ignore[assignment]
-            app = header_text(headers, APP_HEADER)
+            # A parked copy keeps the header of the producer whose record failed; it was
+            # written by the application that parked it.
+            app = parkers.get(topic) or header_text(headers, APP_HEADER)
             counts[(app or UNNAMED_PRODUCER, topic)] += 1
         for (app, topic), count in counts.items():
             observed[Flow(app, "produces", topic)].add(f"{count} of the last records")

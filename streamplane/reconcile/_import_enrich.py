@@ -205,8 +205,9 @@ def _complete_topic(
     classification = (noted or {}).get("classification")
     # The registry's evidence wins: the default encrypt-pii rule is there only for pii. A
     # field tagged PII says so too, where no notes say otherwise and declaring pii adds no
-    # rule (no encryption is declared).
-    if full in schemas.pii or (noted is None and full in schemas.pii_tagged and not encrypts):
+    # rule (no encryption is declared, or the schema's own rule encrypts the PII fields).
+    adds_no_rule = not encrypts or full in schemas.pii_encrypted
+    if full in schemas.pii or (noted is None and full in schemas.pii_tagged and adds_no_rule):
         classification = Classification.PII.value
     if classification is not None:
         doc["classification"] = classification

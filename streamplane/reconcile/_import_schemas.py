@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from streamplane.model import (
     DEFAULT_ENCRYPT_RULE,
     ENCRYPTING,
+    FIELD_ENCRYPTING,
     PII_TAG,
     Contract,
     ContractRule,
@@ -114,6 +115,9 @@ class ImportedSchemas:
     pii: set[str] = field(default_factory=set)
     #: Topics whose schemas tag a field PII (no encryption needed for that to be pii).
     pii_tagged: set[str] = field(default_factory=set)
+    #: Topics whose value schema has a rule of its own encrypting the PII fields (e.g.
+    #: ENCRYPT_PER_SUBJECT): declaring them pii adds no default rule.
+    pii_encrypted: set[str] = field(default_factory=set)
     #: The top-level ``encryption`` block, and tenants' own, as spec documents.
     encryption: dict[str, Any] | None = None
     tenant_encryption: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -184,6 +188,13 @@ def _schema_ref(
                 continue
             if rule.get("name") == DEFAULT_ENCRYPT_RULE and role == "value":
                 out.pii.add(topic)  # its own KEK: kept as written, still a pii topic
+            if (
+                role == "value"
+                and rule.get("type") in FIELD_ENCRYPTING
+                and not rule.get("disabled")
+                and (not rule.get("tags") or PII_TAG in rule.get("tags", []))
+            ):
+                out.pii_encrypted.add(topic)
             unknown = set(rule) - _RULE_KEYS
             if unknown:
                 out.left_out.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamplane.lineage.flows import Flow, declared_flows, lineage, mermaid
-from streamplane.model import load_spec
+from streamplane.model import load_spec, parking_topics
 from tests.unit.lineage.test_asyncapi import EXAMPLE
 
 
@@ -13,7 +13,12 @@ def test_declared_flows_are_the_specs_produces_and_consumes() -> None:
     spec = load_spec(EXAMPLE)
     flows = declared_flows(spec)
     expected = sum(len(e.app.produces) + len(e.app.consumes) for e in spec.applications.values())
+    parked = parking_topics(spec).values()
+    expected += len(parked) + sum(1 for p in parked if p.kind == "retry")
     assert len(flows) == expected
+    # dead_letters imply flows: the scorer parks in its retry topics and reads them back.
+    retry = "risk.fraud.fraud-scorer.risk.fraud.features.retry.1"
+    assert {Flow("fraud-scorer", d, retry) for d in ("produces", "consumes")} <= flows
     assert Flow("card-gateway", "produces", "payments.card.authorizations") in flows
     assert Flow("card-authorizer", "consumes", "payments.card.authorizations") in flows
 
