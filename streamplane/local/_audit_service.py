@@ -7,19 +7,17 @@ made one pass over the nodes' authorization logs.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import psutil
 
 from streamplane.local._layout import DataDir
 from streamplane.local._process import SERVICE_TAG
-from streamplane.local._services import ServiceProcess, ServiceStatus
+from streamplane.local._services import StatusFileServiceProcess
 
 
-class AuditShipperProcess(ServiceProcess):
+class AuditShipperProcess(StatusFileServiceProcess):
     name = "audit"
     label = "the audit shipper"
 
@@ -29,17 +27,6 @@ class AuditShipperProcess(ServiceProcess):
         self.pid_file = self.home / "shipper.pid"
         self.log_file = self.home / "shipper.log"
         self.status_file: Path = self.home / "shipper.json"
-
-    def status_data(self) -> dict[str, Any] | None:
-        """The shipper's last status (positions, lag, events shipped), if any."""
-        try:
-            data: dict[str, Any] = json.loads(self.status_file.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        return data
-
-    def ready(self) -> bool:
-        return self.status_data() is not None
 
     def not_ready(self, timeout_s: float) -> str:
         return f"{self.label} made no pass within {timeout_s:.0f}s"
@@ -65,9 +52,3 @@ class AuditShipperProcess(ServiceProcess):
             proc.kill()
             psutil.wait_procs([proc], timeout=10)
         self.pid_file.unlink(missing_ok=True)
-
-    def status(self) -> ServiceStatus:
-        proc = self.process()
-        return ServiceStatus(
-            self.name, str(self.status_file), proc.pid if proc else None, bool(proc)
-        )

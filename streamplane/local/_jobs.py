@@ -9,17 +9,15 @@ step).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from streamplane.local._layout import DataDir
 from streamplane.local._process import SERVICE_TAG
-from streamplane.local._services import ServiceProcess, ServiceStatus
+from streamplane.local._services import StatusFileServiceProcess
 
 
-class MaskingJobProcess(ServiceProcess):
+class MaskingJobProcess(StatusFileServiceProcess):
     """``streamplane mask run TOPIC SPEC`` for one raw topic."""
 
     def __init__(self, data_dir: DataDir, topic: str, spec: Path | None = None) -> None:
@@ -32,16 +30,6 @@ class MaskingJobProcess(ServiceProcess):
         self.pid_file = self.home / "job.pid"
         self.log_file = self.home / "job.log"
         self.status_file = self.home / "status.json"
-
-    def status_data(self) -> dict[str, Any] | None:
-        try:
-            data: dict[str, Any] = json.loads(self.status_file.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        return data
-
-    def ready(self) -> bool:
-        return self.status_data() is not None
 
     def not_ready(self, timeout_s: float) -> str:
         return f"{self.label} wrote no status within {timeout_s:.0f}s"
@@ -58,12 +46,6 @@ class MaskingJobProcess(ServiceProcess):
             f"{SERVICE_TAG}{self.dir.root}",
         ]  # fmt: skip
         self._launch(cmd, timeout_s=timeout_s)
-
-    def status(self) -> ServiceStatus:
-        proc = self.process()
-        return ServiceStatus(
-            self.name, str(self.status_file), proc.pid if proc else None, bool(proc)
-        )
 
 
 def jobs_home(data_dir: DataDir) -> Path:

@@ -9,10 +9,12 @@ probe logs in as ``admin``) and audits every write to ``registry/audit.log``.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -95,6 +97,29 @@ class ServiceProcess:
         stop_processes([proc], timeout_s=self.stop_timeout_s if timeout_s is None else timeout_s)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+class StatusFileServiceProcess(ServiceProcess):
+    """A service without an HTTP interface: ready once it has written its status file."""
+
+    status_file: Path
+
+    def status_data(self) -> dict[str, Any] | None:
+        """The service's last status, if it wrote one."""
+        try:
+            data: dict[str, Any] = json.loads(self.status_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return data
+
+    def ready(self) -> bool:
+        return self.status_data() is not None
+
+    def status(self) -> ServiceStatus:
+        proc = self.process()
+        return ServiceStatus(
+            self.name, str(self.status_file), proc.pid if proc else None, bool(proc)
+        )
 
 
 class HttpServiceProcess(ServiceProcess):
