@@ -25,6 +25,7 @@ from streamplane.cli import local as local_commands
 from streamplane.cli import mask as mask_commands
 from streamplane.cli import pki as pki_commands
 from streamplane.cli import registry as registry_commands
+from streamplane.cli import replicate as replicate_commands
 from streamplane.cli import topics as topics_commands
 from streamplane.cli._diagnostics import debugging, kafka_error_text, route_cli_client_logs
 from streamplane.errors import StreamplaneError
@@ -52,6 +53,7 @@ export_commands.register(app)
 lineage_commands.register(app)
 gdpr_commands.register(app)
 mask_commands.register(app)
+replicate_commands.register(app)
 
 err_console = Console(stderr=True)
 

@@ -149,6 +149,8 @@ def broker_count_warning(spec: Spec, cluster: str, data_dir: Path) -> str | None
     the wrong cluster. Read from the data directory's state: no request to the cluster.
     """
     entry = spec.cluster(cluster)
+    if entry.local:
+        data_dir = spec.local_data_dir(entry, data_dir)
     state = DataDir(data_dir).read_state() if entry.local else None
     if state is None or state.nodes == entry.brokers:
         return None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,7 +29,8 @@ from streamplane.local import (
 from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.local._cluster import DEFAULT_START_TIMEOUT_S, DEFAULT_STOP_TIMEOUT_S
 from streamplane.local._jobs import MaskingJobProcess, masking_jobs
-from streamplane.model import load_spec
+from streamplane.local._mirror_service import mirror_processes
+from streamplane.model import Spec, load_spec
 
 console = Console(soft_wrap=True)
 
@@ -69,6 +70,72 @@ def _open(data_dir: Path) -> LocalCluster:
     return open_cluster(data_dir)
 
 
+SpecOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--spec",
+        help="The spec whose local clusters to run (each with its port offset and data "
+        "folder) and whose jobs to start (a masking job per masked_twin; run it after "
+        "`apply`, which makes their topics, principals and ACLs).",
+    ),
+]
+ClusterOpt = Annotated[
+    str | None, typer.Option("--cluster", help="With --spec: this local cluster of the spec.")
+]
+AllOpt = Annotated[bool, typer.Option("--all", help="With --spec: every local cluster of it.")]
+
+
+@dataclass(frozen=True)
+class _LocalTarget:
+    """One local cluster to act on: where it lives, its port shift and, by the spec, its name."""
+
+    data_dir: Path
+    port_offset: int | None
+    name: str | None = None
+    region: str | None = None
+    spec: Spec | None = None
+
+
+def _targets(
+    spec: Path | None, cluster: str | None, every: bool, data_dir: Path, port_offset: int | None
+) -> list[_LocalTarget]:
+    """The local clusters a command acts on: the spec's (``--cluster``/``--all``/its only
+    one), each in its folder under the --data-dir root with its port offset shifted by
+    --port-offset; without a spec, the cluster of --data-dir."""
+    if spec is None:
+        if cluster is not None or every:
+            raise typer.BadParameter("--cluster and --all name clusters of a spec: pass --spec")
+        return [_LocalTarget(data_dir, port_offset)]
+    loaded = load_spec(spec)
+    local = loaded.local_clusters()
+    if not local:
+        raise typer.BadParameter(f"spec {spec} declares no `local: true` cluster")
+    if cluster is not None:
+        chosen = [c for c in local if c.name == cluster]
+        if not chosen:
+            names = ", ".join(c.name for c in local)
+            raise typer.BadParameter(f"{cluster} is not a local cluster of {spec} ({names})")
+    elif every or len(local) == 1:
+        chosen = local
+    else:
+        names = ", ".join(c.name for c in local)
+        raise typer.BadParameter(
+            f"spec {spec} has {len(local)} local clusters ({names}): pass --cluster NAME or --all"
+        )
+    return [
+        _LocalTarget(
+            loaded.local_data_dir(c, data_dir),
+            None
+            if c.port_offset is None and port_offset is None
+            else (c.port_offset or 0) + (port_offset or 0),
+            c.name,
+            c.region,
+            loaded,
+        )
+        for c in chosen
+    ]
+
+
 def up(
     nodes: Annotated[int, typer.Option("--nodes", min=1, max=3, help="1 or 3 nodes.")] = 1,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
@@ -89,14 +156,12 @@ def up(
             help="Also run the audit shipper (authorization logs -> _streamplane_audit).",
         ),
     ] = True,
-    spec: Annotated[
-        Path | None,
-        typer.Option(
-            "--spec",
-            help="Also start the spec's jobs (a masking job per masked_twin); run it after "
-            "`apply`, which makes their topics, principals and ACLs.",
-        ),
-    ] = None,
+    spec: SpecOpt = None,
+    cluster: ClusterOpt = None,
+    every: AllOpt = False,
+    jobs: Annotated[
+        bool, typer.Option("--jobs/--no-jobs", help="With --spec: also start its jobs.")
+    ] = True,
     tls: Annotated[
         bool | None,
         typer.Option(
@@ -110,17 +175,30 @@ def up(
 
     Clients authenticate with SCRAM-SHA-512 or OAUTHBEARER (tokens from the local OIDC
     issuer, started first) on the SASL listener, or with a certificate from the cluster's
-    CA on the mTLS listener.
+    CA on the mTLS listener. With a spec of several local clusters (regions), ``--all``
+    starts each of them in its own folder under --data-dir, on its own ports.
     """
     if nodes == 2:
         raise typer.BadParameter("use 1 or 3 nodes: a 2-voter quorum cannot survive a failure")
-    cluster = _open(data_dir)
+    for target in _targets(spec, cluster, every, data_dir, port_offset):
+        local = _up_one(target, nodes=nodes, timeout=timeout, tls=tls)
+        _start_services(local, registry=registry, audit=audit, timeout=timeout)
+        if target.spec is not None and jobs:
+            _start_jobs(local, target, timeout)
+
+
+def _up_one(target: _LocalTarget, *, nodes: int, timeout: float, tls: bool | None) -> LocalCluster:
+    cluster = _open(target.data_dir)
+    named = f"cluster {target.name}: " if target.name else ""
     started = time.monotonic()
     try:
-        with console.status(f"Starting {nodes} node(s)…"):
-            state = cluster.up(nodes=nodes, port_offset=port_offset, timeout_s=timeout, tls=tls)
+        with console.status(f"Starting {named}{nodes} node(s)…"):
+            state = cluster.up(
+                nodes=nodes, port_offset=target.port_offset, timeout_s=timeout, tls=tls
+            )
         console.print(
-            f"[green]ready[/] {state.nodes} node(s) in {time.monotonic() - started:.1f}s  "
+            f"[green]ready[/] {named}{state.nodes} node(s) in "
+            f"{time.monotonic() - started:.1f}s  "
             f"bootstrap [bold]{state.bootstrap_servers}[/] ({state.sasl_protocol}: SCRAM, "
             f"OAUTHBEARER)  mTLS [bold]{state.mtls_bootstrap_servers}[/]  "
             f"admin config [bold]{cluster.dir.admin_properties}[/]",
@@ -136,11 +214,15 @@ def up(
         # shape (node count, ports) is refused by cluster.up with a DataDirError (exit 1).
         state = cluster.require_state()
         console.print(
-            f"[green]already running[/] {state.nodes} node(s) from {cluster.dir.root}, nothing "
-            f"to start  bootstrap [bold]{state.bootstrap_servers}[/]  "
-            f"admin config [bold]{cluster.dir.admin_properties}[/]",
+            f"[green]already running[/] {named}{state.nodes} node(s) from "
+            f"{cluster.dir.root}, nothing to start  bootstrap [bold]{state.bootstrap_servers}[/]"
+            f"  admin config [bold]{cluster.dir.admin_properties}[/]",
             highlight=False,
         )
+    return cluster
+
+
+def _start_services(cluster: LocalCluster, *, registry: bool, audit: bool, timeout: float) -> None:
     if registry:
         service = RegistryProcess(cluster.dir, port_offset=cluster.require_state().port_offset)
         if service.process() is None:
@@ -156,17 +238,17 @@ def up(
             "[green]ready[/] audit shipper -> _streamplane_audit (streamplane audit query)",
             highlight=False,
         )
-    if spec is not None:
-        _start_jobs(cluster, spec, timeout)
 
 
-def _start_jobs(cluster: LocalCluster, spec: Path, timeout: float) -> None:
-    """A masking job per masked twin of the spec (see ``streamplane mask run``)."""
-    loaded = load_spec(spec)
-    for entry in loaded.topics.values():
+def _start_jobs(cluster: LocalCluster, target: _LocalTarget, timeout: float) -> None:
+    """A masking job per masked twin of the spec on this cluster (``streamplane mask run``)."""
+    loaded = target.spec
+    assert loaded is not None
+    topics = loaded.topics_on(target.name) if target.name else loaded.topics.values()
+    for entry in topics:
         if entry.topic.masked_twin is None or entry.path[-1] == "masked_twin":
             continue
-        job = MaskingJobProcess(cluster.dir, entry.full_name, spec)
+        job = MaskingJobProcess(cluster.dir, entry.full_name, loaded.root)
         if job.process() is None:
             with console.status(f"Starting {job.label}…"):
                 job.start(timeout_s=timeout)
@@ -178,37 +260,73 @@ def down(
     timeout: Annotated[
         float, typer.Option(help="Seconds before SIGKILL.")
     ] = DEFAULT_STOP_TIMEOUT_S,
+    spec: SpecOpt = None,
+    cluster: ClusterOpt = None,
+    every: AllOpt = False,
 ) -> None:
-    """Stop every node (SIGTERM, then SIGKILL after the timeout). Data is kept."""
+    """Stop every node (SIGTERM, then SIGKILL after the timeout). Data is kept.
+
+    With a spec, its replication flows (MirrorMaker 2) stop first, then its clusters.
+    """
+    targets = _targets(spec, cluster, every, data_dir, None)
+    if spec is not None:
+        for flow in mirror_processes(data_dir):
+            if flow.stop():
+                console.print(f"stopped {flow.label}")
+    for target in targets:
+        _down_one(target.data_dir, timeout, target.name)
+
+
+def _down_one(data_dir: Path, timeout: float, name: str | None) -> None:
     cluster = _open(data_dir)
+    named = f"cluster {name}: " if name else ""
     state = cluster.state()
     for job in masking_jobs(cluster.dir):
         if job.stop():
             console.print(f"stopped {job.label}")
     if AuditShipperProcess(cluster.dir).stop():
-        console.print("stopped the audit shipper")
+        console.print(f"{named}stopped the audit shipper")
     if state is not None and RegistryProcess(cluster.dir, port_offset=state.port_offset).stop():
-        console.print("stopped the schema registry")
+        console.print(f"{named}stopped the schema registry")
     running = cluster.running_nodes()
     if not running:
-        console.print(f"no node of {cluster.dir.root} is running")
+        console.print(f"{named}no node of {cluster.dir.root} is running")
         return
     killed = cluster.down(timeout_s=timeout)
     note = f" (nodes {killed} did not stop in {timeout:.0f}s and were killed)" if killed else ""
-    console.print(f"stopped {len(running)} node(s){note}; data kept in {cluster.dir.root}")
+    console.print(f"{named}stopped {len(running)} node(s){note}; data kept in {cluster.dir.root}")
 
 
 def status(
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    spec: SpecOpt = None,
+    cluster: ClusterOpt = None,
+    every: AllOpt = False,
 ) -> None:
     """Nodes, ports, pids, the controller leader, readiness, and unhealthy partitions.
 
-    Lists partitions with fewer in-sync replicas than replicas, or with no leader.
+    Lists partitions with fewer in-sync replicas than replicas, or with no leader. With a
+    spec of several local clusters, ``--all`` shows each (``--json``: a ``clusters`` list,
+    each with its name, region, bootstrap servers and admin properties file).
 
     Exit 1 if a node is not ready.
     """
-    cluster = _open(data_dir)
+    if spec is not None and cluster is None and not every:
+        every = True
+    targets = _targets(spec, cluster, every, data_dir, None)
+    reports = [_status_one(t, as_json=as_json) for t in targets]
+    if as_json:
+        if spec is None:
+            print(json.dumps(reports[0], indent=2))
+        else:
+            print(json.dumps({"clusters": reports}, indent=2))
+    if not all(r["ready"] for r in reports):
+        raise typer.Exit(1)
+
+
+def _status_one(target: _LocalTarget, *, as_json: bool) -> dict[str, Any]:
+    cluster = _open(target.data_dir)
     info = cluster.status()
     port_offset = cluster.require_state().port_offset
     services = [
@@ -218,45 +336,53 @@ def status(
         *(job.status() for job in masking_jobs(cluster.dir)),
     ]
     unhealthy, unknown = _unhealthy_partitions(cluster, info)
+    partitions = (
+        None
+        if unknown
+        else {
+            "under_replicated": [p.to_json() for p in unhealthy if p.under_replicated],
+            "offline": [p.to_json() for p in unhealthy if p.offline],
+        }
+    )
+    report = {
+        **({"name": target.name, "region": target.region} if target.name else {}),
+        **asdict(info),
+        "admin_properties": str(cluster.dir.admin_properties),
+        "ready": info.ready,
+        "partitions": partitions,
+        "services": [asdict(s) for s in services],
+    }
     if as_json:
-        partitions = (
-            None
-            if unknown
-            else {
-                "under_replicated": [p.to_json() for p in unhealthy if p.under_replicated],
-                "offline": [p.to_json() for p in unhealthy if p.offline],
-            }
-        )
-        print(json.dumps({**asdict(info), "ready": info.ready, "partitions": partitions,
-                          "services": [asdict(s) for s in services]}, indent=2))  # fmt: skip
-    else:
-        table = new_table(
-            f"cluster {info.cluster_id} (Kafka {info.kafka_version})",
-            ("node", "client", "controller", "rack", "pid", "role", "state"),
-        )
-        for node in info.nodes:
-            role = "leader" if node.node_id == info.controller_leader else "voter"
-            state = (
-                "[green]ready[/]"
-                if node.ready
-                else (
-                    "[red]stopped[/]"
-                    if node.pid is None
-                    else f"[yellow]starting[/] {node.error or ''}"
-                )
+        return report
+    named = f"cluster {target.name}" + (f" ({target.region})" if target.region else "") + " · "
+    table = new_table(
+        f"{named if target.name else ''}cluster {info.cluster_id} (Kafka {info.kafka_version})",
+        ("node", "client", "controller", "rack", "pid", "role", "state"),
+    )
+    for node in info.nodes:
+        role = "leader" if node.node_id == info.controller_leader else "voter"
+        state = (
+            "[green]ready[/]"
+            if node.ready
+            else (
+                "[red]stopped[/]" if node.pid is None else f"[yellow]starting[/] {node.error or ''}"
             )
-            table.add_row(
-                str(node.node_id), str(node.client_port), str(node.controller_port),
-                node.rack, str(node.pid or "-"), role, state,
-            )  # fmt: skip
-        print_table(console, table)
-        console.print(f"bootstrap {info.bootstrap_servers}  data {info.data_dir}", soft_wrap=True)
-        for service in services:
-            state = "[green]ready[/]" if service.ready else "[red]stopped[/]"
-            console.print(f"{service.name} {service.url}  pid {service.pid or '-'}  {state}")
-        _print_partition_health(unhealthy, unknown)
-    if not info.ready:
-        raise typer.Exit(1)
+        )
+        table.add_row(
+            str(node.node_id), str(node.client_port), str(node.controller_port),
+            node.rack, str(node.pid or "-"), role, state,
+        )  # fmt: skip
+    print_table(console, table)
+    console.print(
+        f"bootstrap {info.bootstrap_servers}  data {info.data_dir}  "
+        f"admin config {cluster.dir.admin_properties}",
+        soft_wrap=True,
+    )
+    for service in services:
+        state = "[green]ready[/]" if service.ready else "[red]stopped[/]"
+        console.print(f"{service.name} {service.url}  pid {service.pid or '-'}  {state}")
+    _print_partition_health(unhealthy, unknown)
+    return report
 
 
 #: At most this many unhealthy partitions are listed one by one (--json has them all).

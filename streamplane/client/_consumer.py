@@ -180,6 +180,7 @@ class Consumer(BatchDelivery):
         contracts: DataContracts | None = None,
         cluster: str | None = None,
         data_dir: Path | str = DEFAULT_DATA_DIR,
+        with_copies: bool = False,
     ) -> Consumer:
         """A consumer for application ``app``: its identity, profile, group and topics.
 
@@ -200,6 +201,12 @@ class Consumer(BatchDelivery):
         Topics whose schemas carry a data contract are read with confluent-kafka's rule
         engine (encrypted fields decrypted when the KEK may be used, migrations applied);
         ``contracts`` gives the KMS settings, by default ``DataContracts.from_spec``.
+
+        ``cluster`` picks one of the tenant's clusters (e.g. the surviving region after
+        ``streamplane failover``); with ``with_copies`` each topic is read as that cluster
+        holds it across regions: the topic itself and the copies the spec's replication
+        flows bring in (``regional_topics``), so an active-active reader sees every
+        region's writes. A copy is read with its original's schemas.
         """
         clients = application_clients(spec, app)
         if dead_letters is _FROM_SPEC:
@@ -219,9 +226,17 @@ class Consumer(BatchDelivery):
             spec, app, connection=connection, registry=registry, cluster=cluster,
             data_dir=data_dir,
         )  # fmt: skip
+        schemas = schemas_from_spec(spec, chosen, protobuf_types=protobuf_types)
+        if with_copies:
+            from streamplane.model import copy_origins, regional_topics
+
+            origins = copy_origins(spec, resolved.cluster)
+            chosen = [name for t in chosen for name in regional_topics(spec, t, resolved.cluster)]
+            for copy, original in origins.items():
+                if copy in chosen and original in schemas:
+                    schemas[copy] = schemas[original]
         resolved.scope.require_consume(chosen)
         assert clients.group_id is not None
-        schemas = schemas_from_spec(spec, chosen, protobuf_types=protobuf_types)
         return cls(
             connection=resolved.connection,
             app_id=clients.app_id,

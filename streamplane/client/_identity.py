@@ -100,6 +100,11 @@ class ApplicationScope:
                 writes.append(grant)
             if exc.operation in _READS:
                 reads.append(grant)
+        # The copies replication brings of what it reads are the same data: readable too.
+        from streamplane.model import copy_origins
+
+        origins = copy_origins(spec, cluster) if cluster is not None else {}
+        copies = [c for c, original in origins.items() if original in entry.app.consumes]
         return cls(
             app=entry.app.name,
             principal=entry.principal,
@@ -107,7 +112,7 @@ class ApplicationScope:
             domain=entry.domain.name,
             declared_at=f"{pos.file}:{pos.line}",
             produces=tuple(entry.app.produces),
-            consumes=tuple(entry.app.consumes),
+            consumes=(*entry.app.consumes, *copies),
             writes=tuple(writes),
             reads=tuple(reads),
             owners=tuple(
@@ -196,6 +201,9 @@ def application_connection(
     entry = _entry(spec, app)
     chosen = _cluster(spec, entry, cluster)
     root = Path(data_dir)
+    if chosen.local:
+        # With several local clusters (regions) --data-dir is their common root.
+        root = spec.local_data_dir(chosen, root)
     if connection is not None and _carries_identity(connection):
         return ApplicationConnection(
             chosen.name,
@@ -263,6 +271,7 @@ class ResolvedApplication:
     registry: RegistryRef | None
     scope: ApplicationScope
     data_dir: Path
+    cluster: str = ""
 
 
 def resolve_application(
@@ -283,6 +292,7 @@ def resolve_application(
         registry if registry is not None else resolved.registry,
         ApplicationScope.of(spec, app, cluster=resolved.cluster),
         Path(data_dir),
+        resolved.cluster,
     )
 
 

@@ -78,7 +78,14 @@ def _cached_jars() -> KafkaRuntime | None:
     """The cached jars if complete for the shipped pom.xml (the plugin may be missing)."""
     pom = package_file("pom.xml")
     version = pinned_kafka_version(pom)
-    home = cache_root() / f"kafka-{version}"
+    lib = _cached_lib(pom, cache_root() / f"kafka-{version}")
+    if lib is None:
+        return None
+    return KafkaRuntime(version=version, lib_dir=lib, guardrails_jar=cached_guardrails())
+
+
+def _cached_lib(pom: Path, home: Path) -> Path | None:
+    """``home/lib`` if a complete resolution of ``pom`` is there."""
     marker = home / _MARKER
     if not marker.exists():
         return None
@@ -88,7 +95,7 @@ def _cached_jars() -> KafkaRuntime | None:
     lib = home / "lib"
     if not all((lib / jar).exists() for jar in lines[1:]):
         return None
-    return KafkaRuntime(version=version, lib_dir=lib, guardrails_jar=cached_guardrails())
+    return lib
 
 
 def _guardrails_sources() -> list[Path]:
@@ -141,17 +148,29 @@ def fetch_runtime(*, on_progress: Callable[[str], None] | None = None) -> KafkaR
     cached = _cached_jars()
     if cached is not None and cached.guardrails_jar is not None:
         return cached
+    mvn = _maven()
+    if cached is not None:
+        return replace(cached, guardrails_jar=build_guardrails(mvn))
+    pom = package_file("pom.xml")
+    version = pinned_kafka_version(pom)
+    lib = _resolve(mvn, pom, cache_root() / f"kafka-{version}", f"Kafka {version}", on_progress)
+    return KafkaRuntime(version=version, lib_dir=lib, guardrails_jar=build_guardrails(mvn))
+
+
+def _maven() -> str:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise FetchError(
             "Maven (`mvn`) is not on PATH; it resolves the Kafka jars from Maven Central. "
             "Install it (Debian: apt-get install maven) and run `streamplane local fetch`."
         )
-    if cached is not None:
-        return replace(cached, guardrails_jar=build_guardrails(mvn))
-    pom = package_file("pom.xml")
-    version = pinned_kafka_version(pom)
-    home = cache_root() / f"kafka-{version}"
+    return mvn
+
+
+def _resolve(
+    mvn: str, pom: Path, home: Path, what: str, on_progress: Callable[[str], None] | None
+) -> Path:
+    """Copy the runtime dependencies of ``pom`` into ``home/lib`` with Maven, atomically."""
     staging = home / "lib.partial"
     shutil.rmtree(staging, ignore_errors=True)
     home.mkdir(parents=True, exist_ok=True)
@@ -175,7 +194,7 @@ def fetch_runtime(*, on_progress: Callable[[str], None] | None = None) -> KafkaR
     if proc.returncode != 0:
         errors = [ln.strip() for ln in output if "[ERROR]" in ln][:5] or output[-10:]
         raise FetchError(
-            f"Maven could not resolve Kafka {version} (exit {proc.returncode}):\n"
+            f"Maven could not resolve {what} (exit {proc.returncode}):\n"
             + "\n".join(errors)
             + "\nCheck access to Maven Central, then run `streamplane local fetch` again."
         )
@@ -185,4 +204,35 @@ def fetch_runtime(*, on_progress: Callable[[str], None] | None = None) -> KafkaR
     jars = sorted(p.name for p in lib.glob("*.jar"))
     # Written last: a fetch killed midway leaves no marker and is redone next time.
     (home / _MARKER).write_text("\n".join([_pom_digest(pom), *jars]) + "\n")
-    return KafkaRuntime(version=version, lib_dir=lib, guardrails_jar=build_guardrails(mvn))
+    return lib
+
+
+def pinned_mirror_version() -> str:
+    """The ``mirror.version`` of the shipped mirror-pom.xml (MirrorMaker 2's own jars)."""
+    pom = package_file("mirror-pom.xml")
+    node = ET.parse(pom).getroot().find("m:properties/m:mirror.version", _POM_NS)
+    if node is None or not (node.text or "").strip():
+        raise FetchError(f"{pom} has no <mirror.version> property")
+    return (node.text or "").strip()
+
+
+def cached_mirror_runtime() -> Path | None:
+    """The folder of MirrorMaker 2's jars if complete, else None."""
+    pom = package_file("mirror-pom.xml")
+    return _cached_lib(pom, cache_root() / f"mirror-{pinned_mirror_version()}")
+
+
+def fetch_mirror_runtime(*, on_progress: Callable[[str], None] | None = None) -> Path:
+    """MirrorMaker 2's jars (``connect-mirror`` and its runtime), resolved once.
+
+    Kept apart from the brokers' jars: the pinned MM2 version is not the brokers' (see
+    mirror-pom.xml), and one classpath must hold one version of the Kafka clients.
+    """
+    cached = cached_mirror_runtime()
+    if cached is not None:
+        return cached
+    pom = package_file("mirror-pom.xml")
+    version = pinned_mirror_version()
+    return _resolve(
+        _maven(), pom, cache_root() / f"mirror-{version}", f"MirrorMaker {version}", on_progress
+    )

@@ -44,16 +44,30 @@ class JvmOptions:
         ]
 
 
+def _since_boot(proc: psutil.Process) -> float:
+    """When the process started, in seconds since boot.
+
+    Not its wall-clock start time: psutil derives that from the boot time the kernel
+    reports now, which moves whenever the system clock is stepped (NTP, a VM resumed), so
+    a start time recorded earlier would no longer match and our own process would look
+    gone. Seconds since boot never move.
+    """
+    return proc.create_time() - psutil.boot_time()
+
+
 def write_pid_file(path: Path, proc: psutil.Process) -> None:
-    path.write_text(f"{proc.pid} {proc.create_time():.3f}\n")
+    path.write_text(f"{proc.pid} {proc.create_time():.3f} {_since_boot(proc):.3f}\n")
 
 
 def running_process(pid_file: Path) -> psutil.Process | None:
     """The live process a pid file names, or None if it exited or the pid was reused."""
     try:
-        pid_text, created_text = pid_file.read_text().split()
-        proc = psutil.Process(int(pid_text))
-        if abs(proc.create_time() - float(created_text)) > 0.01:
+        fields = pid_file.read_text().split()
+        proc = psutil.Process(int(fields[0]))
+        if len(fields) >= 3:
+            if abs(_since_boot(proc) - float(fields[2])) > 0.05:
+                return None
+        elif abs(proc.create_time() - float(fields[1])) > 0.01:
             return None
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None
@@ -101,11 +115,13 @@ def stop_processes(procs: Iterable[psutil.Process], *, timeout_s: float) -> list
 
 #: Prefix of the argument that tags a platform service (e.g. the registry) with its data dir.
 SERVICE_TAG = "--data-dir="
+#: Tags a MirrorMaker 2 JVM with its flow's folder (under the data dir it replicates for).
+MIRROR_TAG = "-Dstreamplane.mirror="
 
 
 def tagged_node_processes(under: Path) -> list[psutil.Process]:
     """Every node JVM and platform service whose data lies under ``under`` (strays included)."""
-    prefixes = tuple(tag + str(under.resolve()) for tag in (NODE_TAG, SERVICE_TAG))
+    prefixes = tuple(tag + str(under.resolve()) for tag in (NODE_TAG, SERVICE_TAG, MIRROR_TAG))
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info.get("cmdline") or []

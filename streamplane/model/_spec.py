@@ -77,6 +77,25 @@ class Spec:
             return clusters[0]
         raise KeyError("no default cluster: pass --cluster")
 
+    def local_clusters(self) -> list[Cluster]:
+        return [c for c in self.platform.clusters if c.local]
+
+    def local_folder(self, cluster: Cluster) -> str:
+        """A local cluster's folder under the --data-dir root ("" for the root itself).
+
+        The only local cluster keeps the root (``.streamplane``), as before there could be
+        several; with several, each has a folder of its own, named by ``data_dir`` or after
+        the cluster.
+        """
+        if cluster.data_dir is not None:
+            return cluster.data_dir
+        return "" if len(self.local_clusters()) < 2 else cluster.name
+
+    def local_data_dir(self, cluster: Cluster, root: Path) -> Path:
+        """Where the local ``cluster`` keeps its data, given the --data-dir root."""
+        folder = self.local_folder(cluster)
+        return root / folder if folder else root
+
     def topics_on(self, cluster: str) -> list[TopicEntry]:
         return [t for t in self.topics.values() if cluster in t.tenant.clusters]
 

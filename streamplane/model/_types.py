@@ -79,7 +79,22 @@ class ClusterAuth(_Model):
 
 class Cluster(_Model):
     name: Name
-    local: bool = Field(False, description="The cluster `streamplane up` runs from this directory.")
+    local: bool = Field(False, description="A cluster `streamplane up` runs on this machine.")
+    region: str | None = Field(
+        None, description="The region the cluster stands for, e.g. eu-west (shown by status)."
+    )
+    port_offset: int | None = Field(
+        None,
+        ge=0,
+        le=40000,
+        description="A local cluster's shift of every port (a second region: 10000); "
+        "required and distinct when the spec has several local clusters.",
+    )
+    data_dir: str | None = Field(
+        None,
+        description="A local cluster's folder under the --data-dir root (default: the "
+        "root itself for the only local cluster, else the cluster's name).",
+    )
     bootstrap_servers: str | None = None
     auth: ClusterAuth | None = None
     schema_registry: str | None = Field(
@@ -478,6 +493,53 @@ class DeletionSettings(_Model):
     protected: list[str] = Field([], description="Globs of topic names never deleted.")
 
 
+class TopicSelection(_Model):
+    """Which of the source cluster's spec topics a flow copies: all the given filters hold.
+
+    Only topics the spec declares on the source are ever selected (MM2's own default,
+    ``topics=.*``, copies whatever exists); a topic without a classification never
+    matches a ``classifications`` filter.
+    """
+
+    names: list[str] = Field(
+        default_factory=lambda: ["*"], description="Full topic names or globs (fnmatch)."
+    )
+    classifications: list[Classification] | None = Field(
+        None, description="Only topics of these classifications, e.g. [public, internal]."
+    )
+    visibility: list[Visibility] | None = Field(
+        None, description="Only topics of this visibility, e.g. [public]: public events."
+    )
+
+
+class ReplicationFlow(_Model):
+    """One MirrorMaker 2 flow (source -> target), run as a process of its own."""
+
+    source: Name
+    target: Name
+    topics: TopicSelection = Field(default_factory=lambda: TopicSelection())
+    groups: list[str] = Field(
+        default_factory=list,
+        description="Consumer groups (names or globs) whose offsets MM2 checkpoints on the "
+        "target, so `streamplane failover` can move them.",
+    )
+    naming: Literal["prefix", "identity"] = Field(
+        "prefix",
+        description="prefix: the copy of T is <source>.T (MM2's DefaultReplicationPolicy, "
+        "loop-free); identity: the copy keeps its name (only where the flows have no cycle).",
+    )
+    sync_configs: bool = Field(True, description="Copy the topics' configs to the copies.")
+    tasks: int = Field(1, ge=1, le=64, description="MM2 tasks.max.")
+    interval: DurationMs = Field(
+        5000,
+        description="Checkpoint, offset-sync and heartbeat interval (MM2's default: 60 s).",
+    )
+
+
+class Replication(_Model):
+    flows: list[ReplicationFlow] = []
+
+
 class Platform(_Model):
     clusters: list[Cluster] = []
     tenants: list[Tenant] = []
@@ -489,6 +551,10 @@ class Platform(_Model):
         None,
         description="The KEK and KMS of ENCRYPT rules, e.g. the default rule of every "
         "classification: pii topic; a tenant may set its own.",
+    )
+    replication: Replication = Field(
+        default_factory=lambda: Replication(),
+        description="MirrorMaker 2 flows between the spec's clusters.",
     )
 
 

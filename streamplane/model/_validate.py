@@ -13,6 +13,7 @@ from streamplane.model._dead_letters import (
     parking_topics,
 )
 from streamplane.model._masking import check_masked_twins
+from streamplane.model._replication import check_replication
 from streamplane.model._schema_contract import check_contracts
 from streamplane.model._spec import ApplicationEntry, Spec, full_topic_name
 from streamplane.model._topic_configs import check_topic_configs
@@ -53,14 +54,8 @@ def validate(spec: Spec) -> list[SpecIssue]:
     cluster_names = {c.name for c in platform.clusters}
     dupes([(c.name, ("clusters", i, "name")) for i, c in enumerate(platform.clusters)], "cluster")
     dupes([(t.name, ("tenants", i, "name")) for i, t in enumerate(platform.tenants)], "tenant")
-    if sum(1 for c in platform.clusters if c.local) > 1:
-        issues.append(
-            src.issue(
-                ("clusters",),
-                "more than one cluster is `local: true`",
-                "the local cluster is the one `streamplane up` runs; keep one",
-            )
-        )
+    issues.extend(_check_local_clusters(spec))
+    issues.extend(check_replication(spec))
 
     topics: list[tuple[str, Path_]] = []
     apps: list[tuple[str, Path_]] = []
@@ -426,3 +421,60 @@ def _closest(name: str, names: object) -> str:
 
     match = difflib.get_close_matches(name, list(names), n=1)  # type: ignore[call-overload]
     return f'did you mean "{match[0]}"?' if match else "topics are referenced by their full name"
+
+
+def _check_local_clusters(spec: Spec) -> list[SpecIssue]:
+    """Several local clusters run side by side: each needs ports and a folder of its own."""
+    src = spec.source
+    local = [(i, c) for i, c in enumerate(spec.platform.clusters) if c.local]
+    issues: list[SpecIssue] = []
+    for i, cluster in enumerate(spec.platform.clusters):
+        if not cluster.local:
+            for field in ("port_offset", "data_dir"):
+                if getattr(cluster, field) is not None:
+                    issues.append(
+                        src.issue(
+                            ("clusters", i, field),
+                            f"`{field}` is for a local cluster, and {cluster.name} is not "
+                            "`local: true`",
+                            "remove it",
+                            key=True,
+                        )
+                    )
+    if len(local) < 2:
+        return issues
+    offsets: dict[int, str] = {}
+    folders: dict[str, str] = {}
+    for n, (i, cluster) in enumerate(local):
+        if cluster.port_offset is None:
+            issues.append(
+                src.issue(
+                    ("clusters", i),
+                    f"local cluster {cluster.name} has no port_offset, and the spec has "
+                    f"{len(local)} local clusters",
+                    f"give each its own, e.g. `port_offset: {n * 10000}`",
+                )
+            )
+        elif cluster.port_offset in offsets:
+            issues.append(
+                src.issue(
+                    ("clusters", i, "port_offset"),
+                    f"local clusters {offsets[cluster.port_offset]} and {cluster.name} share "
+                    f"port_offset {cluster.port_offset}",
+                    "give each its own (10000 apart)",
+                )
+            )
+        else:
+            offsets[cluster.port_offset] = cluster.name
+        folder = spec.local_folder(cluster)
+        if folder in folders:
+            issues.append(
+                src.issue(
+                    ("clusters", i, "data_dir"),
+                    f"local clusters {folders[folder]} and {cluster.name} share the data "
+                    f'folder "{folder}"',
+                    "give each its own `data_dir`",
+                )
+            )
+        folders[folder] = cluster.name
+    return issues

@@ -8,6 +8,11 @@ from streamplane.kafka import QuotaEntity
 from streamplane.model import ApplicationEntry, Spec, parking_topics
 from streamplane.model._dead_letters import ParkingName
 from streamplane.model._topic_configs import TOPIC_CONFIGS
+from streamplane.reconcile._replication import (
+    copy_read_acls,
+    replication_acls,
+    replication_principals,
+)
 from streamplane.reconcile._resources import AclEntry, DesiredState, DesiredTopic
 
 
@@ -50,6 +55,8 @@ def desired_state(spec: Spec, cluster: str) -> DesiredState:
         state.principals[app.principal] = app.tenant.name
         for acl, why in application_acls(app, parked_by_app.get(app.app.name, ())):
             state.acls.setdefault(acl, why)
+        for acl, why in copy_read_acls(spec, app, cluster):
+            state.acls.setdefault(acl, why)
         # The tenant's quotas are defaults; an application overrides them key by key.
         values = {
             **(app.tenant.quotas.values() if app.tenant.quotas else {}),
@@ -57,6 +64,10 @@ def desired_state(spec: Spec, cluster: str) -> DesiredState:
         }
         if values:
             state.quotas[QuotaEntity(user=app.principal)] = values
+    for principal in replication_principals(spec, cluster):
+        state.principals[principal] = None
+    for acl, why in replication_acls(spec, cluster):
+        state.acls.setdefault(acl, why)
     for i, exc in enumerate(spec.platform.acl_exceptions):
         if exc.cluster not in (None, cluster):
             continue

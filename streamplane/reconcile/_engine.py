@@ -18,7 +18,7 @@ from streamplane.errors import PlanError
 from streamplane.kafka import ConnectionSettings, alter_client_quotas, require_reachable
 from streamplane.kafka._admin import AclTuple, ClusterAdmin, scram_iterations
 from streamplane.local import DataDir, RegistryProcess, require_local_cluster
-from streamplane.model import Cluster, Spec
+from streamplane.model import Cluster, Spec, replicated_copies
 from streamplane.reconcile._actual import read_activity, read_actual
 from streamplane.reconcile._desired import desired_state
 from streamplane.reconcile._guardrails import write_guardrail_rules
@@ -52,6 +52,7 @@ from streamplane.reconcile._plan import (
 from streamplane.reconcile._registry_access import access_changes, apply_access
 from streamplane.reconcile._registry_client import RegistryEndpoint
 from streamplane.reconcile._renames import find_moves, plan_renames, read_drain_evidence
+from streamplane.reconcile._replication import replication_principals
 from streamplane.reconcile._resources import AclEntry, ActualState, DesiredState
 from streamplane.reconcile._schemas import (
     ABSENT,
@@ -120,6 +121,7 @@ def connect(
     """
     entry = _cluster_entry(spec, cluster)
     if entry.local:
+        data_dir = spec.local_data_dir(entry, data_dir)
         props = data_dir / "admin.properties"
         if not props.exists():
             raise PlanError(
@@ -176,6 +178,7 @@ def registry_endpoint(
     entry = _cluster_entry(spec, cluster)
     username = password = None
     if entry.local:
+        data_dir = spec.local_data_dir(entry, data_dir)
         props = data_dir / "admin.properties"
         if props.exists():
             settings = ConnectionSettings.from_properties_file(props)
@@ -259,9 +262,10 @@ def compute_plan(spec: Spec, target: Target, *, allow_delete: bool = False) -> P
     records = read_tenant_records(target.settings) if TENANTS_TOPIC in actual.topics else {}
     former = former_tenants(spec, target.cluster, records)
     tenant_of = {}
+    copies = replicated_copies(spec, target.cluster)
     for name in set(actual.topics) - set(desired.topics):
         tenant = spec.tenant_of_topic(name)
-        if is_platform_topic(name):
+        if is_platform_topic(name) or name in copies:
             continue
         if tenant is not None:
             tenant_of[name] = tenant.name
@@ -399,17 +403,23 @@ def _credential_status(spec: Spec, target: Target, actual: ActualState) -> dict[
             # password back): neither created nor rotated, whatever the secret store holds.
             continue
         password = target.secrets.password(app, create=False)
-        if password is None:
-            continue
-        if app.principal not in actual.scram_users:
-            status[app.principal] = "create"
-        elif password == "" or actual.scram_iterations.get(app.principal) != scram_iterations(
-            app.principal, password
-        ):
-            status[app.principal] = "rotate"
-        else:
-            status[app.principal] = "ok"
+        if password is not None:
+            status[app.principal] = _scram_status(actual, app.principal, password)
+    for principal in replication_principals(spec, target.cluster):
+        password = target.secrets.platform_password(principal, create=False)
+        if password is not None:
+            status[principal] = _scram_status(actual, principal, password)
     return status
+
+
+def _scram_status(actual: ActualState, principal: str, password: str) -> str:
+    if principal not in actual.scram_users:
+        return "create"
+    if password == "" or actual.scram_iterations.get(principal) != scram_iterations(
+        principal, password
+    ):
+        return "rotate"
+    return "ok"
 
 
 def stale_changes(plan: Plan, target: Target) -> list[str]:
@@ -507,7 +517,11 @@ def apply_plan(
     apps = {a.principal: a for a in spec.applications_on(target.cluster)}
     passwords = {}
     for action in creds:
-        secret = target.secrets.password(apps[action.resource], create=True)
+        secret = (
+            target.secrets.password(apps[action.resource], create=True)
+            if action.resource in apps
+            else target.secrets.platform_password(action.resource, create=True)
+        )
         if secret:
             passwords[action.resource] = secret
     admin.upsert_scram(passwords)

@@ -9,10 +9,12 @@ data and the brokers re-read when it changes; for a remote cluster, ``streamplan
 guardrails SPEC`` prints the file to deploy with the jar.
 
 Keys: ``naming.prefixes`` (every tenant's namespace) and ``naming.names`` (topics pinned by
-``full_name``); ``replication.min`` and ``min.insync.replicas.min`` (the replication rule,
-on the environments it judges); ``retention.max.ms`` and ``retention.tiered.allowed``
-(the tiered-retention rule); ``unclean.leader.election.forbidden``. Topics whose name
-starts with ``_`` are the platform's own (registry, audit) and are not checked.
+``full_name``), with the topics MirrorMaker 2 makes there (copies, checkpoints,
+heartbeats, its worker's topics); ``replication.min`` and ``min.insync.replicas.min``
+(the replication rule, on the environments it judges); ``retention.max.ms`` and
+``retention.tiered.allowed`` (the tiered-retention rule);
+``unclean.leader.election.forbidden``. Topics whose name starts with ``_`` are the
+platform's own (registry, audit) and are not checked.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamplane.local._layout import write_public_file
-from streamplane.model import Cluster, Spec
+from streamplane.model import Cluster, Spec, replication_names
 from streamplane.policy._rules import MIN_PROD_INSYNC, MIN_PROD_REPLICATION
 from streamplane.policy._scope import judges
 
@@ -28,11 +30,15 @@ from streamplane.policy._scope import judges
 def guardrail_rules(spec: Spec, cluster: Cluster) -> str:
     """The rules file for ``cluster``, as the spec says today."""
     tenants = [t for t in spec.platform.tenants if cluster.name in t.clusters]
-    prefixes = sorted({t.namespace for t in tenants})
+    copy_prefixes, copy_names = replication_names(spec, cluster.name)
+    prefixes = sorted({t.namespace for t in tenants} | set(copy_prefixes))
     names = sorted(
-        entry.full_name
-        for entry in spec.topics_on(cluster.name)
-        if not any(entry.full_name.startswith(p) for p in prefixes)
+        {
+            entry.full_name
+            for entry in spec.topics_on(cluster.name)
+            if not any(entry.full_name.startswith(p) for p in prefixes)
+        }
+        | {name for name in copy_names if not any(name.startswith(p) for p in prefixes)}
     )
     strict = judges("replication", cluster)
     settings = spec.platform.policy

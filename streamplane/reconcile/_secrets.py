@@ -35,6 +35,12 @@ class SecretStore:
             raise PlanError(f"{what}: password file {path} does not exist")
         return path.read_text().strip()
 
+    def platform_password(self, principal: str, *, create: bool) -> str | None:
+        """A platform principal's generated password (MM2's), as for an application."""
+        if self.local_dir is None:
+            return None
+        return self._local(principal, create=create)
+
     def password(self, app: ApplicationEntry, *, create: bool) -> str | None:
         """The principal's password, or None when none is configured (and none may be made).
 
@@ -44,7 +50,11 @@ class SecretStore:
             return self.resolve(app.app.password, what=f"application {app.app.name}")
         if self.local_dir is None:
             return None
-        path = self.local_dir / app.principal
+        return self._local(app.principal, create=create)
+
+    def _local(self, principal: str, *, create: bool) -> str:
+        assert self.local_dir is not None
+        path = self.local_dir / principal
         if path.exists():
             return path.read_text().strip()
         if not create:

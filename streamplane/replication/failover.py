@@ -1,0 +1,304 @@
+"""Move a consumer group between clusters without losing its place.
+
+Failover (A -> B along the flow A->B): the group's position on A, as MM2 last
+checkpointed it, translated into the copies on B (``<source>.checkpoints.internal``).
+MM2 translates conservatively (to the copy offset of the newest offset sync at or below
+the committed offset, plus one), so the group re-reads a few records and never skips
+one. When A still answers and the group committed past its checkpoint (the checkpoint
+lags), the offset syncs (kept on B) translate the newer offset the same way, and the
+report says so. A partition with neither starts at the copy's beginning. The duplicates
+to expect per partition are the records between the translated offset and the exact
+one, plus, when A is gone, whatever the group read there after the checkpoint (bounded
+by the checkpoint's age: the flow's interval).
+
+Failback (B -> A, the same flow in reverse): the group's committed offsets in the copies
+on B, mapped back through the offset syncs (downstream -> upstream), which lands at or
+before the exact position on A for the same reason.
+
+The group must be inactive on both clusters (no members): offsets of a live group are
+its own, and Kafka refuses to alter them anyway.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from streamplane.errors import PlanError, StreamplaneError
+from streamplane.kafka import ConnectionSettings
+from streamplane.model import FlowTopic, ReplicationFlow, Spec, flow_label, flow_topics
+from streamplane.replication.config import flow_ends
+from streamplane.replication.observe import (
+    latest_checkpoints,
+    latest_offset_syncs,
+    watermarks,
+)
+from streamplane.replication.records import Checkpoint, OffsetSync
+
+ADMIN_TIMEOUT_S = 10.0
+
+
+@dataclass
+class MovedPartition:
+    topic: str
+    partition: int
+    offset: int
+    #: checkpoint | offset-syncs | start of copy
+    basis: str
+    duplicates: int
+
+
+@dataclass
+class MoveReport:
+    group: str
+    source: str
+    target: str
+    dry_run: bool
+    partitions: list[MovedPartition] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: When the group's old cluster is gone: how far back (s) its last checkpoint is, i.e.
+    #: reads there that the target cannot know of.
+    window_s: float = 0.0
+    elapsed_s: float = 0.0
+
+    @property
+    def duplicate_records(self) -> int:
+        return sum(p.duplicates for p in self.partitions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "duplicate_records": self.duplicate_records}
+
+
+def _admin(settings: ConnectionSettings) -> AdminClient:
+    return AdminClient(settings.librdkafka(**{"socket.timeout.ms": 5000}))
+
+
+def _members(settings: ConnectionSettings, group: str) -> int | None:
+    """How many members the group has; None when the cluster does not answer."""
+    admin = _admin(settings)  # kept alive until its future completes
+    try:
+        future = admin.describe_consumer_groups([group], request_timeout=ADMIN_TIMEOUT_S)[group]
+        return len(future.result(timeout=ADMIN_TIMEOUT_S).members)
+    except (KafkaException, TimeoutError):
+        return None
+
+
+def _committed(settings: ConnectionSettings, group: str) -> dict[tuple[str, int], int] | None:
+    admin = _admin(settings)
+    try:
+        future = admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group)], request_timeout=ADMIN_TIMEOUT_S
+        )[group]
+        result = future.result(timeout=ADMIN_TIMEOUT_S)
+    except (KafkaException, TimeoutError):
+        return None
+    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+
+
+def _commit(settings: ConnectionSettings, group: str, offsets: list[TopicPartition]) -> None:
+    admin = _admin(settings)
+    future = admin.alter_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(group, offsets)], request_timeout=ADMIN_TIMEOUT_S
+    )[group]
+    try:
+        future.result(timeout=ADMIN_TIMEOUT_S)
+    except KafkaException as exc:
+        raise StreamplaneError(f"could not commit the offsets of group {group}: {exc}") from None
+
+
+def _require_inactive(settings: ConnectionSettings, group: str, cluster: str) -> bool:
+    """False when the cluster does not answer; raises when the group is active there."""
+    members = _members(settings, group)
+    if members:
+        raise PlanError(
+            f"group {group} has {members} member(s) on cluster {cluster}: stop its consumers "
+            "there first (a live group keeps its own offsets)"
+        )
+    return members is not None
+
+
+def _sync_at_or_below(syncs: list[OffsetSync], upstream: int) -> OffsetSync | None:
+    best = None
+    for sync in syncs:
+        if sync.upstream <= upstream and (best is None or sync.upstream >= best.upstream):
+            best = sync
+    return best
+
+
+def failover_groups(
+    spec: Spec,
+    flow: ReplicationFlow,
+    groups: list[str],
+    data_dir: Path,
+    *,
+    dry_run: bool = False,
+) -> list[MoveReport]:
+    """Move ``groups`` from the flow's source to the copies on its target.
+
+    The flow's checkpoints, offset syncs and copies are read once for all groups, and a
+    source that does not answer costs one timeout, not one per group.
+    """
+    started = time.monotonic()
+    ends = flow_ends(spec, flow, data_dir)
+    source_up = _require_inactive(ends.source_admin, groups[0], flow.source)
+    for group in groups:
+        if not _require_inactive(ends.target_admin, group, flow.target):
+            raise PlanError(f"cluster {flow.target} does not answer: nothing to fail over to")
+        if source_up and group != groups[0]:
+            _require_inactive(ends.source_admin, group, flow.source)
+    checkpoints = latest_checkpoints(ends.target_admin, flow)
+    syncs = latest_offset_syncs(ends.target_admin, flow)
+    topics = flow_topics(spec, flow)
+    copies = watermarks(ends.target_admin, [t.remote for t in topics])
+    reports = []
+    for group in groups:
+        on_source = _committed(ends.source_admin, group) if source_up else None
+        report = _translate_group(
+            flow, group, topics, copies, checkpoints, syncs, on_source, dry_run
+        )
+        if not source_up:
+            report.notes.insert(
+                0, f"cluster {flow.source} does not answer: offsets come from the last checkpoints"
+            )
+            # Checkpoints are emitted every interval: commits on the source in the last
+            # interval before it failed may be missing from them.
+            report.window_s = flow.interval / 1000
+        if not dry_run:
+            _commit(
+                ends.target_admin,
+                group,
+                [TopicPartition(p.topic, p.partition, p.offset) for p in report.partitions],
+            )
+        reports.append(report)
+    for report in reports:
+        report.elapsed_s = time.monotonic() - started
+    return reports
+
+
+def _translate_group(
+    flow: ReplicationFlow,
+    group: str,
+    topics: list[FlowTopic],
+    copies: dict[tuple[str, int], tuple[int, int]],
+    checkpoints: dict[tuple[str, str, int], Checkpoint],
+    syncs: dict[tuple[str, int], list[OffsetSync]],
+    on_source: dict[tuple[str, int], int] | None,
+    dry_run: bool,
+) -> MoveReport:
+    report = MoveReport(group, flow.source, flow.target, dry_run)
+    for topic in topics:
+        for (name, part), (low, _high) in sorted(copies.items()):
+            if name != topic.remote:
+                continue
+            cp = checkpoints.get((group, topic.remote, part))
+            committed = (on_source or {}).get((topic.name, part))
+            tp_syncs = syncs.get((topic.name, part), [])
+            if cp is not None and (committed is None or committed <= cp.upstream):
+                upstream, basis = cp.upstream, "checkpoint"
+            elif committed is not None:
+                upstream, basis = committed, "offset-syncs"
+                why = "has no checkpoint" if cp is None else f"checkpoint lags ({cp.upstream})"
+                report.notes.append(
+                    f"{topic.name}[{part}] {why}: translated {committed} through the offset syncs"
+                )
+            else:
+                continue  # the group never read this partition
+            found = translate(tp_syncs, upstream)
+            if found is not None:
+                offset, dupes = found
+                if cp is not None and basis == "checkpoint" and cp.downstream > offset:
+                    offset = cp.downstream  # MM2's own is closer: fewer re-reads, still safe
+            elif cp is not None and basis == "checkpoint":
+                offset, dupes = cp.downstream, 0
+                report.notes.append(
+                    f"{topic.name}[{part}]: no offset sync to check MM2's checkpoint against; "
+                    "its translation is used as it is (duplicates unknown)"
+                )
+            else:
+                offset, basis = low, "start of copy"
+                dupes = max(0, upstream - low)
+                report.notes.append(
+                    f"{topic.name}[{part}]: no offset sync at or below {upstream} yet; the "
+                    "group starts at the beginning of the copy"
+                )
+            report.partitions.append(MovedPartition(topic.remote, part, offset, basis, dupes))
+    if not report.partitions:
+        raise PlanError(
+            f"no checkpoint of group {group} on cluster {flow.target} and no committed offset "
+            f"on {flow.source}: is it one of the flow's `groups` "
+            f"({', '.join(flow.groups) or 'none'}) and did it commit on {flow.source}?"
+        )
+    return report
+
+
+def translate(syncs: list[OffsetSync], upstream: int) -> tuple[int, int] | None:
+    """(copy offset, duplicates at most) for a group's committed ``upstream`` offset.
+
+    From the newest sync at or below it, ``s``: exact when the next sync shows the copy
+    is contiguous between them (as many offsets on both sides: no record was compacted or
+    is a transaction marker there), else ``s.downstream + 1``, MM2's safe rule, which may
+    re-read up to ``upstream - s.upstream - 1`` records. Reading every sync on the
+    topic, not MM2's sparse in-memory store (KAFKA-14666), keeps that window within
+    ``offset.lag.max`` records. None: no sync at or below it.
+    """
+    below = [x for x in syncs if x.upstream <= upstream]
+    if not below:
+        return None
+    sync = max(below, key=lambda x: x.upstream)
+    if upstream == sync.upstream:
+        return sync.downstream, 0
+    above = [x for x in syncs if x.upstream > upstream]
+    if above:
+        nxt = min(above, key=lambda x: x.upstream)
+        if nxt.upstream - sync.upstream == nxt.downstream - sync.downstream:
+            return sync.downstream + (upstream - sync.upstream), 0
+    return sync.downstream + 1, upstream - sync.upstream - 1
+
+
+def failback_group(
+    spec: Spec, flow: ReplicationFlow, group: str, data_dir: Path, *, dry_run: bool = False
+) -> MoveReport:
+    """Move ``group`` from the copies on the flow's target back to its source."""
+    started = time.monotonic()
+    report = MoveReport(group, flow.target, flow.source, dry_run)
+    ends = flow_ends(spec, flow, data_dir)
+    if not _require_inactive(ends.target_admin, group, flow.target):
+        raise PlanError(f"cluster {flow.target} does not answer: the group's offsets are there")
+    if not _require_inactive(ends.source_admin, group, flow.source):
+        raise PlanError(f"cluster {flow.source} does not answer: nothing to fail back to")
+    on_copies = _committed(ends.target_admin, group) or {}
+    syncs = latest_offset_syncs(ends.target_admin, flow)
+    originals = watermarks(ends.source_admin, [t.name for t in flow_topics(spec, flow)])
+    commits: list[TopicPartition] = []
+    for topic in flow_topics(spec, flow):
+        for (name, part), downstream in sorted(on_copies.items()):
+            if name != topic.remote:
+                continue
+            below = [s for s in syncs.get((topic.name, part), []) if s.downstream <= downstream]
+            if below:
+                sync = max(below, key=lambda s: s.downstream)
+                offset = sync.upstream + (downstream - sync.downstream)
+                basis, dupes = "offset-syncs", 0
+            else:
+                offset = originals.get((topic.name, part), (0, 0))[0]
+                basis, dupes = "start of topic", downstream
+                report.notes.append(
+                    f"{topic.remote}[{part}]: no offset sync at or below {downstream}; the "
+                    "group starts at the beginning of the original"
+                )
+            report.partitions.append(MovedPartition(topic.name, part, offset, basis, dupes))
+            commits.append(TopicPartition(topic.name, part, offset))
+    if not commits:
+        raise PlanError(
+            f"group {group} committed nothing in the copies of {flow_label(flow)} on "
+            f"cluster {flow.target}"
+        )
+    if not dry_run:
+        _commit(ends.source_admin, group, commits)
+    report.elapsed_s = time.monotonic() - started
+    return report
