@@ -4,9 +4,10 @@ Failover (A -> B along the flow A->B): the group's position on A, as MM2 last
 checkpointed it, translated into the copies on B (``<source>.checkpoints.internal``).
 MM2 translates conservatively (to the copy offset of the newest offset sync at or below
 the committed offset, plus one), so the group re-reads a few records and never skips
-one. When A still answers and the group committed past its checkpoint (the checkpoint
-lags), the offset syncs (kept on B) translate the newer offset the same way, and the
-report says so. A partition with neither starts at the copy's beginning. The duplicates
+one. When A still answers, its committed offsets are the truth: where a checkpoint lags
+(or leads: MM2 never emits one backwards, so a group that rewound is ahead in them), the
+offset syncs (kept on B) translate the committed offset, and the report says so. A
+partition with neither starts at the copy's beginning. The duplicates
 to expect per partition are the records between the translated offset and the exact
 one, plus, when A is gone, whatever the group read there after the checkpoint (bounded
 by the checkpoint's age: the flow's interval).
@@ -122,14 +123,6 @@ def _require_inactive(settings: ConnectionSettings, group: str, cluster: str) ->
     return members is not None
 
 
-def _sync_at_or_below(syncs: list[OffsetSync], upstream: int) -> OffsetSync | None:
-    best = None
-    for sync in syncs:
-        if sync.upstream <= upstream and (best is None or sync.upstream >= best.upstream):
-            best = sync
-    return best
-
-
 def failover_groups(
     spec: Spec,
     flow: ReplicationFlow,
@@ -192,22 +185,47 @@ def _translate_group(
 ) -> MoveReport:
     report = MoveReport(group, flow.source, flow.target, dry_run)
     for topic in topics:
-        for (name, part), (low, _high) in sorted(copies.items()):
+        for (name, part), (low, high) in sorted(copies.items()):
             if name != topic.remote:
                 continue
             cp = checkpoints.get((group, topic.remote, part))
             committed = (on_source or {}).get((topic.name, part))
             tp_syncs = syncs.get((topic.name, part), [])
-            if cp is not None and (committed is None or committed <= cp.upstream):
-                upstream, basis = cp.upstream, "checkpoint"
-            elif committed is not None:
-                upstream, basis = committed, "offset-syncs"
-                why = "has no checkpoint" if cp is None else f"checkpoint lags ({cp.upstream})"
-                report.notes.append(
-                    f"{topic.name}[{part}] {why}: translated {committed} through the offset syncs"
+            if committed is not None:
+                # The source answers: its committed offset is the truth, the checkpoint
+                # only a copy of it that may lag, or lead (MM2 never emits a checkpoint
+                # backwards, so a group that rewound on the source is ahead in them).
+                upstream = committed
+                basis = (
+                    "checkpoint" if cp is not None and cp.upstream == committed else "offset-syncs"
                 )
+                if basis == "offset-syncs":
+                    why = (
+                        "has no checkpoint"
+                        if cp is None
+                        else f"checkpoint {'lags' if cp.upstream < committed else 'leads'} "
+                        f"({cp.upstream})"
+                    )
+                    report.notes.append(
+                        f"{topic.name}[{part}] {why}: translated {committed} through the offset "
+                        "syncs"
+                    )
+            elif cp is not None:
+                upstream, basis = cp.upstream, "checkpoint"
+            elif on_source is not None:
+                continue  # the source says the group never read this partition
             else:
-                continue  # the group never read this partition
+                # The source is gone and MM2 wrote no checkpoint: the group may never
+                # have read it, or its offset is behind MM2's newest offset syncs, which
+                # MM2 does not translate (KAFKA-14666). Re-read it all rather than skip.
+                report.notes.append(
+                    f"{topic.name}[{part}]: no checkpoint of the group; it starts at the "
+                    "beginning of the copy"
+                )
+                report.partitions.append(
+                    MovedPartition(topic.remote, part, low, "start of copy", max(0, high - low))
+                )
+                continue
             found = translate(tp_syncs, upstream)
             if found is not None:
                 offset, dupes = found
@@ -246,15 +264,17 @@ def translate(syncs: list[OffsetSync], upstream: int) -> tuple[int, int] | None:
     topic, not MM2's sparse in-memory store (KAFKA-14666), keeps that window within
     ``offset.lag.max`` records. None: no sync at or below it.
     """
-    below = [x for x in syncs if x.upstream <= upstream]
+    below = [(x.upstream, i) for i, x in enumerate(syncs) if x.upstream <= upstream]
     if not below:
         return None
-    sync = max(below, key=lambda x: x.upstream)
+    # Of syncs for the same upstream offset the newest wins: after an MM2 restart the
+    # record is in the copy twice, and the copy continues after the second one.
+    sync = syncs[max(below)[1]]
     if upstream == sync.upstream:
         return sync.downstream, 0
-    above = [x for x in syncs if x.upstream > upstream]
+    above = [(x.upstream, -i) for i, x in enumerate(syncs) if x.upstream > upstream]
     if above:
-        nxt = min(above, key=lambda x: x.upstream)
+        nxt = syncs[-min(above)[1]]
         if nxt.upstream - sync.upstream == nxt.downstream - sync.downstream:
             return sync.downstream + (upstream - sync.upstream), 0
     return sync.downstream + 1, upstream - sync.upstream - 1
