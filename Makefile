@@ -7,9 +7,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SP := $(BIN)/streamplane
 NODES ?= 1
+SPEC ?= examples/platform
 # Where the local cluster keeps its data and secrets (a second cluster: another DATA_DIR),
-# and an optional shift of all its ports so two clusters can run side by side.
-DATA_DIR ?= .streamplane
+# and an optional shift of all its ports so two clusters can run side by side. A spec of
+# several local clusters (examples/multi-region) keeps each in a folder under DATA_DIR.
+DATA_DIR ?= $(if $(findstring multi-region,$(SPEC)),.streamplane-regions,.streamplane)
 PORT_OFFSET ?=
 AT := --data-dir $(DATA_DIR)
 
@@ -26,7 +28,6 @@ venv: $(STAMP)
 fetch: $(STAMP)
 	$(SP) local fetch
 
-SPEC ?= examples/platform
 # The example spec points editors at this file for completion.
 SPEC_SCHEMA ?= .streamplane/spec.schema.json
 
@@ -34,13 +35,15 @@ SPEC_SCHEMA ?= .streamplane/spec.schema.json
 ## a cluster in another directory) and apply the example spec to it: topics,
 ## least-privilege ACLs, credentials, quotas.
 up: fetch
-	$(SP) up --nodes $(NODES) $(AT) $(if $(PORT_OFFSET),--port-offset $(PORT_OFFSET))
+	$(SP) up --spec $(SPEC) --all --no-jobs --nodes $(NODES) $(AT) $(if $(PORT_OFFSET),--port-offset $(PORT_OFFSET))
 	$(SP) spec schema --out $(SPEC_SCHEMA)
 	$(SP) lint $(SPEC)
-	$(SP) apply $(SPEC) --auto-approve $(AT)
+	for cluster in $$($(SP) spec clusters $(SPEC) --local); do \
+		$(SP) apply $(SPEC) --cluster $$cluster --auto-approve $(AT) || exit 1; done
 	$(SP) export asyncapi $(SPEC) --out $(DATA_DIR)/asyncapi
-	$(SP) up --nodes $(NODES) --spec $(SPEC) $(AT) $(if $(PORT_OFFSET),--port-offset $(PORT_OFFSET))
-	$(SP) status $(AT)
+	$(SP) up --spec $(SPEC) --all --nodes $(NODES) $(AT) $(if $(PORT_OFFSET),--port-offset $(PORT_OFFSET))
+	$(SP) replicate apply $(SPEC) $(AT)
+	$(SP) status --spec $(SPEC) $(AT)
 	@echo
 	@echo "The streamplane command and the Python SDK are installed in $(VENV), not on your PATH:"
 	@echo "  . $(VENV)/bin/activate      # then streamplane and python work as the README shows"
@@ -49,10 +52,10 @@ up: fetch
 		echo "This cluster lives in $(DATA_DIR): pass --data-dir $(DATA_DIR) to streamplane commands."; fi
 
 down: $(STAMP)
-	$(SP) down $(AT)
+	$(SP) down --spec $(SPEC) --all $(AT)
 
 status: $(STAMP)
-	$(SP) status $(AT)
+	$(SP) status --spec $(SPEC) $(AT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check streamplane tests benchmarks

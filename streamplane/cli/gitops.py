@@ -69,6 +69,17 @@ def schema(out: Annotated[Path | None, typer.Option(help="Write to this file.")]
         console.print(f"wrote {out}")
 
 
+@spec_app.command("clusters")
+def clusters(
+    spec: SpecArg,
+    local: Annotated[bool, typer.Option("--local", help="Only the `local: true` ones.")] = False,
+) -> None:
+    """The spec's cluster names, one per line (for scripts: apply each local cluster)."""
+    for entry in load_spec(spec).platform.clusters:
+        if entry.local or not local:
+            print(entry.name)
+
+
 def plan(
     spec: SpecArg,
     cluster: ClusterOpt = None,

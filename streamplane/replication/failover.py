@@ -42,6 +42,9 @@ from streamplane.replication.observe import (
 from streamplane.replication.records import Checkpoint, OffsetSync
 
 ADMIN_TIMEOUT_S = 10.0
+#: How long failover waits for the source to answer before it counts it gone (a dead
+#: cluster refuses connections at once; this is for one that is slow to).
+SOURCE_PROBE_S = 5.0
 
 
 @dataclass
@@ -79,12 +82,14 @@ def _admin(settings: ConnectionSettings) -> AdminClient:
     return AdminClient(settings.librdkafka(**{"socket.timeout.ms": 5000}))
 
 
-def _members(settings: ConnectionSettings, group: str) -> int | None:
+def _members(
+    settings: ConnectionSettings, group: str, timeout_s: float = ADMIN_TIMEOUT_S
+) -> int | None:
     """How many members the group has; None when the cluster does not answer."""
     admin = _admin(settings)  # kept alive until its future completes
     try:
-        future = admin.describe_consumer_groups([group], request_timeout=ADMIN_TIMEOUT_S)[group]
-        return len(future.result(timeout=ADMIN_TIMEOUT_S).members)
+        future = admin.describe_consumer_groups([group], request_timeout=timeout_s)[group]
+        return len(future.result(timeout=timeout_s).members)
     except (KafkaException, TimeoutError):
         return None
 
@@ -112,9 +117,11 @@ def _commit(settings: ConnectionSettings, group: str, offsets: list[TopicPartiti
         raise StreamplaneError(f"could not commit the offsets of group {group}: {exc}") from None
 
 
-def _require_inactive(settings: ConnectionSettings, group: str, cluster: str) -> bool:
+def _require_inactive(
+    settings: ConnectionSettings, group: str, cluster: str, timeout_s: float = ADMIN_TIMEOUT_S
+) -> bool:
     """False when the cluster does not answer; raises when the group is active there."""
-    members = _members(settings, group)
+    members = _members(settings, group, timeout_s)
     if members:
         raise PlanError(
             f"group {group} has {members} member(s) on cluster {cluster}: stop its consumers "
@@ -138,7 +145,7 @@ def failover_groups(
     """
     started = time.monotonic()
     ends = flow_ends(spec, flow, data_dir)
-    source_up = _require_inactive(ends.source_admin, groups[0], flow.source)
+    source_up = _require_inactive(ends.source_admin, groups[0], flow.source, SOURCE_PROBE_S)
     for group in groups:
         if not _require_inactive(ends.target_admin, group, flow.target):
             raise PlanError(f"cluster {flow.target} does not answer: nothing to fail over to")
