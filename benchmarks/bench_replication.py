@@ -31,13 +31,12 @@ from pathlib import Path
 import psutil
 from _harness import PORT_OFFSET, report
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
 from streamplane.cli import app
 from streamplane.kafka import ConnectionSettings
 from streamplane.model import find_flow, load_spec
-from streamplane.replication.failover import _commit, failover_groups
+from streamplane.replication.failover import GroupAdmin, failover_groups
 from streamplane.replication.observe import latest_checkpoints, watermarks
 
 SPEC = Path(__file__).resolve().parent.parent / "tests/integration/replication/spec"
@@ -120,7 +119,21 @@ class Reader(threading.Thread):
         self.consumer.close()
 
 
+def warm_up(root: Path) -> None:
+    """One record through the flow, so MM2 has made the copy and is copying."""
+    east, west = _settings(root, "east"), _settings(root, "west")
+    producer = Producer(east.librdkafka())
+    producer.produce(TOPIC, key=b"warm-up", value=repr(time.time()).encode())
+    producer.flush(10)
+    deadline = time.monotonic() + 120
+    while not any(high > low for (low, high) in watermarks(west, [COPY]).values()):
+        if time.monotonic() > deadline:
+            raise SystemExit("MM2 copied nothing to west in 120 s")
+        time.sleep(0.5)
+
+
 def lag_phase(root: Path, rate: int, seconds: float) -> list[tuple[str, str, str]]:
+    warm_up(root)
     east, west = _settings(root, "east"), _settings(root, "west")
     local, remote = Reader(east, TOPIC), Reader(west, COPY)
     local.start()
@@ -150,12 +163,11 @@ def lag_phase(root: Path, rate: int, seconds: float) -> list[tuple[str, str, str
 def prepare_groups(root: Path, groups: list[str]) -> dict[tuple[str, int], int]:
     """Commit every group at the middle of each partition on east; wait for checkpoints."""
     east = _settings(root, "east")
-    admin = AdminClient(east.librdkafka())
+    admin = GroupAdmin(east, "east")
     marks = watermarks(east, [TOPIC])
     offsets = {tp: (low + high) // 2 for tp, (low, high) in marks.items()}
     for group in groups:
-        _commit(east, group, [TopicPartition(t, p, o) for (t, p), o in offsets.items()])
-    del admin
+        admin.commit(group, [TopicPartition(t, p, o) for (t, p), o in offsets.items()])
     spec = load_spec(SPEC)
     flow = find_flow(spec, "east", "west")
     deadline = time.monotonic() + 120
@@ -195,8 +207,9 @@ def rpo_rto_phase(root: Path, rate: int, groups: list[str]) -> list[tuple[str, s
     failover_groups(spec, flow, groups, root)
     rto = time.monotonic() - started
     started = time.monotonic()
+    admin = GroupAdmin(west, "west")
     for group in groups:
-        _commit(west, group, [TopicPartition(f"east.{t}", p, o) for (t, p), o in offsets.items()])
+        admin.commit(group, [TopicPartition(f"east.{t}", p, o) for (t, p), o in offsets.items()])
     direct = time.monotonic() - started
     return [
         ("RPO: acknowledged on east, not on west, at kill -9", f"{len(lost)} records",

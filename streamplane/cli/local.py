@@ -290,6 +290,9 @@ def _down_one(data_dir: Path, timeout: float, name: str | None) -> None:
         console.print(f"{named}stopped the schema registry")
     running = cluster.running_nodes()
     if not running:
+        # The nodes may have died (kill -9) and left their OIDC issuer running.
+        if state is not None and cluster.identity_provider(state).stop():
+            console.print(f"{named}stopped the OIDC issuer")
         console.print(f"{named}no node of {cluster.dir.root} is running")
         return
     killed = cluster.down(timeout_s=timeout)

@@ -78,56 +78,56 @@ class MoveReport:
         return {**asdict(self), "duplicate_records": self.duplicate_records}
 
 
-def _admin(settings: ConnectionSettings) -> AdminClient:
-    return AdminClient(settings.librdkafka(**{"socket.timeout.ms": 5000}))
+class GroupAdmin:
+    """Consumer-group calls on one cluster, over one admin connection for every group."""
 
+    def __init__(self, settings: ConnectionSettings, cluster: str) -> None:
+        self.cluster = cluster
+        self.client = AdminClient(settings.librdkafka(**{"socket.timeout.ms": 5000}))
 
-def _members(
-    settings: ConnectionSettings, group: str, timeout_s: float = ADMIN_TIMEOUT_S
-) -> int | None:
-    """How many members the group has; None when the cluster does not answer."""
-    admin = _admin(settings)  # kept alive until its future completes
-    try:
-        future = admin.describe_consumer_groups([group], request_timeout=timeout_s)[group]
-        return len(future.result(timeout=timeout_s).members)
-    except (KafkaException, TimeoutError):
-        return None
+    def members(
+        self, groups: list[str], timeout_s: float = ADMIN_TIMEOUT_S
+    ) -> dict[str, int] | None:
+        """How many members each group has; None when the cluster does not answer."""
+        futures = self.client.describe_consumer_groups(groups, request_timeout=timeout_s)
+        try:
+            return {g: len(f.result(timeout=timeout_s).members) for g, f in futures.items()}
+        except (KafkaException, TimeoutError):
+            return None
 
+    def require_inactive(self, groups: list[str], timeout_s: float = ADMIN_TIMEOUT_S) -> bool:
+        """False when the cluster does not answer; raises when a group is active there."""
+        members = self.members(groups, timeout_s)
+        for group, count in (members or {}).items():
+            if count:
+                raise PlanError(
+                    f"group {group} has {count} member(s) on cluster {self.cluster}: stop its "
+                    "consumers there first (a live group keeps its own offsets)"
+                )
+        return members is not None
 
-def _committed(settings: ConnectionSettings, group: str) -> dict[tuple[str, int], int] | None:
-    admin = _admin(settings)
-    try:
-        future = admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group)], request_timeout=ADMIN_TIMEOUT_S
+    def committed(self, group: str) -> dict[tuple[str, int], int] | None:
+        try:
+            future = self.client.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group)], request_timeout=ADMIN_TIMEOUT_S
+            )[group]
+            result = future.result(timeout=ADMIN_TIMEOUT_S)
+        except (KafkaException, TimeoutError):
+            return None
+        return {
+            (tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0
+        }
+
+    def commit(self, group: str, offsets: list[TopicPartition]) -> None:
+        future = self.client.alter_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group, offsets)], request_timeout=ADMIN_TIMEOUT_S
         )[group]
-        result = future.result(timeout=ADMIN_TIMEOUT_S)
-    except (KafkaException, TimeoutError):
-        return None
-    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}
-
-
-def _commit(settings: ConnectionSettings, group: str, offsets: list[TopicPartition]) -> None:
-    admin = _admin(settings)
-    future = admin.alter_consumer_group_offsets(
-        [ConsumerGroupTopicPartitions(group, offsets)], request_timeout=ADMIN_TIMEOUT_S
-    )[group]
-    try:
-        future.result(timeout=ADMIN_TIMEOUT_S)
-    except KafkaException as exc:
-        raise StreamplaneError(f"could not commit the offsets of group {group}: {exc}") from None
-
-
-def _require_inactive(
-    settings: ConnectionSettings, group: str, cluster: str, timeout_s: float = ADMIN_TIMEOUT_S
-) -> bool:
-    """False when the cluster does not answer; raises when the group is active there."""
-    members = _members(settings, group, timeout_s)
-    if members:
-        raise PlanError(
-            f"group {group} has {members} member(s) on cluster {cluster}: stop its consumers "
-            "there first (a live group keeps its own offsets)"
-        )
-    return members is not None
+        try:
+            future.result(timeout=ADMIN_TIMEOUT_S)
+        except KafkaException as exc:
+            raise StreamplaneError(
+                f"could not commit the offsets of group {group} on cluster {self.cluster}: {exc}"
+            ) from None
 
 
 def failover_groups(
@@ -145,19 +145,18 @@ def failover_groups(
     """
     started = time.monotonic()
     ends = flow_ends(spec, flow, data_dir)
-    source_up = _require_inactive(ends.source_admin, groups[0], flow.source, SOURCE_PROBE_S)
-    for group in groups:
-        if not _require_inactive(ends.target_admin, group, flow.target):
-            raise PlanError(f"cluster {flow.target} does not answer: nothing to fail over to")
-        if source_up and group != groups[0]:
-            _require_inactive(ends.source_admin, group, flow.source)
+    source = GroupAdmin(ends.source_admin, flow.source)
+    target = GroupAdmin(ends.target_admin, flow.target)
+    source_up = source.require_inactive(groups, SOURCE_PROBE_S)
+    if not target.require_inactive(groups):
+        raise PlanError(f"cluster {flow.target} does not answer: nothing to fail over to")
     checkpoints = latest_checkpoints(ends.target_admin, flow)
     syncs = latest_offset_syncs(ends.target_admin, flow)
     topics = flow_topics(spec, flow)
     copies = watermarks(ends.target_admin, [t.remote for t in topics])
     reports = []
     for group in groups:
-        on_source = _committed(ends.source_admin, group) if source_up else None
+        on_source = source.committed(group) if source_up else None
         report = _translate_group(
             flow, group, topics, copies, checkpoints, syncs, on_source, dry_run
         )
@@ -169,10 +168,8 @@ def failover_groups(
             # interval before it failed may be missing from them.
             report.window_s = flow.interval / 1000
         if not dry_run:
-            _commit(
-                ends.target_admin,
-                group,
-                [TopicPartition(p.topic, p.partition, p.offset) for p in report.partitions],
+            target.commit(
+                group, [TopicPartition(p.topic, p.partition, p.offset) for p in report.partitions]
             )
         reports.append(report)
     for report in reports:
@@ -294,11 +291,15 @@ def failback_group(
     started = time.monotonic()
     report = MoveReport(group, flow.target, flow.source, dry_run)
     ends = flow_ends(spec, flow, data_dir)
-    if not _require_inactive(ends.target_admin, group, flow.target):
+    copies, originals_admin = (
+        GroupAdmin(ends.target_admin, flow.target),
+        GroupAdmin(ends.source_admin, flow.source),
+    )
+    if not copies.require_inactive([group]):
         raise PlanError(f"cluster {flow.target} does not answer: the group's offsets are there")
-    if not _require_inactive(ends.source_admin, group, flow.source):
+    if not originals_admin.require_inactive([group]):
         raise PlanError(f"cluster {flow.source} does not answer: nothing to fail back to")
-    on_copies = _committed(ends.target_admin, group) or {}
+    on_copies = copies.committed(group) or {}
     syncs = latest_offset_syncs(ends.target_admin, flow)
     originals = watermarks(ends.source_admin, [t.name for t in flow_topics(spec, flow)])
     commits: list[TopicPartition] = []
@@ -326,6 +327,6 @@ def failback_group(
             f"cluster {flow.target}"
         )
     if not dry_run:
-        _commit(ends.source_admin, group, commits)
+        originals_admin.commit(group, commits)
     report.elapsed_s = time.monotonic() - started
     return report

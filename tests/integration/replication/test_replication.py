@@ -112,6 +112,23 @@ def _topics(regions: Regions, cluster: str) -> set[str]:
     return {t.name for t in ClusterInspector(regions.admin(cluster)).layouts()}
 
 
+def test_status_lists_each_region_with_its_bootstrap_and_admin_config(regions: Regions) -> None:
+    listed = json.loads(regions.cli("status", "--spec", str(SPEC), "--json"))["clusters"]
+    assert [(c["name"], c["region"], c["ready"]) for c in listed] == [
+        ("east", "us-east", True),
+        ("west", "us-west", True),
+    ]
+    for cluster in listed:
+        props = Path(cluster["admin_properties"])
+        assert props.samefile(regions.root / cluster["name"] / "admin.properties")
+        assert (
+            ConnectionSettings.from_properties_file(props).bootstrap_servers
+            == (cluster["bootstrap_servers"])
+        )
+    east, west = (int(c["bootstrap_servers"].rsplit(":", 1)[1]) for c in listed)
+    assert west - east == 1000  # the spec's port offsets, shifted together
+
+
 def test_active_active_each_region_reads_both_regions_writes_exactly_once(
     regions: Regions,
 ) -> None:
