@@ -48,7 +48,8 @@ runner = CliRunner()
 def _cli(root: Path, *args: str) -> None:
     result = runner.invoke(app, [*args, "--data-dir", str(root)])
     if result.exit_code != 0:
-        raise SystemExit(f"streamplane {' '.join(args)} failed:\n{result.output}")
+        lines = [ln.strip() for ln in result.output.splitlines() if ln.strip()]
+        raise SystemExit(f"streamplane {' '.join(args)} failed:\n" + "\n".join(lines[-5:]))
 
 
 def _settings(root: Path, cluster: str) -> ConnectionSettings:

@@ -32,6 +32,7 @@ from confluent_kafka.admin import AdminClient
 
 from streamplane.errors import PlanError, StreamplaneError
 from streamplane.kafka import ConnectionSettings
+from streamplane.kafka._reach import probe
 from streamplane.model import FlowTopic, ReplicationFlow, Spec, flow_label, flow_topics
 from streamplane.replication.config import flow_ends
 from streamplane.replication.observe import (
@@ -147,7 +148,10 @@ def failover_groups(
     ends = flow_ends(spec, flow, data_dir)
     source = GroupAdmin(ends.source_admin, flow.source)
     target = GroupAdmin(ends.target_admin, flow.target)
-    source_up = source.require_inactive(groups, SOURCE_PROBE_S)
+    # A gone source refuses connections at once: the probe says so in milliseconds, where
+    # an admin request would wait out its timeout.
+    unanswered = probe(ends.source_admin, timeout_s=SOURCE_PROBE_S)
+    source_up = unanswered is None and source.require_inactive(groups)
     if not target.require_inactive(groups):
         raise PlanError(f"cluster {flow.target} does not answer: nothing to fail over to")
     checkpoints = latest_checkpoints(ends.target_admin, flow)
