@@ -248,6 +248,13 @@ def _start_jobs(cluster: LocalCluster, target: _LocalTarget, timeout: float) -> 
     for entry in topics:
         if entry.topic.masked_twin is None or entry.path[-1] == "masked_twin":
             continue
+        if len(loaded.local_clusters()) > 1:
+            console.print(
+                f"[yellow]not started[/] the masking job of {entry.full_name}: masking jobs "
+                "run for a spec of one local cluster only",
+                highlight=False,
+            )
+            continue
         job = MaskingJobProcess(cluster.dir, entry.full_name, loaded.root)
         if job.process() is None:
             with console.status(f"Starting {job.label}…"):

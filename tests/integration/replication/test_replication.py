@@ -31,6 +31,7 @@ from streamplane.client import Consumer
 from streamplane.kafka import ClusterInspector, ConnectionSettings
 from streamplane.local._mirror_service import MirrorProcess
 from streamplane.model import Spec, find_flow, load_spec
+from streamplane.replication.failover import GroupAdmin
 from streamplane.replication.observe import latest_checkpoints, watermarks
 from tests.conftest import TEST_ROOT
 from tests.integration.conftest import PORT_SHIFT
@@ -216,7 +217,7 @@ def test_mm2_killed_mid_stream_is_restarted_and_nothing_is_lost(regions: Regions
     print(f"MM2 kill -9 mid-stream: 0 of {len(keys)} lost, {duplicates} duplicated")
 
 
-def test_failover_after_kill_9_skips_nothing_and_stays_in_the_reported_window(
+def test_failover_after_kill_9_skips_nothing_and_failback_returns_exactly(
     regions: Regions,
 ) -> None:
     # A group of its own (the flow checkpoints shop.*): the application's group already
@@ -287,6 +288,7 @@ def test_failover_after_kill_9_skips_nothing_and_stays_in_the_reported_window(
         if msg is not None and msg.error() is None:
             read_on_west[msg.key().decode()] += 1
             at[msg.partition()] = msg.offset() + 1
+    consumer.commit(asynchronous=False)
     consumer.close()
     skipped = [k for k in fresh if k not in read_on_east and k not in read_on_west]
     assert skipped == [], f"{len(skipped)} record(s) skipped by the failover"
@@ -294,3 +296,19 @@ def test_failover_after_kill_9_skips_nothing_and_stays_in_the_reported_window(
     duplicates = sum(read_on_east[k] + read_on_west[k] - 1 for k in fresh)
     assert duplicates <= moved["duplicate_records"], (duplicates, moved)
     print(f"failover: 0 skipped, {duplicates} duplicate(s), {moved['duplicate_records']} reported")
+
+    # East comes back; the group returns to the originals: the end of the copies it read
+    # maps back, through the offset syncs, to exactly the end of the originals.
+    regions.cli(
+        "up", "--spec", str(SPEC), "--cluster", "east", "--port-offset", str(BASE_OFFSET),
+        "--no-registry", "--no-audit",
+    )  # fmt: skip
+    back = json.loads(
+        regions.cli("failback", group, "--from", "west", "--to", "east", str(SPEC), "--json")
+    )["groups"][0]
+    ends_on_east = {
+        (t, p): high for (t, p), (_low, high) in watermarks(regions.admin("east"), [ORDERS]).items()
+    }
+    assert {(p["topic"], p["partition"]): p["offset"] for p in back["partitions"]} == ends_on_east
+    admin = GroupAdmin(regions.admin("east"), "east")
+    assert admin.committed(group) == ends_on_east
