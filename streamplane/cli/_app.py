@@ -24,6 +24,7 @@ from streamplane.cli import lineage as lineage_commands
 from streamplane.cli import local as local_commands
 from streamplane.cli import mask as mask_commands
 from streamplane.cli import pki as pki_commands
+from streamplane.cli import rebalance as rebalance_commands
 from streamplane.cli import registry as registry_commands
 from streamplane.cli import replicate as replicate_commands
 from streamplane.cli import topics as topics_commands
@@ -54,6 +55,7 @@ lineage_commands.register(app)
 gdpr_commands.register(app)
 mask_commands.register(app)
 replicate_commands.register(app)
+rebalance_commands.register(app)
 
 err_console = Console(stderr=True)
 

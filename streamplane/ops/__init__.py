@@ -1,0 +1,1 @@
+"""Operating at scale: rebalancing (planner first; execution, capacity and cost to come)."""
