@@ -35,8 +35,9 @@ from typer.testing import CliRunner
 
 from streamplane.cli import app
 from streamplane.kafka import ConnectionSettings
+from streamplane.kafka._admin import ClusterAdmin
 from streamplane.model import find_flow, load_spec
-from streamplane.replication.failover import GroupAdmin, failover_groups
+from streamplane.replication.failover import failover_groups
 from streamplane.replication.observe import latest_checkpoints, watermarks
 
 SPEC = Path(__file__).resolve().parent.parent / "tests/integration/replication/spec"
@@ -164,11 +165,10 @@ def lag_phase(root: Path, rate: int, seconds: float) -> list[tuple[str, str, str
 def prepare_groups(root: Path, groups: list[str]) -> dict[tuple[str, int], int]:
     """Commit every group at the middle of each partition on east; wait for checkpoints."""
     east = _settings(root, "east")
-    admin = GroupAdmin(east, "east")
     marks = watermarks(east, [TOPIC])
     offsets = {tp: (low + high) // 2 for tp, (low, high) in marks.items()}
-    for group in groups:
-        admin.commit(group, [TopicPartition(t, p, o) for (t, p), o in offsets.items()])
+    at = [(t, p, o) for (t, p), o in offsets.items()]
+    ClusterAdmin(east).alter_group_offsets(dict.fromkeys(groups, at))
     spec = load_spec(SPEC)
     flow = find_flow(spec, "east", "west")
     deadline = time.monotonic() + 120
@@ -208,9 +208,8 @@ def rpo_rto_phase(root: Path, rate: int, groups: list[str]) -> list[tuple[str, s
     failover_groups(spec, flow, groups, root)
     rto = time.monotonic() - started
     started = time.monotonic()
-    admin = GroupAdmin(west, "west")
-    for group in groups:
-        admin.commit(group, [TopicPartition(f"east.{t}", p, o) for (t, p), o in offsets.items()])
+    at = [(f"east.{t}", p, o) for (t, p), o in offsets.items()]
+    ClusterAdmin(west).alter_group_offsets(dict.fromkeys(groups, at))
     direct = time.monotonic() - started
     return [
         ("RPO: acknowledged on east, not on west, at kill -9", f"{len(lost)} records",

@@ -38,7 +38,7 @@ from streamplane.model import (
 from streamplane.replication.config import flow_ends, mm2_properties, render
 from streamplane.replication.failover import MoveReport, failback_group, failover_groups
 from streamplane.replication.observe import flow_lag
-from streamplane.replication.supervisor import START_MARK
+from streamplane.replication.supervisor import START_MARK, supervise
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -145,8 +145,6 @@ def run(
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
 ) -> None:
     """Supervise one flow's MM2 (what `replicate apply` starts in the background)."""
-    from streamplane.replication.supervisor import supervise
-
     loaded = load_spec(spec)
     one = find_flow(loaded, source, target)
     props = mm2_properties(loaded, one, flow_ends(loaded, one, data_dir))

@@ -13,7 +13,12 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -276,6 +281,23 @@ class ClusterAdmin:
                 what=lambda n: f"delete topic {n}",
                 ignore=(KafkaError.UNKNOWN_TOPIC_OR_PART,),
             )
+
+    def alter_group_offsets(self, offsets: dict[str, list[tuple[str, int, int]]]) -> None:
+        """Commit ``group -> [(topic, partition, offset)]`` for groups with no members (a
+        live group's offsets are its own: Kafka refuses). One request per group, all in
+        flight together."""
+
+        def submit(groups: list[str], timeout_s: float) -> dict[str, Any]:
+            futures: dict[str, concurrent.futures.Future[Any]] = {}
+            for group in groups:
+                tps = [TopicPartition(t, p, o) for t, p, o in offsets[group]]
+                (future,) = self.client.alter_consumer_group_offsets(
+                    [ConsumerGroupTopicPartitions(group, tps)], request_timeout=timeout_s
+                ).values()
+                futures[group] = future
+            return futures
+
+        self._settle(submit, list(offsets), what=lambda g: f"commit the offsets of group {g}")
 
     def create_acls(self, acls: Sequence[AclTuple]) -> None:
         for chunk in _chunks(list(acls)):

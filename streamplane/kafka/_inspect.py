@@ -351,7 +351,7 @@ class ClusterInspector:
         if not ids:
             return []
         described = self._describe_groups(ids)
-        committed = self._committed(ids)
+        committed = self.committed_offsets(ids)
         ends = self._offsets(sorted({tp for tps in committed.values() for tp in tps}), _LATEST)
         listings = []
         for group in ids:
@@ -401,7 +401,7 @@ class ClusterInspector:
     def _details(self, ids: list[str]) -> dict[str, GroupDetail]:
         """GroupDetail of each group of ``ids``, read in bulk."""
         described = self._describe_groups(ids)
-        committed_by_group = self._committed(ids)
+        committed_by_group = self.committed_offsets(ids)
         members_by_group: dict[str, list[GroupMember]] = {}
         owner: dict[tuple[str, tuple[str, int]], str] = {}
         for group in ids:
@@ -469,7 +469,11 @@ class ClusterInspector:
             what=lambda g: f"describe consumer group {g}",
         )
 
-    def _committed(self, ids: list[str]) -> dict[str, dict[tuple[str, int], int]]:
+    def member_counts(self, ids: list[str]) -> dict[str, int]:
+        """group -> how many members it has now (0: inactive, or no such group)."""
+        return {group: len(d.members) for group, d in self._describe_groups(ids).items()}
+
+    def committed_offsets(self, ids: list[str]) -> dict[str, dict[tuple[str, int], int]]:
         """group -> (topic, partition) -> committed offset, for what each group committed.
 
         librdkafka sends one OffsetFetch per group; they are in flight together.

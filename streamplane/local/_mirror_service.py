@@ -60,23 +60,14 @@ class MirrorProcess(StatusFileServiceProcess):
 
 
 def mirror_processes(root: Path) -> list[MirrorProcess]:
-    """Every flow this data directory has run (running or not), by its folder."""
+    """Every flow this data directory has run (running or not), by its folder: each one
+    ``start`` made holds a ``pair`` file naming its clusters (names may hold "-")."""
     home = replication_home(root)
     if not home.is_dir():
         return []
     found = []
     for path in sorted(home.iterdir()):
-        if path.is_dir() and "-" in path.name and (path / "mm2.properties").exists():
-            source, target = _split(path)
+        if (path / "pair").is_file():
+            source, target = (path / "pair").read_text().split()
             found.append(MirrorProcess(root, source, target))
     return found
-
-
-def _split(path: Path) -> tuple[str, str]:
-    # Cluster names may hold "-": the folder's "pair" file records the exact pair.
-    pair = path / "pair"
-    if pair.exists():
-        source, target = pair.read_text().split()
-        return source, target
-    source, _, target = path.name.partition("-")
-    return source, target

@@ -67,10 +67,6 @@ def flows_into(spec: Spec, cluster: str) -> list[ReplicationFlow]:
     return [f for f in spec.platform.replication.flows if f.target == cluster]
 
 
-def flows_from(spec: Spec, cluster: str) -> list[ReplicationFlow]:
-    return [f for f in spec.platform.replication.flows if f.source == cluster]
-
-
 def find_flow(spec: Spec, source: str, target: str) -> ReplicationFlow:
     """The flow source -> target; KeyError naming the flows there are."""
     for flow in spec.platform.replication.flows:

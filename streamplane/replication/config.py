@@ -27,7 +27,7 @@ from pathlib import Path
 
 from streamplane.errors import PlanError
 from streamplane.kafka import ConnectionSettings
-from streamplane.model import ReplicationFlow, Spec, flow_label, flow_topics, mm2_principal
+from streamplane.model import ReplicationFlow, Spec, flow_topics, mm2_principal
 from streamplane.reconcile import connect
 
 #: What replaces secrets when a configuration is shown.
@@ -154,7 +154,3 @@ def _escape(value: str) -> str:
     # java.util.Properties: a backslash escapes, and a value keeps its inner spaces; the
     # PEM key and chain of mTLS are the only multi-line values.
     return value.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def describe(spec: Spec, flow: ReplicationFlow) -> str:
-    return f"replication {flow_label(flow)} as {mm2_principal(flow)}"

@@ -27,11 +27,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
-
-from streamplane.errors import PlanError, StreamplaneError
-from streamplane.kafka import ConnectionSettings
+from streamplane.errors import PlanError
+from streamplane.kafka import ClusterInspector, ConnectionSettings
+from streamplane.kafka._admin import ClusterAdmin
 from streamplane.kafka._reach import probe
 from streamplane.model import FlowTopic, ReplicationFlow, Spec, flow_label, flow_topics
 from streamplane.replication.config import flow_ends
@@ -43,9 +41,9 @@ from streamplane.replication.observe import (
 from streamplane.replication.records import Checkpoint, OffsetSync
 
 ADMIN_TIMEOUT_S = 10.0
-#: How long failover waits for the source to answer before it counts it gone (a dead
+#: How long failover waits for a cluster to answer before it counts it gone (a dead
 #: cluster refuses connections at once; this is for one that is slow to).
-SOURCE_PROBE_S = 5.0
+PROBE_S = 5.0
 
 
 @dataclass
@@ -79,56 +77,26 @@ class MoveReport:
         return {**asdict(self), "duplicate_records": self.duplicate_records}
 
 
-class GroupAdmin:
-    """Consumer-group calls on one cluster, over one admin connection for every group."""
+def _answering(settings: ConnectionSettings) -> bool:
+    """Whether the cluster answers, found in milliseconds when it is gone (it refuses
+    connections), where an admin request would wait out its timeout."""
+    return probe(settings, timeout_s=PROBE_S) is None
 
-    def __init__(self, settings: ConnectionSettings, cluster: str) -> None:
-        self.cluster = cluster
-        self.client = AdminClient(settings.librdkafka(**{"socket.timeout.ms": 5000}))
 
-    def members(
-        self, groups: list[str], timeout_s: float = ADMIN_TIMEOUT_S
-    ) -> dict[str, int] | None:
-        """How many members each group has; None when the cluster does not answer."""
-        futures = self.client.describe_consumer_groups(groups, request_timeout=timeout_s)
-        try:
-            return {g: len(f.result(timeout=timeout_s).members) for g, f in futures.items()}
-        except (KafkaException, TimeoutError):
-            return None
+def _require_inactive(inspector: ClusterInspector, groups: list[str], cluster: str) -> None:
+    for group, count in inspector.member_counts(groups).items():
+        if count:
+            raise PlanError(
+                f"group {group} has {count} member(s) on cluster {cluster}: stop its "
+                "consumers there first (a live group keeps its own offsets)"
+            )
 
-    def require_inactive(self, groups: list[str], timeout_s: float = ADMIN_TIMEOUT_S) -> bool:
-        """False when the cluster does not answer; raises when a group is active there."""
-        members = self.members(groups, timeout_s)
-        for group, count in (members or {}).items():
-            if count:
-                raise PlanError(
-                    f"group {group} has {count} member(s) on cluster {self.cluster}: stop its "
-                    "consumers there first (a live group keeps its own offsets)"
-                )
-        return members is not None
 
-    def committed(self, group: str) -> dict[tuple[str, int], int] | None:
-        try:
-            future = self.client.list_consumer_group_offsets(
-                [ConsumerGroupTopicPartitions(group)], request_timeout=ADMIN_TIMEOUT_S
-            )[group]
-            result = future.result(timeout=ADMIN_TIMEOUT_S)
-        except (KafkaException, TimeoutError):
-            return None
-        return {
-            (tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0
-        }
-
-    def commit(self, group: str, offsets: list[TopicPartition]) -> None:
-        future = self.client.alter_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group, offsets)], request_timeout=ADMIN_TIMEOUT_S
-        )[group]
-        try:
-            future.result(timeout=ADMIN_TIMEOUT_S)
-        except KafkaException as exc:
-            raise StreamplaneError(
-                f"could not commit the offsets of group {group} on cluster {self.cluster}: {exc}"
-            ) from None
+def _commit(settings: ConnectionSettings, reports: list[MoveReport]) -> None:
+    """Every group's offsets at once, after all were translated: none is half-moved."""
+    ClusterAdmin(settings, timeout_s=ADMIN_TIMEOUT_S).alter_group_offsets(
+        {r.group: [(p.topic, p.partition, p.offset) for p in r.partitions] for r in reports}
+    )
 
 
 def failover_groups(
@@ -146,36 +114,41 @@ def failover_groups(
     """
     started = time.monotonic()
     ends = flow_ends(spec, flow, data_dir)
-    source = GroupAdmin(ends.source_admin, flow.source)
-    target = GroupAdmin(ends.target_admin, flow.target)
-    # A gone source refuses connections at once: the probe says so in milliseconds, where
-    # an admin request would wait out its timeout.
-    unanswered = probe(ends.source_admin, timeout_s=SOURCE_PROBE_S)
-    source_up = unanswered is None and source.require_inactive(groups)
-    if not target.require_inactive(groups):
+    if not _answering(ends.target_admin):
         raise PlanError(f"cluster {flow.target} does not answer: nothing to fail over to")
+    target = ClusterInspector(ends.target_admin, timeout_s=ADMIN_TIMEOUT_S)
+    _require_inactive(target, groups, flow.target)
+    on_source: dict[str, dict[tuple[str, int], int]] | None = None
+    if _answering(ends.source_admin):
+        source = ClusterInspector(ends.source_admin, timeout_s=ADMIN_TIMEOUT_S)
+        _require_inactive(source, groups, flow.source)
+        on_source = source.committed_offsets(groups)
     checkpoints = latest_checkpoints(ends.target_admin, flow)
     syncs = latest_offset_syncs(ends.target_admin, flow)
     topics = flow_topics(spec, flow)
     copies = watermarks(ends.target_admin, [t.remote for t in topics])
     reports = []
     for group in groups:
-        on_source = source.committed(group) if source_up else None
         report = _translate_group(
-            flow, group, topics, copies, checkpoints, syncs, on_source, dry_run
+            flow,
+            group,
+            topics,
+            copies,
+            checkpoints,
+            syncs,
+            None if on_source is None else on_source.get(group, {}),
+            dry_run,
         )
-        if not source_up:
+        if on_source is None:
             report.notes.insert(
                 0, f"cluster {flow.source} does not answer: offsets come from the last checkpoints"
             )
             # Checkpoints are emitted every interval: commits on the source in the last
             # interval before it failed may be missing from them.
             report.window_s = flow.interval / 1000
-        if not dry_run:
-            target.commit(
-                group, [TopicPartition(p.topic, p.partition, p.offset) for p in report.partitions]
-            )
         reports.append(report)
+    if not dry_run:
+        _commit(ends.target_admin, reports)
     for report in reports:
         report.elapsed_s = time.monotonic() - started
     return reports
@@ -192,67 +165,65 @@ def _translate_group(
     dry_run: bool,
 ) -> MoveReport:
     report = MoveReport(group, flow.source, flow.target, dry_run)
-    for topic in topics:
-        for (name, part), (low, high) in sorted(copies.items()):
-            if name != topic.remote:
-                continue
-            cp = checkpoints.get((group, topic.remote, part))
-            committed = (on_source or {}).get((topic.name, part))
-            tp_syncs = syncs.get((topic.name, part), [])
-            if committed is not None:
-                # The source answers: its committed offset is the truth, the checkpoint
-                # only a copy of it that may lag, or lead (MM2 never emits a checkpoint
-                # backwards, so a group that rewound on the source is ahead in them).
-                upstream = committed
-                basis = (
-                    "checkpoint" if cp is not None and cp.upstream == committed else "offset-syncs"
+    by_copy = {t.remote: t for t in topics}
+    for (name, part), (low, high) in sorted(copies.items()):
+        topic = by_copy.get(name)
+        if topic is None:
+            continue
+        cp = checkpoints.get((group, topic.remote, part))
+        committed = (on_source or {}).get((topic.name, part))
+        tp_syncs = syncs.get((topic.name, part), [])
+        if committed is not None:
+            # The source answers: its committed offset is the truth, the checkpoint
+            # only a copy of it that may lag, or lead (MM2 never emits a checkpoint
+            # backwards, so a group that rewound on the source is ahead in them).
+            upstream = committed
+            basis = "checkpoint" if cp is not None and cp.upstream == committed else "offset-syncs"
+            if basis == "offset-syncs":
+                why = (
+                    "has no checkpoint"
+                    if cp is None
+                    else f"checkpoint {'lags' if cp.upstream < committed else 'leads'} "
+                    f"({cp.upstream})"
                 )
-                if basis == "offset-syncs":
-                    why = (
-                        "has no checkpoint"
-                        if cp is None
-                        else f"checkpoint {'lags' if cp.upstream < committed else 'leads'} "
-                        f"({cp.upstream})"
-                    )
-                    report.notes.append(
-                        f"{topic.name}[{part}] {why}: translated {committed} through the offset "
-                        "syncs"
-                    )
-            elif cp is not None:
-                upstream, basis = cp.upstream, "checkpoint"
-            elif on_source is not None:
-                continue  # the source says the group never read this partition
-            else:
-                # The source is gone and MM2 wrote no checkpoint: the group may never
-                # have read it, or its offset is behind MM2's newest offset syncs, which
-                # MM2 does not translate (KAFKA-14666). Re-read it all rather than skip.
                 report.notes.append(
-                    f"{topic.name}[{part}]: no checkpoint of the group; it starts at the "
-                    "beginning of the copy"
+                    f"{topic.name}[{part}] {why}: translated {committed} through the offset syncs"
                 )
-                report.partitions.append(
-                    MovedPartition(topic.remote, part, low, "start of copy", max(0, high - low))
-                )
-                continue
-            found = translate(tp_syncs, upstream)
-            if found is not None:
-                offset, dupes = found
-                if cp is not None and basis == "checkpoint" and cp.downstream > offset:
-                    offset = cp.downstream  # MM2's own is closer: fewer re-reads, still safe
-            elif cp is not None and basis == "checkpoint":
-                offset, dupes = cp.downstream, 0
-                report.notes.append(
-                    f"{topic.name}[{part}]: no offset sync to check MM2's checkpoint against; "
-                    "its translation is used as it is (duplicates unknown)"
-                )
-            else:
-                offset, basis = low, "start of copy"
-                dupes = max(0, upstream - low)
-                report.notes.append(
-                    f"{topic.name}[{part}]: no offset sync at or below {upstream} yet; the "
-                    "group starts at the beginning of the copy"
-                )
-            report.partitions.append(MovedPartition(topic.remote, part, offset, basis, dupes))
+        elif cp is not None:
+            upstream, basis = cp.upstream, "checkpoint"
+        elif on_source is not None:
+            continue  # the source says the group never read this partition
+        else:
+            # The source is gone and MM2 wrote no checkpoint: the group may never
+            # have read it, or its offset is behind MM2's newest offset syncs, which
+            # MM2 does not translate (KAFKA-14666). Re-read it all rather than skip.
+            report.notes.append(
+                f"{topic.name}[{part}]: no checkpoint of the group; it starts at the "
+                "beginning of the copy"
+            )
+            report.partitions.append(
+                MovedPartition(topic.remote, part, low, "start of copy", max(0, high - low))
+            )
+            continue
+        found = translate(tp_syncs, upstream)
+        if found is not None:
+            offset, dupes = found
+            if cp is not None and basis == "checkpoint" and cp.downstream > offset:
+                offset = cp.downstream  # MM2's own is closer: fewer re-reads, still safe
+        elif cp is not None and basis == "checkpoint":
+            offset, dupes = cp.downstream, 0
+            report.notes.append(
+                f"{topic.name}[{part}]: no offset sync to check MM2's checkpoint against; "
+                "its translation is used as it is (duplicates unknown)"
+            )
+        else:
+            offset, basis = low, "start of copy"
+            dupes = max(0, upstream - low)
+            report.notes.append(
+                f"{topic.name}[{part}]: no offset sync at or below {upstream} yet; the "
+                "group starts at the beginning of the copy"
+            )
+        report.partitions.append(MovedPartition(topic.remote, part, offset, basis, dupes))
     if not report.partitions:
         raise PlanError(
             f"no checkpoint of group {group} on cluster {flow.target} and no committed offset "
@@ -295,42 +266,43 @@ def failback_group(
     started = time.monotonic()
     report = MoveReport(group, flow.target, flow.source, dry_run)
     ends = flow_ends(spec, flow, data_dir)
-    copies, originals_admin = (
-        GroupAdmin(ends.target_admin, flow.target),
-        GroupAdmin(ends.source_admin, flow.source),
-    )
-    if not copies.require_inactive([group]):
+    if not _answering(ends.target_admin):
         raise PlanError(f"cluster {flow.target} does not answer: the group's offsets are there")
-    if not originals_admin.require_inactive([group]):
+    if not _answering(ends.source_admin):
         raise PlanError(f"cluster {flow.source} does not answer: nothing to fail back to")
-    on_copies = copies.committed(group) or {}
+    copies = ClusterInspector(ends.target_admin, timeout_s=ADMIN_TIMEOUT_S)
+    _require_inactive(copies, [group], flow.target)
+    _require_inactive(
+        ClusterInspector(ends.source_admin, timeout_s=ADMIN_TIMEOUT_S), [group], flow.source
+    )
+    on_copies = copies.committed_offsets([group]).get(group, {})
     syncs = latest_offset_syncs(ends.target_admin, flow)
-    originals = watermarks(ends.source_admin, [t.name for t in flow_topics(spec, flow)])
-    commits: list[TopicPartition] = []
-    for topic in flow_topics(spec, flow):
-        for (name, part), downstream in sorted(on_copies.items()):
-            if name != topic.remote:
-                continue
-            below = [s for s in syncs.get((topic.name, part), []) if s.downstream <= downstream]
-            if below:
-                sync = max(below, key=lambda s: s.downstream)
-                offset = sync.upstream + (downstream - sync.downstream)
-                basis, dupes = "offset-syncs", 0
-            else:
-                offset = originals.get((topic.name, part), (0, 0))[0]
-                basis, dupes = "start of topic", downstream
-                report.notes.append(
-                    f"{topic.remote}[{part}]: no offset sync at or below {downstream}; the "
-                    "group starts at the beginning of the original"
-                )
-            report.partitions.append(MovedPartition(topic.name, part, offset, basis, dupes))
-            commits.append(TopicPartition(topic.name, part, offset))
-    if not commits:
+    topics = flow_topics(spec, flow)
+    originals = watermarks(ends.source_admin, [t.name for t in topics])
+    by_copy = {t.remote: t for t in topics}
+    for (name, part), downstream in sorted(on_copies.items()):
+        topic = by_copy.get(name)
+        if topic is None:
+            continue
+        below = [s for s in syncs.get((topic.name, part), []) if s.downstream <= downstream]
+        if below:
+            sync = max(below, key=lambda s: s.downstream)
+            offset = sync.upstream + (downstream - sync.downstream)
+            basis, dupes = "offset-syncs", 0
+        else:
+            offset = originals.get((topic.name, part), (0, 0))[0]
+            basis, dupes = "start of topic", downstream
+            report.notes.append(
+                f"{topic.remote}[{part}]: no offset sync at or below {downstream}; the "
+                "group starts at the beginning of the original"
+            )
+        report.partitions.append(MovedPartition(topic.name, part, offset, basis, dupes))
+    if not report.partitions:
         raise PlanError(
             f"group {group} committed nothing in the copies of {flow_label(flow)} on "
             f"cluster {flow.target}"
         )
     if not dry_run:
-        originals_admin.commit(group, commits)
+        _commit(ends.source_admin, [report])
     report.elapsed_s = time.monotonic() - started
     return report

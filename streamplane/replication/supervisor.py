@@ -23,7 +23,7 @@ import psutil
 
 from streamplane.local._fetch import fetch_mirror_runtime
 from streamplane.local._java import find_java
-from streamplane.local._layout import write_secret_file
+from streamplane.local._layout import write_public_file, write_secret_file
 from streamplane.local._mirror_service import MIRROR_TAG, MirrorProcess
 
 #: The line the supervisor writes to mm2.log before each start: errors before the last
@@ -83,10 +83,7 @@ class Supervisor:
         ]  # fmt: skip
 
     def _write_status(self) -> None:
-        data = json.dumps(vars(self.state), indent=2)
-        tmp = self.service.status_file.with_suffix(".tmp")
-        tmp.write_text(data)
-        tmp.replace(self.service.status_file)
+        write_public_file(self.service.status_file, json.dumps(vars(self.state), indent=2))
 
     def _kill_strays(self) -> None:
         """An MM2 JVM of this flow that outlived a supervisor killed with -9."""
