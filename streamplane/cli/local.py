@@ -370,7 +370,13 @@ def _status_one(target: _LocalTarget, *, as_json: bool) -> dict[str, Any]:
         ("node", "client", "controller", "rack", "pid", "role", "state"),
     )
     for node in info.nodes:
-        role = "leader" if node.node_id == info.controller_leader else "voter"
+        role = (
+            "leader"
+            if node.node_id == info.controller_leader
+            else "voter"
+            if node.voter
+            else "broker"
+        )
         state = (
             "[green]ready[/]"
             if node.ready
@@ -379,7 +385,7 @@ def _status_one(target: _LocalTarget, *, as_json: bool) -> dict[str, Any]:
             )
         )
         table.add_row(
-            str(node.node_id), str(node.client_port), str(node.controller_port),
+            str(node.node_id), str(node.client_port), str(node.controller_port or "-"),
             node.rack, str(node.pid or "-"), role, state,
         )  # fmt: skip
     print_table(console, table)
@@ -476,3 +482,21 @@ def start_node(
     cluster = _open(data_dir)
     cluster.start_node(node, timeout_s=timeout)
     console.print(f"node {node} ready")
+
+
+@local_app.command("add-broker")
+def add_broker(
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = (
+        DEFAULT_START_TIMEOUT_S
+    ),
+) -> None:
+    """Add a broker-only node to the running local cluster (it holds nothing until a
+    rebalance moves replicas to it: `streamplane rebalance plan --add-broker N`)."""
+    cluster = _open(data_dir)
+    node_id = cluster.add_broker(timeout_s=timeout)
+    console.print(
+        f"node {node_id} ready (broker only). Move replicas to it with `streamplane rebalance "
+        f"plan --add-broker {node_id} --out plan.json` and `streamplane rebalance execute "
+        "plan.json`."
+    )

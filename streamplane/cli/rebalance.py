@@ -1,19 +1,41 @@
-"""``streamplane rebalance simulate``: plan a rebalance of a synthetic cluster, with figures.
+"""``streamplane rebalance plan|execute|status|cancel|simulate``.
 
-The planner (``streamplane.ops.rebalance``) is the one a live cluster's plan will use;
-``simulate`` gives everyone the same input from a seed, so its figures reproduce.
+``plan`` reads the live cluster (DescribeLogDirs, metadata) into the planner's model and
+writes a plan a reviewer can read; ``execute`` hands it to Kafka's reassignment in
+throttled batches (``streamplane.ops.rebalance.executor`` says how it survives crashes);
+``simulate`` runs the same planner on a seeded synthetic cluster, so its figures
+reproduce anywhere.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import time
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streamplane.cli._options import JsonOpt
+from streamplane.cli._options import DataDirOpt, JsonOpt, KafkaConfigOpt
+from streamplane.cli._reach import kafka_connection
+from streamplane.cli._tables import new_table, print_table
+from streamplane.errors import StreamplaneError
+from streamplane.kafka import ConnectionSettings
+from streamplane.local import DEFAULT_DATA_DIR
+from streamplane.model._topic_configs import parse_bytes
 from streamplane.ops.rebalance import Goals, plan_rebalance
+from streamplane.ops.rebalance.executor import (
+    DEFAULT_BATCH,
+    DEFAULT_THROTTLE,
+    Execution,
+    Executor,
+    StateDir,
+    cancel,
+)
+from streamplane.ops.rebalance.live import in_flight, read_cluster
+from streamplane.ops.rebalance.plan_file import plan_file, read_plan
 from streamplane.ops.rebalance.synthetic import bytes_to_move, generate_placement, skewed_cluster
 
 console = Console(soft_wrap=True)
@@ -69,3 +91,245 @@ def simulate(
         f"{plan.leader_changes} leadership changes (no data moved)",
         highlight=False,
     )
+
+
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="Where the execution record lives (default: <data dir>/rebalance, or "
+        ".streamplane-rebalance with --config).",
+    ),
+]
+
+
+def _state_dir(data_dir: Path, config: Path | None, state_dir: Path | None) -> StateDir:
+    if state_dir is not None:
+        return StateDir(state_dir)
+    return StateDir(Path(".streamplane-rebalance") if config else data_dir / "rebalance")
+
+
+def _connection_file(data_dir: Path, config: Path | None) -> Path:
+    return config if config is not None else data_dir / "admin.properties"
+
+
+@rebalance_app.command("plan")
+def plan(
+    out: Annotated[
+        Path | None, typer.Option(help="Write the plan here (JSON) for execute.")
+    ] = None,
+    add_broker: Annotated[
+        list[int] | None,
+        typer.Option("--add-broker", help="New broker(s): move replicas onto them only."),
+    ] = None,
+    drain: Annotated[
+        list[int] | None,
+        typer.Option("--drain", help="Move every replica off these broker(s) before removal."),
+    ] = None,
+    fix_racks: Annotated[
+        bool, typer.Option("--fix-racks", help="Only fix rack violations, nothing else.")
+    ] = False,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Disk-use band: this share of the mean.")
+    ] = 0.10,
+    capacity: Annotated[
+        str | None,
+        typer.Option(help="Disk per broker (e.g. 500GiB) instead of what the brokers report."),
+    ] = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: KafkaConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Plan a rebalance of the live cluster: rack awareness and capacity first, then disk
+    and leader balance, moving the fewest bytes (the lower bound is shown beside it)."""
+    if fix_racks and (add_broker or drain):
+        raise typer.BadParameter("--fix-racks stands alone; plan --add-broker/--drain apart")
+    settings = kafka_connection(data_dir, config)
+    try:
+        capacity_bytes = parse_bytes(capacity) if capacity else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--capacity") from None
+    live = read_cluster(settings, capacity_bytes=capacity_bytes)
+    unknown = sorted((set(add_broker or []) | set(drain or [])) - set(live.model.brokers))
+    if unknown:
+        raise StreamplaneError(
+            f"broker(s) {unknown} are not in the cluster (brokers: "
+            f"{sorted(live.model.brokers)}); `streamplane status` lists them"
+        )
+    if live.reassigning:
+        first = next(iter(live.reassigning))
+        raise StreamplaneError(
+            f"{len(live.reassigning)} partition(s) are being reassigned now (e.g. "
+            f"{first[0]}-{first[1]}); plan when they have landed (`streamplane rebalance "
+            "status`), or the plan would start from a placement that is changing"
+        )
+    mode = (
+        "fix-racks"
+        if fix_racks
+        else "add-broker"
+        if add_broker
+        else "drain"
+        if drain
+        else "balance"
+    )
+    goals = Goals(
+        tolerance=tolerance,
+        relative=True,
+        only_to=frozenset(add_broker) if add_broker else None,
+        drain=frozenset(drain or []),
+        racks_only=fix_racks,
+    )
+    result = plan_rebalance(live.model, goals)
+    document = plan_file(result, live.cluster_id, mode)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(document.to_json())
+    if as_json:
+        print(document.to_json() if out is None else json.dumps(document.figures, indent=2))
+        return
+    _show_plan(document.figures, document.moves, mode, out)
+
+
+def _show_plan(figures: dict[str, Any], moves: list[Any], mode: str, out: Path | None) -> None:
+    console.print(
+        f"{mode}: {figures['moves']} move(s), {_size(figures['bytes_moved'])} to copy (no plan "
+        f"reaching the band moves less than {_size(figures['lower_bound_bytes'])}); disk use "
+        f"spread (std-dev/mean) {figures['disk_cv_before']:.3f} -> "
+        f"{figures['disk_cv_after']:.3f}; rack "
+        f"violations {figures['rack_violations_before']} -> {figures['rack_violations_after']}; "
+        f"{figures['leader_changes']} leadership change(s); planned in "
+        f"{figures['plan_seconds']:.2f}s",
+        highlight=False,
+    )
+    for topic, partition, broker in figures["stranded"]:
+        console.print(
+            f"[yellow]cannot drain[/] {topic}-{partition} from broker {broker}: no broker of "
+            "another rack may take it (add a broker, or lower the topic's replication factor)"
+        )
+    if moves:
+        table = new_table("moves", ("partition", "from", "to", "bytes", "why"))
+        for m in moves[:30]:
+            table.add_row(
+                f"{m.topic}-{m.partition}", str(m.before), str(m.after), _size(m.bytes), m.why
+            )
+        print_table(console, table)
+        if len(moves) > 30:
+            console.print(f"... and {len(moves) - 30} more (--json lists all)")
+    if out is not None:
+        console.print(f"written to {out}; run it with `streamplane rebalance execute {out}`")
+
+
+@rebalance_app.command("execute")
+def execute(
+    plan_path: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A plan from `rebalance plan --out`.")
+    ],
+    auto_approve: Annotated[bool, typer.Option(help="Do not ask before moving data.")] = False,
+    throttle: Annotated[
+        str, typer.Option(help="Replication throttle per broker, per second (e.g. 50MiB).")
+    ] = str(DEFAULT_THROTTLE),
+    batch: Annotated[int, typer.Option(min=1, help="Partitions moved at once.")] = DEFAULT_BATCH,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: KafkaConfigOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Execute (or resume) a plan in throttled batches; throttles are removed at the end,
+    on cancel, on failure, and after a crash."""
+    document, digest = read_plan(plan_path)
+    try:
+        rate = parse_bytes(throttle)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--throttle") from None
+    settings = kafka_connection(data_dir, config)
+    console.print(
+        f"{len(document.all_moves)} move(s), {_size(document.total_bytes)} to copy, throttled "
+        f"to {_size(rate)}/s per broker, {batch} partition(s) at a time",
+        highlight=False,
+    )
+    if not auto_approve and not typer.confirm("Execute?", default=False):
+        raise typer.Exit(1)
+    state = _state_dir(data_dir, config, state_dir)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("moving", total=max(document.total_bytes, 1))
+
+        def show(record: Execution) -> None:
+            progress.update(
+                task,
+                completed=record.bytes_done,
+                description=f"moved {len(record.completed)}/{record.moves_total}",
+            )
+
+        executor = Executor(settings, state, throttle=rate, batch=batch, progress=show)
+        started = time.monotonic()
+        record = executor.execute(
+            document, plan_path, digest, connection=_connection_file(data_dir, config)
+        )
+    _report(record, time.monotonic() - started)
+    if record.status != "done":
+        raise typer.Exit(1)
+
+
+def _report(record: Execution, seconds: float | None = None) -> None:
+    took = f" in {seconds:.1f}s" if seconds is not None else ""
+    console.print(
+        f"{record.status}{took}: {len(record.completed)}/{record.moves_total} move(s), "
+        f"{_size(record.bytes_done)} of {_size(record.bytes_total)}; throttles "
+        + ("removed" if not record.throttled_topics and not record.throttled_brokers else
+           f"still set on topics {record.throttled_topics} and brokers {record.throttled_brokers}"),
+        highlight=False,
+    )  # fmt: skip
+    for key, why in sorted(record.skipped.items()):
+        console.print(f"[yellow]skipped[/] {key}: {why}")
+    if record.error:
+        console.print(f"[red]{record.error}[/]")
+
+
+@rebalance_app.command("status")
+def status(
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: KafkaConfigOpt = None,
+    state_dir: StateDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The last execution: progress, what is in flight now, throttles still set."""
+    state = _state_dir(data_dir, config, state_dir)
+    record = state.read()
+    settings: ConnectionSettings = kafka_connection(data_dir, config)
+    moving = in_flight(settings)
+    alive = state.executor_alive()
+    if as_json:
+        body = {"execution": None if record is None else record.__dict__, "executor_running": alive,
+                "in_flight": [f"{t}:{p}" for t, p in sorted(moving)]}  # fmt: skip
+        print(json.dumps(body, indent=2))
+        return
+    if record is None:
+        console.print(f"no rebalance executed from {state.root}")
+    else:
+        if record.status in ("running", "cancelling") and not alive:
+            record.status += " (executor gone: `rebalance execute` resumes, `cancel` ends it)"
+        _report(record)
+    console.print(f"{len(moving)} partition(s) being reassigned now")
+
+
+@rebalance_app.command("cancel")
+def cancel_command(
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: KafkaConfigOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Stop the execution: the batch in flight is cancelled (its partitions stay where
+    they were), throttles are removed; what landed stays."""
+    settings = kafka_connection(data_dir, config)
+    record = cancel(settings, _state_dir(data_dir, config, state_dir))
+    _report(record)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)

@@ -243,10 +243,21 @@ class ClusterAdmin:
 
     def alter_topic_configs(self, changes: dict[str, dict[str, str | None]]) -> None:
         """Per topic: key -> value to SET, or None to DELETE the override (back to default)."""
+        self._alter_configs(ResourceType.TOPIC, "topic", changes)
+
+    def alter_broker_configs(self, changes: dict[int, dict[str, str | None]]) -> None:
+        """Per broker id: dynamic key -> value to SET, or None to DELETE (as for topics)."""
+        self._alter_configs(
+            ResourceType.BROKER, "broker", {str(b): keys for b, keys in changes.items()}
+        )
+
+    def _alter_configs(
+        self, kind: ResourceType, label: str, changes: dict[str, dict[str, str | None]]
+    ) -> None:
         resources = [
             ConfigResource(
-                ResourceType.TOPIC,
-                topic,
+                kind,
+                name,
                 incremental_configs=[
                     ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
                     if v is not None
@@ -254,13 +265,14 @@ class ClusterAdmin:
                     for k, v in sorted(keys.items())
                 ],
             )
-            for topic, keys in sorted(changes.items())
+            for name, keys in sorted(changes.items())
         ]
-        for chunk in _chunks(resources):
+        # librdkafka sends a broker's configs to that broker: one broker per request.
+        for chunk in _chunks(resources, 1 if kind == ResourceType.BROKER else BATCH):
             self._settle(
                 lambda rs, t: self.client.incremental_alter_configs(rs, request_timeout=t),
                 chunk,
-                what=lambda r: f"alter configs of topic {r.name}",
+                what=lambda r: f"alter configs of {label} {r.name}",
             )
 
     def add_partitions(self, totals: dict[str, int]) -> None:

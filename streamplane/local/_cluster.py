@@ -56,6 +56,8 @@ class NodeStatus:
     client_port: int
     controller_port: int
     rack: str
+    #: A KRaft voter (combined broker+controller) or a broker-only node (``add-broker``).
+    voter: bool
     pid: int | None
     ready: bool
     error: str | None
@@ -146,10 +148,10 @@ class LocalCluster:
                 [node_address(n, port_offset=port_offset or 0) for n in range(1, nodes + 1)]
             )
         state = self._prepare(nodes=nodes, port_offset=port_offset, tls=tls, running=running)
-        if len(running) == state.nodes:
+        if len(running) == len(state.node_ids()):
             pids = ", ".join(str(p.pid) for p in running.values())
             raise AlreadyRunningError(
-                f"a {state.nodes}-node cluster is already running from {self.dir.root} "
+                f"a {len(state.node_ids())}-node cluster is already running from {self.dir.root} "
                 f"(pids {pids}; bootstrap {state.bootstrap_servers}). Nothing was started: "
                 "`streamplane status` shows it, `streamplane down` stops it."
             )
@@ -262,8 +264,13 @@ class LocalCluster:
             "format",
             "--cluster-id", state.cluster_id,
             "--config", str(self.dir.node_config(node_id)),
-            "--add-scram", f"SCRAM-SHA-512=[name={ADMIN_USER},password={creds.admin_password}]",
         ]  # fmt: skip
+        if state.is_voter(node_id):
+            # Bootstrap records are read by controllers only; a broker-only node takes none.
+            cmd += [
+                "--add-scram",
+                f"SCRAM-SHA-512=[name={ADMIN_USER},password={creds.admin_password}]",
+            ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0:
             return f"node {node_id}: {(proc.stderr or proc.stdout).strip()[-2000:]}"
@@ -414,6 +421,43 @@ class LocalCluster:
             parts.append(f"--- {self.dir.node_logs(node_id) / 'server.log'}\n{server}")
         return "\n".join(parts)
 
+    def add_broker(self, *, timeout_s: float = DEFAULT_START_TIMEOUT_S) -> int:
+        """Add one broker-only node to the running cluster; returns its id.
+
+        Why broker-only: the KRaft voters of a local cluster are static (formatted in), and
+        an expansion adds capacity, not quorum members — as in production, where a few
+        controllers serve many brokers. The new node holds no partitions until a rebalance
+        (``streamplane rebalance plan --add-broker N``) moves some to it.
+        """
+        state = self.require_state()
+        if len(self.running_nodes()) != len(state.node_ids()):
+            raise DataDirError(
+                f"not every node of the cluster in {self.dir.root} is running; start it "
+                f"(`{_up(self.dir.root)}`) before adding a broker."
+            )
+        grown = replace(state, brokers=state.brokers + 1)
+        node_id = grown.node_ids()[-1]
+        self._ensure_ports_free([node_address(node_id, port_offset=state.port_offset)])
+        if (self.dir.node_data(node_id) / "meta.properties").exists():
+            raise DataDirError(
+                f"{self.dir.node_data(node_id)} already holds Kafka data; move it away before "
+                f"adding node {node_id}."
+            )
+        self._write_node_files(grown)
+        failed = self._format(grown, self.credentials(), node_id)
+        if failed:
+            raise NodeStartError(f"formatting node {node_id} failed:\n{failed}", node_id=node_id)
+        self.dir.write_state(grown)
+        try:
+            self._start_nodes(grown, [node_id], timeout_s=timeout_s)
+        except BaseException:
+            # Nothing half-added: the state forgets the node, its formatted storage goes.
+            self.dir.write_state(state)
+            self._write_node_files(state)
+            (self.dir.node_data(node_id) / "meta.properties").unlink(missing_ok=True)
+            raise
+        return node_id
+
     # ------------------------------------------------------ faults and stop
     def start_node(self, node_id: int, *, timeout_s: float = DEFAULT_START_TIMEOUT_S) -> None:
         state = self.require_state()
@@ -477,8 +521,11 @@ class LocalCluster:
                 NodeStatus(
                     node_id=address.node_id,
                     client_port=address.client_port,
-                    controller_port=address.controller_port,
+                    controller_port=address.controller_port
+                    if state.is_voter(address.node_id)
+                    else 0,
                     rack=f"rack-{address.node_id}",
+                    voter=state.is_voter(address.node_id),
                     pid=proc.pid if proc else None,
                     ready=bool(probe and probe.answered and address.node_id in probe.brokers),
                     error=None if proc is None or probe is None else probe.error,
@@ -513,7 +560,7 @@ class LocalCluster:
     def _require_node(state: ClusterState, node_id: int) -> None:
         if node_id not in state.node_ids():
             raise DataDirError(
-                f"node {node_id} does not exist; this cluster has nodes 1..{state.nodes}."
+                f"node {node_id} does not exist; this cluster has nodes 1..{len(state.node_ids())}."
             )
 
 

@@ -52,11 +52,21 @@ def render_server_properties(
 ) -> str:
     addresses = state.addresses()
     own = addresses[node_id - 1]
+    voter = state.is_voter(node_id)
+    listeners = [f"CLIENT://127.0.0.1:{own.client_port}", f"MTLS://127.0.0.1:{own.mtls_port}"]
+    if voter:
+        listeners.append(f"CONTROLLER://127.0.0.1:{own.controller_port}")
     rf, min_isr = replication_defaults(state.nodes)
     template = Template(package_file("templates/server.properties").read_text())
     return template.substitute(
         node_id=node_id,
-        voters=",".join(f"{a.node_id}@127.0.0.1:{a.controller_port}" for a in addresses),
+        process_roles="broker,controller" if voter else "broker",
+        listeners=",".join(listeners),
+        voters=",".join(
+            f"{a.node_id}@127.0.0.1:{a.controller_port}"
+            for a in addresses
+            if state.is_voter(a.node_id)
+        ),
         client_port=own.client_port,
         controller_port=own.controller_port,
         mtls_port=own.mtls_port,

@@ -76,12 +76,21 @@ class ClusterState:
     #: ``up --tls``: the SASL listener, inter-broker and controller traffic on TLS too (the
     #: mTLS listener always is).
     tls: bool = False
+    #: Broker-only nodes added later (``local add-broker``), numbered after the ``nodes``
+    #: combined broker+controllers: the KRaft voters are formatted in, brokers are not.
+    brokers: int = 0
 
     def addresses(self) -> list[NodeAddress]:
         return [node_address(n, port_offset=self.port_offset) for n in self.node_ids()]
 
     def node_ids(self) -> list[int]:
+        return list(range(1, self.nodes + self.brokers + 1))
+
+    def voter_ids(self) -> list[int]:
         return list(range(1, self.nodes + 1))
+
+    def is_voter(self, node_id: int) -> bool:
+        return node_id <= self.nodes
 
     @property
     def bootstrap_servers(self) -> str:

@@ -77,6 +77,13 @@ class ClusterModel:
         use = [self.disk[b] / self.brokers[b].capacity_bytes for b in self.brokers]
         return statistics.pstdev(use) if len(use) > 1 else 0.0
 
+    def disk_cv(self) -> float:
+        """Spread of disk use in bytes: std-dev over mean (0 = even). Unlike
+        :meth:`disk_stddev` it reads the same whether disks are full or nearly empty."""
+        use = [self.disk[b] for b in self.brokers]
+        mean = statistics.fmean(use) if use else 0.0
+        return statistics.pstdev(use) / mean if len(use) > 1 and mean else 0.0
+
     def copy(self) -> ClusterModel:
         return ClusterModel(
             dict(self.brokers),

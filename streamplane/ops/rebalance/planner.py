@@ -35,8 +35,21 @@ from streamplane.ops.rebalance.model import ClusterModel
 
 @dataclass(frozen=True)
 class Goals:
+    """What a plan must reach, and which brokers it may touch.
+
+    ``relative``: the band is ``tolerance`` of the mean use itself (±10 % of the mean),
+    not of capacity; a live cluster whose data is small beside its disks is otherwise
+    always "balanced". ``only_to``: replicas may move only onto these brokers (adding a
+    broker: nothing else moves). ``drain``: every replica leaves these brokers (before
+    removing them); they take none. ``racks_only``: fix rack violations and stop.
+    """
+
     tolerance: float = 0.05
     max_disk: float = 0.85
+    relative: bool = False
+    only_to: frozenset[int] | None = None
+    drain: frozenset[int] = frozenset()
+    racks_only: bool = False
 
 
 @dataclass
@@ -53,9 +66,15 @@ class Move:
 class Plan:
     moves: list[Move] = field(default_factory=list)
     leader_changes: int = 0
+    #: Replica orders changed for leader balance alone (same brokers, no data moved).
+    leader_moves: list[Move] = field(default_factory=list)
+    #: Replicas a drain could not place (no rack-safe broker left): the drain is partial.
+    stranded: list[tuple[str, int, int]] = field(default_factory=list)
     lower_bound_bytes: int = 0
     disk_stddev_before: float = 0.0
     disk_stddev_after: float = 0.0
+    disk_cv_before: float = 0.0
+    disk_cv_after: float = 0.0
     rack_violations_before: int = 0
     rack_violations_after: int = 0
     plan_seconds: float = 0.0
@@ -70,17 +89,31 @@ class _Planner:
         self.m = model
         self.goals = goals
         self.racks = len(model.racks())
-        total_cap = sum(b.capacity_bytes for b in model.brokers.values())
+        kept = [b for b in model.brokers.values() if b.id not in goals.drain]
+        total_cap = sum(b.capacity_bytes for b in kept)
         self.mean = sum(model.disk.values()) / total_cap if total_cap else 0.0
         self.moves: dict[int, Move] = {}
+        self.stranded: list[tuple[str, int, int]] = []
 
     # ------------------------------------------------------------------ bounds
     def upper(self, broker: int) -> float:
+        if broker in self.goals.drain:
+            return 0.0
         cap = self.m.brokers[broker].capacity_bytes
-        return min(self.mean + self.goals.tolerance, self.goals.max_disk) * cap
+        tol = self.goals.tolerance * (self.mean if self.goals.relative else 1.0)
+        return min(self.mean + tol, self.goals.max_disk) * cap
 
     def lower(self, broker: int) -> float:
-        return max(0.0, self.mean - self.goals.tolerance) * self.m.brokers[broker].capacity_bytes
+        if broker in self.goals.drain or not self.receives(broker):
+            return 0.0
+        tol = self.goals.tolerance * (self.mean if self.goals.relative else 1.0)
+        return max(0.0, self.mean - tol) * self.m.brokers[broker].capacity_bytes
+
+    def receives(self, broker: int) -> bool:
+        """May replicas move onto ``broker`` at all (modes restrict the targets)?"""
+        if broker in self.goals.drain:
+            return False
+        return self.goals.only_to is None or broker in self.goals.only_to
 
     def util(self, broker: int) -> float:
         return self.m.disk[broker] / self.m.brokers[broker].capacity_bytes
@@ -99,7 +132,7 @@ class _Planner:
     # ------------------------------------------------------------------ moves
     def may_take(self, index: int, source: int, target: int, *, band: bool = True) -> bool:
         part = self.m.partitions[index]
-        if target in part.replicas:
+        if target in part.replicas or not self.receives(target):
             return False
         if band and self.m.disk[target] + part.size_bytes > self.upper(target):
             return False
@@ -181,8 +214,25 @@ class _Planner:
                     self.move(index, broker, options[0], "rack awareness")
                     seen.add(self.m.brokers[options[0]].rack)
 
-    def _by_size(self, broker: int) -> list[int]:
-        return sorted(self.m.holdings[broker], key=lambda i: -self.m.partitions[i].size_bytes)
+    def drain(self) -> None:
+        """Every replica off the drained brokers, largest first, each to the least-used
+        broker that may take it rack-safely; what none may take is reported, not forced."""
+        for source in sorted(self.goals.drain):
+            for index in self._by_size(source):
+                options = [b for b in self.m.brokers if self.may_take(index, source, b, band=False)]
+                if not options:
+                    part = self.m.partitions[index]
+                    self.stranded.append((part.topic, part.partition, source))
+                    continue
+                self.move(index, source, min(options, key=self.util), f"drain broker {source}")
+
+    def _by_size(self, broker: int, *, empty: bool = True) -> list[int]:
+        """``broker``'s replicas, largest first; ``empty=False`` leaves out empty ones
+        (moving them changes no broker's disk use: pure churn for a disk goal)."""
+        held = self.m.holdings[broker]
+        if not empty:
+            held = {i for i in held if self.m.partitions[i].size_bytes > 0}
+        return sorted(held, key=lambda i: -self.m.partitions[i].size_bytes)
 
     def shed(self) -> None:
         """Each broker over its upper bound sheds to the least-used brokers that may take it:
@@ -194,7 +244,7 @@ class _Planner:
         for heap in heaps.values():
             heapq.heapify(heap)
         for source in sorted(self.m.brokers, key=lambda b: self.upper(b) - self.m.disk[b]):
-            candidates = self._by_size(source)
+            candidates = self._by_size(source, empty=False)
             for fits in (True, False):
                 for index in candidates if fits else reversed(candidates):
                     left = self.m.disk[source] - self.upper(source)
@@ -245,7 +295,11 @@ class _Planner:
                 heapq.heappush(donors, entry)
 
     def _ascending(self, broker: int) -> list[tuple[int, int]]:
-        return sorted((self.m.partitions[i].size_bytes, i) for i in self.m.holdings[broker])
+        return sorted(
+            (self.m.partitions[i].size_bytes, i)
+            for i in self.m.holdings[broker]
+            if self.m.partitions[i].size_bytes > 0
+        )
 
     def _largest_fitting(
         self, ascending: list[tuple[int, int]], source: int, target: int, amount: float
@@ -260,8 +314,8 @@ class _Planner:
         return None
 
     def balance_leaders(self) -> int:
-        brokers = len(self.m.brokers)
-        if brokers == 0:
+        brokers = len(self.m.brokers) - len(self.goals.drain)
+        if brokers <= 0:
             return 0
         ceiling = -(-sum(self.m.leaders.values()) // brokers)
         changes = 0
@@ -287,14 +341,27 @@ def plan_rebalance(model: ClusterModel, goals: Goals | None = None) -> Plan:
     plan = Plan(
         lower_bound_bytes=planner.lower_bound(),
         disk_stddev_before=model.disk_stddev(),
+        disk_cv_before=model.disk_cv(),
         rack_violations_before=len(model.rack_violations()),
     )
     planner.fix_racks()
-    planner.shed()
-    planner.fill()
-    plan.leader_changes = planner.balance_leaders()
+    if not planner.goals.racks_only:
+        planner.drain()
+        planner.shed()
+        planner.fill()
+        plan.leader_changes = planner.balance_leaders()
+    for index, move in planner.moves.items():
+        # Leader balance may have reordered a moved partition's replicas since.
+        move.after = list(work.partitions[index].replicas)
     plan.moves = sorted(planner.moves.values(), key=lambda m: (m.topic, m.partition))
+    plan.leader_moves = [
+        Move(new.topic, new.partition, list(old.replicas), list(new.replicas), 0, "leader balance")
+        for i, (old, new) in enumerate(zip(model.partitions, work.partitions, strict=True))
+        if i not in planner.moves and old.replicas != new.replicas
+    ]
+    plan.stranded = planner.stranded
     plan.disk_stddev_after = work.disk_stddev()
+    plan.disk_cv_after = work.disk_cv()
     plan.rack_violations_after = len(work.rack_violations())
     plan.plan_seconds = time.perf_counter() - started
     return plan

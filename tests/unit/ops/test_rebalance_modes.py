@@ -1,0 +1,101 @@
+"""Planner modes (add a broker, drain one, fix racks only, relative bands) and plan files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from streamplane.errors import StreamplaneError
+from streamplane.ops.rebalance import Broker, ClusterModel, Goals, Partition, plan_rebalance
+from streamplane.ops.rebalance.plan_file import plan_file, read_plan
+
+MIB = 1 << 20
+
+
+def _cluster(partitions: list[tuple[list[int], int]], brokers: int = 4) -> ClusterModel:
+    """Each broker its own rack (as the local cluster), disks far larger than the data."""
+    return ClusterModel(
+        {b: Broker(b, f"rack-{b}", 1 << 40) for b in range(1, brokers + 1)},
+        [Partition("t", i, replicas, size * MIB) for i, (replicas, size) in enumerate(partitions)],
+    )
+
+
+def _three_on_four() -> ClusterModel:
+    rotations = [[1, 2, 3], [2, 3, 1], [3, 1, 2]]
+    return _cluster([(rotations[i % 3], 100) for i in range(12)])
+
+
+def test_absolute_bands_see_no_imbalance_when_disks_dwarf_the_data_relative_bands_do() -> None:
+    model = _three_on_four()
+    assert plan_rebalance(model, Goals(tolerance=0.05)).moves == []
+    plan = plan_rebalance(model, Goals(tolerance=0.10, relative=True))
+    assert plan.moves and plan.disk_cv_after < plan.disk_cv_before
+
+
+def test_add_broker_moves_replicas_onto_the_new_broker_only() -> None:
+    plan = plan_rebalance(
+        _three_on_four(), Goals(tolerance=0.10, relative=True, only_to=frozenset({4}))
+    )
+    assert plan.moves
+    for move in plan.moves:
+        added = set(move.after) - set(move.before)
+        assert added == {4}, move
+    # 12 x 3 replicas of 100 MiB over 4 brokers: broker 4 gets 9 (band 8.1-9.9 replicas).
+    assert sum(m.bytes for m in plan.moves) == 9 * 100 * MIB
+
+
+def test_drain_empties_the_broker_and_never_puts_two_replicas_in_one_rack() -> None:
+    model = _cluster([([1, 2, 4], 50), ([4, 3, 2], 70), ([2, 3, 1], 10)])
+    plan = plan_rebalance(model, Goals(relative=True, drain=frozenset({4})))
+    moved = {(m.topic, m.partition): m.after for m in plan.moves}
+    assert set(moved) == {("t", 0), ("t", 1)}
+    for after in moved.values():
+        assert 4 not in after and len(set(after)) == 3
+    assert plan.stranded == []
+
+
+def test_a_drain_that_would_break_rack_awareness_reports_the_replica_instead() -> None:
+    # Three brokers, RF 3: draining one leaves nowhere rack-safe to go.
+    model = _cluster([([1, 2, 3], 10)], brokers=3)
+    plan = plan_rebalance(model, Goals(relative=True, drain=frozenset({3})))
+    assert plan.moves == [] and plan.stranded == [("t", 0, 3)]
+
+
+def test_fix_racks_only_fixes_racks_and_leaves_imbalance_alone() -> None:
+    model = ClusterModel(
+        {1: Broker(1, "a", 1 << 40), 2: Broker(2, "a", 1 << 40), 3: Broker(3, "b", 1 << 40),
+         4: Broker(4, "c", 1 << 40)},
+        [Partition("t", 0, [1, 2, 3], 10 * MIB), Partition("t", 1, [1, 3, 4], 500 * MIB)],
+    )  # fmt: skip
+    plan = plan_rebalance(model, Goals(relative=True, racks_only=True))
+    assert [(m.partition, m.after) for m in plan.moves] == [(0, [1, 4, 3])]
+    assert plan.rack_violations_after == 0 and plan.leader_moves == []
+
+
+def test_leader_only_changes_are_separate_moves_of_no_bytes() -> None:
+    model = _cluster([([1, 2, 3], 10) for _ in range(6)], brokers=3)
+    plan = plan_rebalance(model, Goals(relative=True))
+    assert plan.moves == [] and plan.leader_moves
+    assert all(m.bytes == 0 and sorted(m.after) == sorted(m.before) for m in plan.leader_moves)
+    firsts = [m.after[0] for m in plan.leader_moves] + [1] * (6 - len(plan.leader_moves))
+    assert max(firsts.count(b) for b in (1, 2, 3)) == 2
+
+
+def test_a_plan_file_round_trips_and_bad_files_say_how_to_get_a_good_one(tmp_path: Path) -> None:
+    plan = plan_rebalance(_three_on_four(), Goals(tolerance=0.10, relative=True))
+    path = tmp_path / "plan.json"
+    path.write_text(plan_file(plan, "cluster-x", "balance").to_json())
+    read, digest = read_plan(path)
+    assert read.cluster_id == "cluster-x" and len(read.moves) == len(plan.moves)
+    assert read.total_bytes == plan.bytes_moved and len(digest) == 64
+    body = json.loads(path.read_text())
+    body["moves"][0]["after"] = [4, 4, 1]
+    path.write_text(json.dumps(body))
+    with pytest.raises(
+        StreamplaneError, match=r"not a rebalance plan .*not distinct.*rebalance plan --out"
+    ):
+        read_plan(path)
+    with pytest.raises(StreamplaneError, match="cannot read the plan"):
+        read_plan(tmp_path / "missing.json")
