@@ -10,6 +10,7 @@ from kafka.errors import KafkaError as KafkaPythonError
 from rich.console import Console
 
 from streamplane.cli import audit as audit_commands
+from streamplane.cli import capacity as capacity_commands
 from streamplane.cli import check as check_commands
 from streamplane.cli import dlq as dlq_commands
 from streamplane.cli import export as export_commands
@@ -56,6 +57,7 @@ gdpr_commands.register(app)
 mask_commands.register(app)
 replicate_commands.register(app)
 rebalance_commands.register(app)
+capacity_commands.register(app)
 
 err_console = Console(stderr=True)
 

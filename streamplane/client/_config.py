@@ -7,6 +7,7 @@ or from the spec) and adds what the SDK itself must control.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,17 @@ _RESERVED = frozenset(
 )
 
 
+#: The rack (zone) this instance runs in, over the spec's ``rack`` of its application.
+RACK_ENV = "STREAMPLANE_CLIENT_RACK"
+
+
+def client_rack(declared: str | None) -> dict[str, str]:
+    """``client.rack`` for a consumer: where this instance runs, so the brokers'
+    RackAwareReplicaSelector serves its fetches from a replica in the same rack."""
+    rack = os.environ.get(RACK_ENV) or declared
+    return {"client.rack": rack} if rack else {}
+
+
 @dataclass(frozen=True)
 class ApplicationClients:
     """What the spec says an application's clients are: profile, overrides, ids, topics."""
@@ -62,7 +74,10 @@ def application_clients(spec: Spec, name: str) -> ApplicationClients:
         app_id=app.name,
         profile=declared.name if declared is not None else DEFAULT_PROFILE,
         producer_overrides=dict(declared.producer) if declared is not None else {},
-        consumer_overrides=dict(declared.consumer) if declared is not None else {},
+        consumer_overrides={
+            **client_rack(app.rack),
+            **(dict(declared.consumer) if declared is not None else {}),
+        },
         client_id=app.client_ids[0] if app.client_ids else None,
         group_id=entry.consumer_group,
         produces=tuple(app.produces),

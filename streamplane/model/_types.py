@@ -381,6 +381,13 @@ class Application(_Model):
     produces: list[str] = Field([], description="Full topic names this application writes.")
     consumes: list[str] = Field([], description="Full topic names this application reads.")
     transactional: bool = False
+    rack: str | None = Field(
+        None,
+        description="The rack (availability zone) the application runs in, named as the "
+        "brokers' broker.rack: its consumers fetch from a replica there (KIP-392) instead of "
+        "the leader, saving cross-zone traffic. STREAMPLANE_CLIENT_RACK overrides it for one "
+        "instance (instances of one application often run in several zones).",
+    )
     quotas: Quota | None = None
     profile: ProfileField = Field(
         None,

@@ -92,6 +92,7 @@ def write_spec(root: Path, *, prefix: str = "shop.") -> Spec:
                           - {prefix}orders.events
                           - {prefix}orders.raw
                       - name: auditor
+                        rack: rack-2
                         consumes: [{prefix}orders.raw]
             """
         )

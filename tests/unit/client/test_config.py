@@ -30,6 +30,18 @@ def test_an_application_without_a_profile_gets_zero_loss(tmp_path: Path) -> None
     assert application_clients(write_spec(tmp_path), "auditor").profile == "zero_loss"
 
 
+def test_a_declared_rack_becomes_client_rack_and_the_instance_env_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = write_spec(tmp_path)
+    monkeypatch.delenv("STREAMPLANE_CLIENT_RACK", raising=False)
+    assert application_clients(spec, "auditor").consumer_overrides == {"client.rack": "rack-2"}
+    assert "client.rack" not in application_clients(spec, "fulfilment").consumer_overrides
+    monkeypatch.setenv("STREAMPLANE_CLIENT_RACK", "rack-3")
+    assert application_clients(spec, "auditor").consumer_overrides["client.rack"] == "rack-3"
+    assert application_clients(spec, "fulfilment").consumer_overrides["client.rack"] == "rack-3"
+
+
 def test_unknown_application_names_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(ClientError, match=r"no application .nope.*auditor, checkout, fulfilment"):
         application_clients(write_spec(tmp_path), "nope")
