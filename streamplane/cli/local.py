@@ -94,6 +94,8 @@ class _LocalTarget:
     name: str | None = None
     region: str | None = None
     spec: Spec | None = None
+    #: The spec's ``tiered_storage`` for this cluster (None without a spec).
+    tiered: bool | None = None
 
 
 def _targets(
@@ -131,6 +133,7 @@ def _targets(
             c.name,
             c.region,
             loaded,
+            c.tiered_storage,
         )
         for c in chosen
     ]
@@ -170,6 +173,14 @@ def up(
             "restarts; default: as the cluster was last started, plaintext at first).",
         ),
     ] = None,
+    tiered: Annotated[
+        bool | None,
+        typer.Option(
+            "--tiered/--no-tiered",
+            help="Tiered storage (KIP-405, Kafka's LocalTieredStorage in <data dir>/remote-"
+            "storage); with --spec, the cluster's tiered_storage decides. Kept across restarts.",
+        ),
+    ] = None,
 ) -> None:
     """Start the local platform: the cluster (formatted on first start) and its services.
 
@@ -181,20 +192,27 @@ def up(
     if nodes == 2:
         raise typer.BadParameter("use 1 or 3 nodes: a 2-voter quorum cannot survive a failure")
     for target in _targets(spec, cluster, every, data_dir, port_offset):
-        local = _up_one(target, nodes=nodes, timeout=timeout, tls=tls)
+        chosen = tiered if tiered is not None else target.tiered
+        local = _up_one(target, nodes=nodes, timeout=timeout, tls=tls, tiered=chosen)
         _start_services(local, registry=registry, audit=audit, timeout=timeout)
         if target.spec is not None and jobs:
             _start_jobs(local, target, timeout)
 
 
-def _up_one(target: _LocalTarget, *, nodes: int, timeout: float, tls: bool | None) -> LocalCluster:
+def _up_one(
+    target: _LocalTarget, *, nodes: int, timeout: float, tls: bool | None, tiered: bool | None
+) -> LocalCluster:
     cluster = _open(target.data_dir)
     named = f"cluster {target.name}: " if target.name else ""
     started = time.monotonic()
     try:
         with console.status(f"Starting {named}{nodes} node(s)…"):
             state = cluster.up(
-                nodes=nodes, port_offset=target.port_offset, timeout_s=timeout, tls=tls
+                nodes=nodes,
+                port_offset=target.port_offset,
+                timeout_s=timeout,
+                tls=tls,
+                tiered=tiered,
             )
         console.print(
             f"[green]ready[/] {named}{state.nodes} node(s) in "

@@ -133,6 +133,7 @@ class LocalCluster:
         port_offset: int | None = None,
         timeout_s: float = DEFAULT_START_TIMEOUT_S,
         tls: bool | None = None,
+        tiered: bool | None = None,
     ) -> ClusterState:
         """Format on first start, start every node that is not running, wait until ready.
 
@@ -147,7 +148,9 @@ class LocalCluster:
             self._ensure_ports_free(
                 [node_address(n, port_offset=port_offset or 0) for n in range(1, nodes + 1)]
             )
-        state = self._prepare(nodes=nodes, port_offset=port_offset, tls=tls, running=running)
+        state = self._prepare(
+            nodes=nodes, port_offset=port_offset, tls=tls, tiered=tiered, running=running
+        )
         if len(running) == len(state.node_ids()):
             pids = ", ".join(str(p.pid) for p in running.values())
             raise AlreadyRunningError(
@@ -179,11 +182,14 @@ class LocalCluster:
         nodes: int,
         port_offset: int | None,
         tls: bool | None = None,
+        tiered: bool | None = None,
         running: dict[int, psutil.Process] | None = None,
     ) -> ClusterState:
         state = self.state()
         if state is None:
-            state = self._initialise(nodes=nodes, port_offset=port_offset or 0, tls=bool(tls))
+            state = self._initialise(
+                nodes=nodes, port_offset=port_offset or 0, tls=bool(tls), tiered=bool(tiered)
+            )
         elif state.nodes != nodes:
             # A cluster cannot change size in place (its KRaft voters are formatted in), and
             # its directory holds generated secrets: start afresh beside it, never over it.
@@ -216,11 +222,23 @@ class LocalCluster:
                 )
             state = replace(state, tls=tls)
             self.dir.write_state(state)
+        if tiered is not None and tiered != state.tiered:
+            if running:
+                raise DataDirError(
+                    f"the cluster in {self.dir.root} is running with tiered storage "
+                    f"{'on' if state.tiered else 'off'}; it changes only at start. Stop it "
+                    f"(`streamplane down`) and start it again with "
+                    f"{'--tiered' if tiered else '--no-tiered'}."
+                )
+            state = replace(state, tiered=tiered)
+            self.dir.write_state(state)
         self._check_formatted_for(state)
         self._write_node_files(state)
         return state
 
-    def _initialise(self, *, nodes: int, port_offset: int, tls: bool = False) -> ClusterState:
+    def _initialise(
+        self, *, nodes: int, port_offset: int, tls: bool = False, tiered: bool = False
+    ) -> ClusterState:
         leftovers = [
             self.dir.node_data(n) / "meta.properties"
             for n in range(1, 10)
@@ -240,6 +258,7 @@ class LocalCluster:
             port_offset=port_offset,
             kafka_version=self.runtime.version,
             tls=tls,
+            tiered=tiered,
         )
         self._write_node_files(state, creds=creds)
         with ThreadPoolExecutor(max_workers=nodes) as pool:

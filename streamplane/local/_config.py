@@ -84,4 +84,42 @@ def render_server_properties(
         guardrails_rules=data_dir.guardrails_rules,
         replication_factor=rf,
         min_insync_replicas=min_isr,
+        tiered_storage=(_tiered_storage(state, creds, data_dir, tls.ca) if state.tiered else ""),
     )
+
+
+#: How often the brokers look for segments to offload and remote data to expire (ms);
+#: Kafka's 30 s default makes a laptop demo wait for nothing.
+REMOTE_TASK_INTERVAL_MS = 2_000
+
+
+def _tiered_storage(state: ClusterState, creds: Credentials, data_dir: DataDir, ca: Path) -> str:
+    """KIP-405 settings: our DirectoryRemoteStorage (the brokers' plugin jar, beside the
+    guardrails) as the RemoteStorageManager, segments copied to a folder shared by the
+    nodes; Kafka's topic-based metadata manager, whose clients log in as the admin."""
+    rf, _ = replication_defaults(state.nodes)
+    client = "rlmm.config.remote.log.metadata.common.client."
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="admin" password="{creds.admin_password}";'
+    )
+    lines = [
+        "# Tiered storage (`up --tiered`): segments a topic with remote.storage.enable=true",
+        "# rolls are copied to the remote store; local.retention.* bounds what stays on disk.",
+        "remote.log.storage.system.enable=true",
+        "remote.log.storage.manager.class.name=io.streamplane.tiered.DirectoryRemoteStorage",
+        "remote.log.storage.manager.impl.prefix=rsm.config.",
+        f"rsm.config.dir={data_dir.remote_storage}",
+        "remote.log.metadata.manager.listener.name=CLIENT",
+        "remote.log.metadata.manager.impl.prefix=rlmm.config.",
+        f"rlmm.config.remote.log.metadata.topic.replication.factor={rf}",
+        "rlmm.config.remote.log.metadata.topic.num.partitions=3",
+        f"{client}security.protocol={state.sasl_protocol}",
+        f"{client}sasl.mechanism=SCRAM-SHA-512",
+        f"{client}sasl.jaas.config={jaas}",
+        f"remote.log.manager.task.interval.ms={REMOTE_TASK_INTERVAL_MS}",
+        "log.retention.check.interval.ms=5000",
+    ]
+    if state.tls:
+        lines += [f"{client}ssl.truststore.type=PEM", f"{client}ssl.truststore.location={ca}"]
+    return "\n".join(lines) + "\n"

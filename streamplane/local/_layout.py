@@ -79,6 +79,8 @@ class ClusterState:
     #: Broker-only nodes added later (``local add-broker``), numbered after the ``nodes``
     #: combined broker+controllers: the KRaft voters are formatted in, brokers are not.
     brokers: int = 0
+    #: Tiered storage (KIP-405) on: ``up --tiered``; topics opt in with ``tiered: true``.
+    tiered: bool = False
 
     def addresses(self) -> list[NodeAddress]:
         return [node_address(n, port_offset=self.port_offset) for n in self.node_ids()]
@@ -182,6 +184,11 @@ class DataDir:
 
     def node_config(self, node_id: int) -> Path:
         return self.node_dir(node_id) / "server.properties"
+
+    @property
+    def remote_storage(self) -> Path:
+        """Where LocalTieredStorage keeps offloaded segments (the local "object store")."""
+        return self.root / "remote-storage"
 
     def node_pid_file(self, node_id: int) -> Path:
         return self.node_dir(node_id) / "node.pid"

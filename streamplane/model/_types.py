@@ -304,6 +304,17 @@ class Topic(_Model):
     retention: DurationMs | None = Field(None, description="Sets retention.ms; e.g. 7d, -1.")
     cleanup_policy: Literal["delete", "compact", "compact,delete"] | None = None
     compression: Literal["zstd", "lz4", "snappy", "gzip", "producer", "uncompressed"] | None = None
+    tiered: bool | None = Field(
+        None,
+        description="Tiered storage (KIP-405): closed segments are copied to the cluster's "
+        "remote store and read back from it; sets remote.storage.enable. The cluster needs "
+        "tiered_storage: true.",
+    )
+    local_retention: DurationMs | None = Field(
+        None,
+        description="With tiered: how long segments also stay on broker disks (sets "
+        "local.retention.ms; e.g. 1d). Kafka's default keeps them for the whole retention.",
+    )
     classification: Classification | None = None
     owner: str | None = None
     key_schema: SchemaField = None
@@ -324,6 +335,10 @@ class Topic(_Model):
             merged["cleanup.policy"] = self.cleanup_policy
         if self.compression is not None:
             merged["compression.type"] = self.compression
+        if self.tiered is not None:
+            merged["remote.storage.enable"] = "true" if self.tiered else "false"
+        if self.local_retention is not None:
+            merged["local.retention.ms"] = self.local_retention
         return merged
 
 

@@ -23,6 +23,8 @@ _SHORTCUTS = {
     "retention.ms": "retention",
     "cleanup.policy": "cleanup_policy",
     "compression.type": "compression",
+    "remote.storage.enable": "tiered",
+    "local.retention.ms": "local_retention",
 }
 
 

@@ -291,6 +291,24 @@ def tiered_retention(ctx: RuleContext) -> Iterator[RuleViolation]:
         )
 
 
+def tiered_topics(ctx: RuleContext) -> Iterator[RuleViolation]:
+    """A tiered topic on a cluster without tiered storage, which the brokers would refuse.
+    (Compaction and a local retention beyond the retention are refused when the spec
+    loads, by the topic configs' own rules.)"""
+    for entry, cluster in ctx.topic_cluster_entries():
+        if topic_config(entry, "remote.storage.enable") != "true":
+            continue
+        if not cluster.tiered_storage:
+            yield RuleViolation(
+                resource=entry.full_name,
+                path=config_path(entry, "remote.storage.enable"),
+                message=f'tiered topic on cluster "{cluster.name}", which has no tiered '
+                "storage: the brokers refuse remote.storage.enable",
+                hint=f"set tiered_storage: true on cluster {cluster.name} (a local cluster then "
+                "starts with tiered storage), or drop tiered: true",
+            )
+
+
 def partition_limits(ctx: RuleContext) -> Iterator[RuleViolation]:
     """A broker past its partition budget slows elections and recovery for every tenant."""
     for cluster in ctx.spec.platform.clusters:
@@ -402,6 +420,12 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         default_severity=Severity.ERROR,
         summary="retention beyond max_retention_without_tiered needs tiered storage",
         check=tiered_retention,
+    ),
+    Rule(
+        id="tiered-topics",
+        default_severity=Severity.ERROR,
+        summary="tiered topics run on a cluster with tiered storage",
+        check=tiered_topics,
     ),
     Rule(
         id="partition-limits",

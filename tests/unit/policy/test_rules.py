@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from streamplane.errors import SpecError
 from streamplane.model import Spec, load_spec
 from streamplane.policy import (
     BUILTIN_RULES,
@@ -100,7 +101,7 @@ def line_of(spec: Spec, needle: str) -> int:
 # ------------------------------------------------------------------------- the rules
 
 
-def test_the_builtin_rules_are_the_documented_twelve() -> None:
+def test_the_builtin_rules_are_the_documented_thirteen() -> None:
     assert [r.id for r in BUILTIN_RULES] == [
         "replication",
         "unclean-leader-election",
@@ -111,6 +112,7 @@ def test_the_builtin_rules_are_the_documented_twelve() -> None:
         "pii-placement",
         "pii-encryption",
         "tiered-retention",
+        "tiered-topics",
         "partition-limits",
         "zero-loss",
         "secret-files",
@@ -292,6 +294,29 @@ def test_tiered_retention_passes_with_tiering_short_retention_or_compaction(
     )
     compact = {"retention": -1, "cleanup_policy": "compact"}
     assert only(lint(make_spec(tmp_path / "c", topic=compact)), "tiered-retention") == []
+
+
+def test_tiered_passes_on_a_tiered_cluster_and_sets_the_topic_configs(tmp_path: Path) -> None:
+    tiered = {**LOCAL, "tiered_storage": True}
+    topic = {"retention": "365d", "tiered": True, "local_retention": "1d"}
+    spec = make_spec(tmp_path, cluster=tiered, topic=topic)
+    assert only(lint(spec), "tiered-topics") == [] and only(lint(spec), "tiered-retention") == []
+    [entry] = [e for e in spec.topics_on("local") if e.full_name == TOPIC]
+    assert entry.topic.kafka_configs()["remote.storage.enable"] == "true"
+    assert entry.topic.kafka_configs()["local.retention.ms"] == 86_400_000
+
+
+def test_tiered_needs_a_tiered_cluster_and_less_local_than_total_retention(
+    tmp_path: Path,
+) -> None:
+    plain = make_spec(tmp_path / "a", topic={"tiered": True})
+    [finding] = only(lint(plain), "tiered-topics")
+    assert "has no tiered storage" in finding.message and "tiered_storage: true" in finding.hint
+    assert finding.line == line_of(plain, "tiered: true")
+    tiered = {**LOCAL, "tiered_storage": True}
+    longer = {"tiered": True, "retention": "7d", "local_retention": "30d"}
+    with pytest.raises(SpecError, match=r"local.retention.ms \(2592000000\) must not exceed"):
+        make_spec(tmp_path / "c", cluster=tiered, topic=longer)
 
 
 def test_partition_limits_gives_the_per_broker_numbers(tmp_path: Path) -> None:
