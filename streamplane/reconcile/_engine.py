@@ -19,6 +19,7 @@ from streamplane.kafka import ConnectionSettings, alter_client_quotas, require_r
 from streamplane.kafka._admin import AclTuple, ClusterAdmin, scram_iterations
 from streamplane.local import DataDir, RegistryProcess, require_local_cluster
 from streamplane.model import Cluster, Spec, replicated_copies
+from streamplane.ops.rebalance.replication import change_replication
 from streamplane.reconcile._actual import read_activity, read_actual
 from streamplane.reconcile._desired import desired_state
 from streamplane.reconcile._guardrails import write_guardrail_rules
@@ -513,6 +514,16 @@ def apply_plan(
         {a.resource: {**a.payload["set"], **dict.fromkeys(a.payload["delete"])} for a in configs}
     )
     step("alter configs", len(configs))
+    replication = by.get(("update", "replication"), [])
+    if replication:
+        local = target.data_dir
+        change_replication(
+            target.settings,
+            {a.resource: a.payload["replication_factor"] for a in replication},
+            local / "rebalance" if local is not None else Path(".streamplane-rebalance"),
+            connection=local / "admin.properties" if local is not None else None,
+        )
+    step("replication factors", len(replication))
     creds = by.get(("create", "credential"), []) + by.get(("update", "credential"), [])
     apps = {a.principal: a for a in spec.applications_on(target.cluster)}
     passwords = {}

@@ -1,8 +1,8 @@
 """Desired vs actual -> Plan: a list of typed, printable, JSON-serialisable actions.
 
-A plan never guesses: changes Kafka cannot make safely (fewer partitions, another
-replication factor) are *refused* with the safe alternative, and deletions are
-opt-in, protected and backed by traffic evidence.
+A plan never guesses: changes Kafka cannot make safely (fewer partitions) are *refused*
+with the safe alternative, a new replication factor becomes a throttled partition
+reassignment, and deletions are opt-in, protected and backed by traffic evidence.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ Kind = Literal[
     "topic",
     "config",
     "partitions",
+    "replication",
     "acl",
     "credential",
     "quota",
@@ -56,7 +57,7 @@ class Action:
 
     def sort_key(self) -> tuple[str, int, str, str]:
         order = (
-            "topic", "partitions", "config", "credential", "acl", "quota", "kek",
+            "topic", "partitions", "replication", "config", "credential", "acl", "quota", "kek",
             "compatibility", "schema", "registry-access", "subject",
         )  # fmt: skip
         return (self.tenant or "~", order.index(self.kind), self.resource, self.op)
@@ -288,17 +289,23 @@ def _plan_topics(plan: Plan, desired: DesiredState, actual: ActualState) -> None
             want.replication_factor is not None
             and want.replication_factor != have.replication_factor
         ):
-            plan.refusals.append(
-                Refusal(
+            plan.actions.append(
+                Action(
+                    "update",
+                    "replication",
                     name,
                     want.tenant,
-                    f"replication factor {have.replication_factor} -> {want.replication_factor} "
-                    "is a "
-                    "partition reassignment, not a config change",
-                    "change it on the cluster with Kafka's partition reassignment (`streamplane "
-                    "kafka kafka-reassign-partitions` runs Kafka's tool; the zero-loss audit "
-                    "prints the whole command for topics of zero_loss applications), then set "
-                    "the spec to match",
+                    changes=(
+                        Change(
+                            "replication.factor",
+                            str(have.replication_factor),
+                            str(want.replication_factor),
+                        ),
+                    ),
+                    reason="a partition reassignment, throttled and resumable (the rebalance "
+                    "executor): new replicas copy the partition, dropped ones are deleted; "
+                    "leaders stay",
+                    payload={"replication_factor": want.replication_factor},
                 )
             )
         changes = _config_changes(want.configs, have.configs, actual.topic_defaults)

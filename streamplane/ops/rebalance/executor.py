@@ -130,10 +130,13 @@ class Executor:
         path: Path,
         digest: str,
         *,
-        connection: Path,
-        janitor: bool = True,
+        connection: Path | None,
     ) -> Execution:
-        """Run (or resume) ``plan``; returns the final record. Raises when refused."""
+        """Run (or resume) ``plan``; returns the final record. Raises when refused.
+
+        ``connection``: the cluster's properties file, which the janitor reconnects with;
+        without one no janitor runs (throttles are still removed on every exit but a
+        SIGKILL, and by the next ``execute``/``cancel``)."""
         if self.state.executor_alive():
             raise StreamplaneError(
                 f"a rebalance is already executing (pid file {self.state.pid_file}); watch it "
@@ -146,10 +149,10 @@ class Executor:
                 "plan again against this cluster"
             )
         record = self._resume_or_start(plan, path, digest)
-        record.connection = str(connection.resolve())
+        record.connection = str(connection.resolve()) if connection is not None else ""
         self.state.root.mkdir(parents=True, exist_ok=True)
         write_pid_file(self.state.pid_file, _this_process())
-        if janitor:
+        if connection is not None:
             _start_janitor(self.state)
         try:
             self._run(plan, record, live.model.partitions, live.reassigning)

@@ -228,3 +228,40 @@ def test_cancel_stops_the_batch_in_flight_and_removes_the_throttles(estate: Esta
     assert sum(1 for k in after if after[k] != before[k]) < len(read_plan(plan_path)[0].moves)
     # A cancelled run is over: cancelling again says so.
     assert "no rebalance to cancel" in estate.cli("rebalance", "cancel", code=1)
+
+
+SPEC = """\
+clusters:
+  - {{name: local, local: true, environment: dev, brokers: 4}}
+tenants:
+  - name: ops
+    owners: [ops@example.com]
+    clusters: [local]
+    domains:
+      - name: rf
+        owner: ops@example.com
+        topics:
+          - name: changing
+            partitions: 4
+            replication_factor: {rf}
+            classification: internal
+"""
+
+
+def test_apply_changes_a_replication_factor_by_a_throttled_reassignment(
+    estate: Estate, tmp_path: Path
+) -> None:
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    topic = "ops.rf.changing"
+    for rf in (2, 4, 3):
+        (spec / "platform.yaml").write_text(SPEC.format(rf=rf))
+        out = estate.cli("apply", str(spec), "--auto-approve")
+        replicas = {k: v for k, v in estate.placement().items() if k[0] == topic}
+        assert len(replicas) == 4 and all(len(r) == rf for r in replicas.values()), (rf, out)
+        assert all(len(set(r)) == rf for r in replicas.values())
+    assert estate.throttles() == {} and in_flight(estate.settings) == {}
+    # The plan says what it will do before it does it.
+    (spec / "platform.yaml").write_text(SPEC.format(rf=2))
+    planned = estate.cli("plan", str(spec))
+    assert "replication.factor" in planned and "3 -> 2" in planned.replace("→", "->"), planned

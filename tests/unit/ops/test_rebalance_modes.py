@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from streamplane.errors import StreamplaneError
+from streamplane.errors import PlanError, StreamplaneError
 from streamplane.ops.rebalance import Broker, ClusterModel, Goals, Partition, plan_rebalance
 from streamplane.ops.rebalance.plan_file import plan_file, read_plan
+from streamplane.ops.rebalance.replication import replication_moves
 
 MIB = 1 << 20
 
@@ -99,3 +100,25 @@ def test_a_plan_file_round_trips_and_bad_files_say_how_to_get_a_good_one(tmp_pat
         read_plan(path)
     with pytest.raises(StreamplaneError, match="cannot read the plan"):
         read_plan(tmp_path / "missing.json")
+
+
+def test_raising_rf_adds_replicas_in_new_racks_on_the_least_used_brokers() -> None:
+    model = _cluster([([1, 2], 100), ([2, 3], 100), ([3, 1], 100)], brokers=4)
+    moves = replication_moves(model, {"t": 3})
+    assert [m.after[:2] for m in moves] == [m.before for m in moves]  # leaders stay
+    added = [m.after[2] for m in moves]
+    assert added[0] == 4  # the empty broker first
+    assert all(len(set(m.after)) == 3 for m in moves)
+    assert sum(m.bytes for m in moves) == 3 * 100 * MIB
+
+
+def test_lowering_rf_drops_followers_on_the_most_used_brokers_and_keeps_leaders() -> None:
+    model = _cluster([([1, 2, 3], 100), ([2, 3, 1], 100), ([3, 1, 2], 500)], brokers=3)
+    moves = replication_moves(model, {"t": 2})
+    assert [m.after[0] for m in moves] == [1, 2, 3]
+    assert all(len(m.after) == 2 and m.bytes == 0 for m in moves)
+
+
+def test_an_rf_above_the_broker_count_is_refused_with_what_to_do() -> None:
+    with pytest.raises(PlanError, match=r"replication factor 5 needs 5 brokers; the cluster has 4"):
+        replication_moves(_three_on_four(), {"t": 5})

@@ -91,7 +91,10 @@ def test_partition_decrease_and_rf_change_are_refused_increase_is_planned() -> N
     refused = {r.resource: r for r in plan.refusals}
     assert "cannot remove partitions" in refused["payments.card.authorizations"].problem
     assert "new versioned topic" in refused["payments.card.authorizations"].alternative
-    assert "reassignment" in refused["payments.ledger.entries"].problem
+    assert "payments.ledger.entries" not in refused
+    [rf] = [a for a in plan.actions if a.kind == "replication"]
+    assert (rf.resource, rf.payload) == ("payments.ledger.entries", {"replication_factor": 3})
+    assert rf.changes[0].before == "1" and rf.changes[0].after == "3"
     grow = [a for a in plan.actions if a.kind == "partitions"]
     assert [(a.resource, a.payload["total"]) for a in grow] == [("risk.fraud.features", 6)]
 
