@@ -29,8 +29,8 @@ def replication_moves(model: ClusterModel, targets: dict[str, int]) -> list[Move
         if wanted < 1 or wanted > brokers:
             raise PlanError(
                 f"topic {topic}: replication factor {wanted} needs {wanted} brokers; the "
-                f"cluster has {brokers}. Add brokers first (`streamplane local add-broker` on a local "
-                "cluster), or ask for at most that many replicas."
+                f"cluster has {brokers}. Add brokers first (`streamplane local add-broker` on "
+                "a local cluster), or ask for at most that many replicas."
             )
     moves = []
     for index, part in enumerate(model.partitions):
