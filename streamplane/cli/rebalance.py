@@ -308,7 +308,7 @@ def status(
     if record is None:
         console.print(f"no rebalance executed from {state.root}")
     else:
-        if record.status in ("running", "cancelling") and not alive:
+        if record.status == "running" and not alive:
             record.status += " (executor gone: `rebalance execute` resumes, `cancel` ends it)"
         _report(record)
     console.print(f"{len(moving)} partition(s) being reassigned now")

@@ -9,8 +9,10 @@ state directory) is written before every step that changes the cluster, so:
   outlives the executor and removes them once the batch in flight has landed;
 - an interrupted run resumes where it stopped: ``execute`` again skips what landed,
   waits for what is in flight, and continues (a plan is tied to its bytes by digest);
-- ``cancel`` from another shell asks the executor to stop, or, when none runs, cancels
-  the plan's reassignments in flight and removes the throttles itself.
+- ``cancel`` from another shell asks the executor to stop (a flag file beside the record:
+  the record is the executor's alone to write while it runs, so a request written into it
+  could be overwritten), or, when none runs, cancels the plan's reassignments in flight and
+  removes the throttles itself.
 
 Moves are checked against the live placement before each batch: a partition already
 where the plan puts it is done; one that changed since the plan was made is skipped
@@ -60,7 +62,7 @@ class Execution:
     cluster_id: str
     #: The librdkafka properties file of the cluster (the janitor reconnects with it).
     connection: str = ""
-    status: str = "running"  # running | cancelling | done | cancelled | interrupted | failed
+    status: str = "running"  # running | done | cancelled | interrupted | failed
     completed: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     bytes_done: int = 0
@@ -82,6 +84,8 @@ class StateDir:
         self.record = root / "execution.json"
         self.pid_file = root / "executor.pid"
         self.janitor_log = root / "janitor.log"
+        #: Created by ``cancel``; the executor stops at its next look.
+        self.cancel_flag = root / "cancel-requested"
 
     def read(self) -> Execution | None:
         if not self.record.exists():
@@ -149,6 +153,7 @@ class Executor:
                 "plan again against this cluster"
             )
         record = self._resume_or_start(plan, path, digest)
+        self.state.cancel_flag.unlink(missing_ok=True)  # an old request is not this run's
         record.connection = str(connection.resolve()) if connection is not None else ""
         self.state.root.mkdir(parents=True, exist_ok=True)
         write_pid_file(self.state.pid_file, _this_process())
@@ -166,16 +171,13 @@ class Executor:
             record.finished = time.time()
             self.state.write(record)
             self.state.pid_file.unlink(missing_ok=True)
+            if record.status == "cancelled":
+                self.state.cancel_flag.unlink(missing_ok=True)
         return record
 
     def _resume_or_start(self, plan: PlanFile, path: Path, digest: str) -> Execution:
         record = self.state.read()
-        if record is not None and record.status in (
-            "running",
-            "cancelling",
-            "interrupted",
-            "failed",
-        ):
+        if record is not None and record.status in ("running", "interrupted", "failed"):
             if record.digest != digest:
                 raise StreamplaneError(
                     f"an execution of another plan ({record.plan}) did not finish "
@@ -268,8 +270,7 @@ class Executor:
         record.bytes_done += move.bytes
 
     def _cancel_requested(self, record: Execution) -> bool:
-        on_disk = self.state.read()
-        if on_disk is not None and on_disk.status == "cancelling":
+        if self.state.cancel_flag.exists():
             record.status = "cancelled"
             return True
         return False
@@ -334,8 +335,7 @@ def cancel(settings: ConnectionSettings, state: StateDir, *, wait_s: float = 30.
             f"no rebalance to cancel in {state.root} "
             f"({'none was executed' if record is None else 'the last one is ' + record.status})"
         )
-    record.status = "cancelling"
-    state.write(record)
+    state.cancel_flag.touch()
     deadline = time.monotonic() + wait_s
     while state.executor_alive() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -349,6 +349,8 @@ def cancel(settings: ConnectionSettings, state: StateDir, *, wait_s: float = 30.
         record.status = "cancelled"
         record.finished = time.time()
         state.write(record)
+        if not state.executor_alive():
+            state.cancel_flag.unlink(missing_ok=True)
     return record
 
 
@@ -366,7 +368,7 @@ def clean_up_after(state: StateDir, settings: ConnectionSettings, dead_pid: int)
     (``execute`` resumes it). False when there was nothing to do (it finished, or a new
     executor took over)."""
     record = state.read()
-    if record is None or record.status not in ("running", "cancelling"):
+    if record is None or record.status != "running":
         return False
     planned = plan_keys(Path(record.plan))
     while planned & set(in_flight(settings)):
@@ -376,7 +378,9 @@ def clean_up_after(state: StateDir, settings: ConnectionSettings, dead_pid: int)
     if state.executor_alive():
         return False
     remove_throttles(settings, record)
-    record.status = "interrupted" if record.status == "running" else "cancelled"
+    cancelled = state.cancel_flag.exists()
+    record.status = "cancelled" if cancelled else "interrupted"
+    state.cancel_flag.unlink(missing_ok=True)
     record.error = f"the executor (pid {dead_pid}) died; `streamplane rebalance execute` resumes"
     record.finished = time.time()
     state.write(record)
