@@ -90,6 +90,7 @@ bench: fetch
 	$(BIN)/python benchmarks/bench_replication.py
 	$(BIN)/python benchmarks/bench_rebalance.py
 	$(BIN)/python benchmarks/bench_tiered.py
+	$(BIN)/python benchmarks/bench_cost.py
 	$(BIN)/python benchmarks/bench_gitops.py
 	$(BIN)/python benchmarks/bench_registry.py
 	$(BIN)/python benchmarks/bench_security.py

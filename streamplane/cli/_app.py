@@ -12,6 +12,7 @@ from rich.console import Console
 from streamplane.cli import audit as audit_commands
 from streamplane.cli import capacity as capacity_commands
 from streamplane.cli import check as check_commands
+from streamplane.cli import cost as cost_commands
 from streamplane.cli import dlq as dlq_commands
 from streamplane.cli import export as export_commands
 from streamplane.cli import gdpr as gdpr_commands
@@ -58,6 +59,7 @@ mask_commands.register(app)
 replicate_commands.register(app)
 rebalance_commands.register(app)
 capacity_commands.register(app)
+cost_commands.register(app)
 
 err_console = Console(stderr=True)
 

@@ -1,7 +1,8 @@
 """Follower fetching (KIP-392): a consumer with the SDK's ``client.rack`` reads from the
 replica in its own rack, not from the leader, on a real 3-node cluster (one rack per node,
 RackAwareReplicaSelector). librdkafka's statistics count the bytes received from each
-broker, which is what a cross-zone bill counts."""
+broker, which is what a cross-zone bill counts; the cost model's prediction from the live
+placement (``consumer_cross_zone_bytes``) is checked against those counts."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from streamplane.client._config import client_rack, consumer_config
 from streamplane.local import LocalCluster
+from streamplane.ops.cost.model import PartitionPlacement, consumer_cross_zone_bytes
+from streamplane.ops.rebalance.live import read_cluster
 
 RECORDS = 400
 VALUE = os.urandom(5_000)  # 2 MB in all, incompressible
@@ -75,3 +78,19 @@ def test_a_consumer_with_a_rack_fetches_from_the_replica_in_its_rack(
     local = _bytes_by_broker(cluster3, topic, "rack-3")
     assert local.get(3, 0) > data, local
     assert local.get(1, 0) < data * 0.1, local
+    # The cost model, from the live placement and the partition's bytes, predicts what a
+    # consumer in rack-3 reads across zones with and without follower fetching.
+    live = read_cluster(settings)
+    [part] = [p for p in live.model.partitions if p.topic == topic]
+    racks = {b.id: b.rack for b in live.model.brokers.values()}
+    placement = [PartitionPlacement(racks[part.replicas[0]],
+                                    tuple(racks[b] for b in part.replicas), part.size_bytes)]  # fmt: skip
+    zones = len(set(racks.values()))
+    without = consumer_cross_zone_bytes(placement, "rack-3", zones, follower=False)
+    with_ff = consumer_cross_zone_bytes(placement, "rack-3", zones, follower=True)
+    measured_without = sum(n for broker, n in plain.items() if racks.get(broker) != "rack-3")
+    measured_with = sum(n for broker, n in local.items() if racks.get(broker) != "rack-3")
+    assert without == part.size_bytes and with_ff == 0
+    # Fetch responses carry the log's batches plus a little framing and metadata.
+    assert 0.95 * without <= measured_without <= 1.10 * without, (measured_without, without)
+    assert measured_with <= 0.05 * without, (measured_with, without)

@@ -7,6 +7,7 @@ cluster with no reassignment in flight and no throttle set.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -265,3 +266,44 @@ def test_apply_changes_a_replication_factor_by_a_throttled_reassignment(
     (spec / "platform.yaml").write_text(SPEC.format(rf=2))
     planned = estate.cli("plan", str(spec))
     assert "replication.factor" in planned and "3 -> 2" in planned.replace("→", "->"), planned
+
+
+def test_cost_report_prices_measured_traffic_and_measures_the_codecs(
+    estate: Estate, tmp_path: Path
+) -> None:
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    (spec / "platform.yaml").write_text(SPEC.format(rf=3))
+    estate.cli("apply", str(spec), "--auto-approve")
+    stop = threading.Event()
+
+    def write() -> None:
+        producer = Producer(estate.settings.librdkafka(**{"linger.ms": 5}))
+        i = 0
+        while not stop.is_set():
+            value = b'{"order": %d, "status": "placed", "currency": "EUR"}' % i
+            producer.produce("ops.rf.changing", value, key=str(i).encode())
+            producer.poll(0)
+            i += 1
+            if i % 200 == 0:
+                time.sleep(0.01)
+        producer.flush(10)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        out = estate.cli("cost", "report", str(spec), "--window", "3", "--json")
+    finally:
+        stop.set()
+        writer.join(30)
+    body = json.loads(out[out.index("{") :])
+    [row] = [t for t in body["topics"] if t["topic"] == "ops.rf.changing"]
+    assert row["bytes_in_s"] > 1000 and row["replication_factor"] == 3
+    # One replica per rack: each byte goes to two followers in other zones.
+    repl = row["cross_zone_bytes_s"]["replication"]
+    assert repl == pytest.approx(2 * row["bytes_in_s"], rel=0.01)
+    codecs = {c["codec"]: c for c in row["compression"]["measured"]}
+    assert set(codecs) == {"gzip", "snappy", "lz4", "zstd"}
+    assert all(c["ratio"] < 0.5 for c in codecs.values())
+    assert row["total_month"] > 0 and body["totals"]["total_month"] >= row["total_month"]
+    assert any(s["change"].startswith("compression") for s in body["savings"])
