@@ -34,7 +34,7 @@ from streamplane.ops.rebalance.executor import (
     StateDir,
     cancel,
 )
-from streamplane.ops.rebalance.live import in_flight, read_cluster
+from streamplane.ops.rebalance.live import in_flight, read_cluster_with_rates
 from streamplane.ops.rebalance.plan_file import plan_file, read_plan
 from streamplane.ops.rebalance.synthetic import bytes_to_move, generate_placement, skewed_cluster
 
@@ -60,7 +60,9 @@ def simulate(
     the lower bound of bytes any plan reaching the same bands moves, and the bytes
     `kafka-reassign-partitions --generate` would move on the same input."""
     model = skewed_cluster(brokers, partitions, seed=seed)
-    plan = plan_rebalance(model, Goals(tolerance=tolerance))
+    # Disk goals only: the figures compare bytes moved with --generate's, which balances
+    # replica counts by construction; counting moves of small replicas would blur that.
+    plan = plan_rebalance(model, Goals(tolerance=tolerance, replicas=False))
     figures = {
         "brokers": brokers,
         "partitions": partitions,
@@ -136,6 +138,14 @@ def plan(
         str | None,
         typer.Option(help="Disk per broker (e.g. 500GiB) instead of what the brokers report."),
     ] = None,
+    window: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds over which each partition's write rate is measured, for the network "
+            "goal (leaders spread by bytes written); 0: leaders spread by count.",
+        ),
+    ] = 5.0,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     config: KafkaConfigOpt = None,
     as_json: JsonOpt = False,
@@ -149,7 +159,7 @@ def plan(
         capacity_bytes = parse_bytes(capacity) if capacity else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--capacity") from None
-    live = read_cluster(settings, capacity_bytes=capacity_bytes)
+    live = read_cluster_with_rates(settings, window, capacity_bytes=capacity_bytes)
     unknown = sorted((set(add_broker or []) | set(drain or [])) - set(live.model.brokers))
     if unknown:
         raise StreamplaneError(
@@ -195,7 +205,9 @@ def _show_plan(figures: dict[str, Any], moves: list[Any], mode: str, out: Path |
         f"{mode}: {figures['moves']} move(s), {_size(figures['bytes_moved'])} to copy (no plan "
         f"reaching the band moves less than {_size(figures['lower_bound_bytes'])}); disk use "
         f"spread (std-dev/mean) {figures['disk_cv_before']:.3f} -> "
-        f"{figures['disk_cv_after']:.3f}; rack "
+        f"{figures['disk_cv_after']:.3f}; leader bytes-in spread {figures['network_cv_before']:.3f} "
+        f"-> {figures['network_cv_after']:.3f}; replica count spread "
+        f"{figures['replica_spread_before']} -> {figures['replica_spread_after']}; rack "
         f"violations {figures['rack_violations_before']} -> {figures['rack_violations_after']}; "
         f"{figures['leader_changes']} leadership change(s); planned in "
         f"{figures['plan_seconds']:.2f}s",

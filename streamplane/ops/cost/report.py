@@ -1,8 +1,8 @@
 """``cost report``: the spec's topics on a live cluster, priced, with what each change saves.
 
 Traffic is measured, not declared: each partition's bytes on disk are read twice,
-``window_s`` apart (DescribeLogDirs), and the growth of the leader's copy is the bytes
-written per second. Compression is measured on each topic's newest records (up to
+``window_s`` apart (DescribeLogDirs, ``read_cluster_with_rates``), and the growth is the
+bytes written per second. Compression is measured on each topic's newest records (up to
 ``sample_records`` per topic). Everything else comes from the spec (retention, tiering,
 who reads the topic and from which rack) and the metadata (placement, racks).
 """
@@ -28,7 +28,7 @@ from streamplane.ops.cost.model import (
     topic_cost,
 )
 from streamplane.ops.cost.prices import Prices
-from streamplane.ops.rebalance.live import read_cluster
+from streamplane.ops.rebalance.live import read_cluster_with_rates
 from streamplane.policy._context import topic_config
 
 _DEFAULT_RETENTION_MS = 7 * 86400 * 1000
@@ -58,23 +58,6 @@ class CostReport:
         body = asdict(self)
         body["savings"] = [asdict(s) for s in self.savings]
         return body
-
-
-def measured_rates(
-    settings: ConnectionSettings, window_s: float
-) -> tuple[Any, dict[tuple[str, int], float]]:
-    """The live cluster (after the window) and each partition's bytes written per second."""
-    first = read_cluster(settings)
-    started = time.monotonic()
-    time.sleep(window_s)
-    second = read_cluster(settings)
-    elapsed = time.monotonic() - started
-    before = {p.key: p.size_bytes for p in first.model.partitions}
-    rates = {
-        p.key: max(0.0, (p.size_bytes - before.get(p.key, 0)) / elapsed)
-        for p in second.model.partitions
-    }
-    return second, rates
 
 
 def sample_batches(
@@ -129,7 +112,8 @@ def cost_report(
     window_s: float = 10.0,
     sample_records: int = 1000,
 ) -> CostReport:
-    live, rates = measured_rates(settings, window_s)
+    live = read_cluster_with_rates(settings, window_s)
+    rates = {p.key: p.bytes_in_s for p in live.model.partitions}
     brokers = live.model.brokers
     zones = max(1, len({b.rack for b in brokers.values()}))
     report = CostReport(cloud=prices.cloud, window_s=window_s, zones=zones)

@@ -8,6 +8,7 @@ client, so one connection answers the whole model.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,6 +105,25 @@ def read_cluster(
         model=ClusterModel(brokers, partitions),
         reassigning=reassigning,
     )
+
+
+def read_cluster_with_rates(
+    settings: ConnectionSettings, window_s: float, *, capacity_bytes: int | None = None
+) -> LiveCluster:
+    """:func:`read_cluster`, with each partition's bytes written per second: its size on
+    disk read twice, ``window_s`` apart (the leader's copy grows by what is written;
+    retention deleting a segment meanwhile reads as 0, not as negative traffic)."""
+    first = read_cluster(settings, capacity_bytes=capacity_bytes)
+    if window_s <= 0:
+        return first
+    started = time.monotonic()
+    time.sleep(window_s)
+    second = read_cluster(settings, capacity_bytes=capacity_bytes)
+    elapsed = time.monotonic() - started
+    before = {p.key: p.size_bytes for p in first.model.partitions}
+    for part in second.model.partitions:
+        part.bytes_in_s = max(0.0, (part.size_bytes - before.get(part.key, 0)) / elapsed)
+    return second
 
 
 def _reassigning(listed: dict[Any, Any]) -> dict[tuple[str, int], list[int]]:

@@ -27,6 +27,9 @@ class Partition:
     #: Broker ids; the first is the preferred leader.
     replicas: list[int]
     size_bytes: int
+    #: Bytes written per second (measured over a window; 0 when not measured). The
+    #: leader receives them and serves them to followers and consumers: its network load.
+    bytes_in_s: float = 0.0
 
     @property
     def key(self) -> tuple[str, int]:
@@ -84,11 +87,30 @@ class ClusterModel:
         mean = statistics.fmean(use) if use else 0.0
         return statistics.pstdev(use) / mean if len(use) > 1 and mean else 0.0
 
+    def leader_load(self) -> dict[int, float]:
+        """Bytes per second each broker receives as leader: the network goal's measure."""
+        load = dict.fromkeys(self.brokers, 0.0)
+        for part in self.partitions:
+            if part.replicas:
+                load[part.replicas[0]] += part.bytes_in_s
+        return load
+
+    def network_cv(self) -> float:
+        """Spread of leader bytes in: std-dev over mean (0 = even, or nothing measured)."""
+        use = list(self.leader_load().values())
+        mean = statistics.fmean(use) if use else 0.0
+        return statistics.pstdev(use) / mean if len(use) > 1 and mean else 0.0
+
+    def replica_spread(self) -> int:
+        """Most replicas on one broker minus fewest: the replica goal's measure."""
+        counts = [len(self.holdings[b]) for b in self.brokers]
+        return max(counts) - min(counts) if counts else 0
+
     def copy(self) -> ClusterModel:
         return ClusterModel(
             dict(self.brokers),
             [
-                Partition(p.topic, p.partition, list(p.replicas), p.size_bytes)
+                Partition(p.topic, p.partition, list(p.replicas), p.size_bytes, p.bytes_in_s)
                 for p in self.partitions
             ],
         )

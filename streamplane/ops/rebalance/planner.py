@@ -7,8 +7,12 @@ Goals, in priority order (a later goal never undoes an earlier one):
 2. capacity (hard): no broker above ``max_disk`` of its capacity;
 3. disk balance (soft): every broker's use within ``tolerance`` (a fraction of capacity)
    of the cluster's mean use;
-4. leader balance (soft): preferred leaders spread evenly, by reordering replicas, which
-   moves no data.
+4. replica balance (soft): replica counts within one of each other, as far as cheap
+   replicas (at most 1 MiB or 0.1 % of a broker's mean use; empty ones first) can do it
+   without leaving the disk band: counts are worth evening out, not worth copying data;
+5. network and leader balance (soft): preferred leaders chosen so each broker leads an
+   even share of the bytes written (measured rates; counts when nothing was measured),
+   by reordering replicas, which moves no data.
 
 Why not Cruise Control's approach, or ``kafka-reassign-partitions --generate``:
 ``--generate`` computes a placement from scratch and moves whatever differs from it
@@ -30,7 +34,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from streamplane.ops.rebalance.model import ClusterModel
+from streamplane.ops.rebalance.model import ClusterModel, Partition
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,9 @@ class Goals:
     only_to: frozenset[int] | None = None
     drain: frozenset[int] = frozenset()
     racks_only: bool = False
+    #: Balance replica counts too (moves small replicas; off for synthetic figures,
+    #: whose baseline, --generate, balances counts by construction anyway).
+    replicas: bool = True
 
 
 @dataclass
@@ -75,6 +82,10 @@ class Plan:
     disk_stddev_after: float = 0.0
     disk_cv_before: float = 0.0
     disk_cv_after: float = 0.0
+    network_cv_before: float = 0.0
+    network_cv_after: float = 0.0
+    replica_spread_before: int = 0
+    replica_spread_after: int = 0
     rack_violations_before: int = 0
     rack_violations_after: int = 0
     plan_seconds: float = 0.0
@@ -134,7 +145,7 @@ class _Planner:
         part = self.m.partitions[index]
         if target in part.replicas or not self.receives(target):
             return False
-        if band and self.m.disk[target] + part.size_bytes > self.upper(target):
+        if band and part.size_bytes and self.m.disk[target] + part.size_bytes > self.upper(target):
             return False
         if self.racks >= len(part.replicas):
             others = {self.m.brokers[b].rack for b in part.replicas if b != source}
@@ -313,10 +324,48 @@ class _Planner:
                 return index
         return None
 
+    def balance_replicas(self) -> None:
+        """Move the smallest replicas from the broker with the most to the one with the
+        fewest until counts are within one, never leaving a broker's disk band."""
+        movable = [b for b in self.m.brokers if b not in self.goals.drain]
+        if not movable:
+            return
+        cheap = max(1 << 20, 0.001 * sum(self.m.disk.values()) / len(movable))
+        for _ in range(len(self.m.partitions) * 3):
+            counts = {b: len(self.m.holdings[b]) for b in movable}
+            most = max(counts, key=lambda b: (counts[b], b))
+            fewest = [b for b in sorted(counts, key=lambda b: counts[b]) if self.receives(b)]
+            if not fewest or counts[most] - counts[fewest[0]] <= 1:
+                return
+            moved = False
+            for target in fewest:
+                if counts[most] - counts[target] <= 1:
+                    break
+                for index in sorted(self.m.holdings[most],
+                                    key=lambda i: self.m.partitions[i].size_bytes)[:64]:  # fmt: skip
+                    part = self.m.partitions[index]
+                    if part.size_bytes > cheap:
+                        break  # sorted by size: the rest are dearer still
+                    if part.size_bytes and self.m.disk[most] - part.size_bytes < self.lower(most):
+                        continue  # it would leave the disk band (an empty replica never does)
+                    if self.may_take(index, most, target):
+                        self.move(index, most, target, "replica balance")
+                        moved = True
+                        break
+                if moved:
+                    break
+            if not moved:
+                return
+
     def balance_leaders(self) -> int:
+        """Reorder replicas so leadership is even: by bytes written per second when rates
+        were measured (a leader's network in and out follow them), else by count."""
         brokers = len(self.m.brokers) - len(self.goals.drain)
         if brokers <= 0:
             return 0
+        measured = any(p.bytes_in_s > 0 for p in self.m.partitions)
+        if measured:
+            return self._balance_leader_bytes()
         ceiling = -(-sum(self.m.leaders.values()) // brokers)
         changes = 0
         for part in self.m.partitions:
@@ -325,10 +374,33 @@ class _Planner:
                 continue
             other = min(part.replicas[1:], key=lambda b: self.m.leaders[b], default=None)
             if other is not None and self.m.leaders[other] + 1 < self.m.leaders[lead]:
-                part.replicas.remove(other)
-                part.replicas.insert(0, other)
-                self.m.leaders[lead] -= 1
-                self.m.leaders[other] += 1
+                self._lead(part, other)
+                changes += 1
+        return changes
+
+    def _lead(self, part: Partition, broker: int) -> None:
+        lead = part.replicas[0]
+        part.replicas.remove(broker)
+        part.replicas.insert(0, broker)
+        self.m.leaders[lead] -= 1
+        self.m.leaders[broker] += 1
+
+    def _balance_leader_bytes(self) -> int:
+        """Largest partitions first: hand leadership to the replica whose broker leads the
+        fewest bytes when that narrows the gap (a swap that overshoots is not made)."""
+        load = self.m.leader_load()
+        changes = 0
+        for part in sorted(self.m.partitions, key=lambda p: -p.bytes_in_s):
+            if part.bytes_in_s <= 0 or len(part.replicas) < 2:
+                continue
+            lead = part.replicas[0]
+            other = min(part.replicas[1:], key=lambda b: load[b])
+            if other in self.goals.drain:
+                continue
+            if load[other] + part.bytes_in_s < load[lead]:
+                load[lead] -= part.bytes_in_s
+                load[other] += part.bytes_in_s
+                self._lead(part, other)
                 changes += 1
         return changes
 
@@ -342,6 +414,8 @@ def plan_rebalance(model: ClusterModel, goals: Goals | None = None) -> Plan:
         lower_bound_bytes=planner.lower_bound(),
         disk_stddev_before=model.disk_stddev(),
         disk_cv_before=model.disk_cv(),
+        network_cv_before=model.network_cv(),
+        replica_spread_before=model.replica_spread(),
         rack_violations_before=len(model.rack_violations()),
     )
     planner.fix_racks()
@@ -349,6 +423,8 @@ def plan_rebalance(model: ClusterModel, goals: Goals | None = None) -> Plan:
         planner.drain()
         planner.shed()
         planner.fill()
+        if planner.goals.replicas:
+            planner.balance_replicas()
         plan.leader_changes = planner.balance_leaders()
     for index, move in planner.moves.items():
         # Leader balance may have reordered a moved partition's replicas since.
@@ -362,6 +438,8 @@ def plan_rebalance(model: ClusterModel, goals: Goals | None = None) -> Plan:
     plan.stranded = planner.stranded
     plan.disk_stddev_after = work.disk_stddev()
     plan.disk_cv_after = work.disk_cv()
+    plan.network_cv_after = work.network_cv()
+    plan.replica_spread_after = work.replica_spread()
     plan.rack_violations_after = len(work.rack_violations())
     plan.plan_seconds = time.perf_counter() - started
     return plan

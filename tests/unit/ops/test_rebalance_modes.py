@@ -122,3 +122,26 @@ def test_lowering_rf_drops_followers_on_the_most_used_brokers_and_keeps_leaders(
 def test_an_rf_above_the_broker_count_is_refused_with_what_to_do() -> None:
     with pytest.raises(PlanError, match=r"replication factor 5 needs 5 brokers; the cluster has 4"):
         replication_moves(_three_on_four(), {"t": 5})
+
+
+def test_replica_counts_are_evened_with_empty_replicas_only() -> None:
+    # Brokers 1-3 hold six empty replicas and two of data each, broker 4 three of data.
+    empties = [([1, 2, 3], 0) for _ in range(6)]
+    model = _cluster(empties + [([4, 1, 2], 100), ([4, 2, 3], 100), ([4, 3, 1], 100)])
+    plan = plan_rebalance(model, Goals(relative=True))
+    assert plan.replica_spread_before == 5 and plan.replica_spread_after <= 1
+    assert plan.bytes_moved == 0  # only empty replicas moved
+    assert all(m.why == "replica balance" for m in plan.moves)
+
+
+def test_measured_write_rates_spread_leadership_by_bytes_not_count() -> None:
+    # Four partitions, all led by broker 1; one writes 90 % of the bytes.
+    model = _cluster([([1, 2, 3], 10), ([1, 2, 3], 10), ([1, 3, 2], 10), ([1, 3, 2], 10)], 3)
+    for part, rate in zip(model.partitions, (9e6, 4e5, 3e5, 3e5), strict=True):
+        part.bytes_in_s = rate
+    plan = plan_rebalance(model, Goals(relative=True))
+    assert plan.moves == []  # leadership moves no data
+    leaders = {m.partition: m.after[0] for m in plan.leader_moves}
+    # The hot partition leaves broker 1; the rest are not all piled where it went.
+    assert leaders.get(0, 1) != 1
+    assert plan.network_cv_after < plan.network_cv_before
