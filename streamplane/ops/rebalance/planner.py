@@ -341,8 +341,10 @@ class _Planner:
             for target in fewest:
                 if counts[most] - counts[target] <= 1:
                     break
-                for index in sorted(self.m.holdings[most],
-                                    key=lambda i: self.m.partitions[i].size_bytes)[:64]:  # fmt: skip
+                smallest = sorted(
+                    self.m.holdings[most], key=lambda i: self.m.partitions[i].size_bytes
+                )
+                for index in smallest[:64]:
                     part = self.m.partitions[index]
                     if part.size_bytes > cheap:
                         break  # sorted by size: the rest are dearer still

@@ -127,7 +127,7 @@ def test_an_rf_above_the_broker_count_is_refused_with_what_to_do() -> None:
 def test_replica_counts_are_evened_with_empty_replicas_only() -> None:
     # Brokers 1-3 hold six empty replicas and two of data each, broker 4 three of data.
     empties = [([1, 2, 3], 0) for _ in range(6)]
-    model = _cluster(empties + [([4, 1, 2], 100), ([4, 2, 3], 100), ([4, 3, 1], 100)])
+    model = _cluster([*empties, ([4, 1, 2], 100), ([4, 2, 3], 100), ([4, 3, 1], 100)])
     plan = plan_rebalance(model, Goals(relative=True))
     assert plan.replica_spread_before == 5 and plan.replica_spread_after <= 1
     assert plan.bytes_moved == 0  # only empty replicas moved
