@@ -59,7 +59,7 @@ _TOPIC_ORDER = (
 )  # fmt: skip
 _APP_ORDER = (
     "name", "principal", "credentials", "auth", "client_ids", "consumer_group", "produces",
-    "consumes", "transactional", "profile", "dead_letters", "quotas",
+    "consumes", "transactional", "rack", "profile", "dead_letters", "quotas",
 )  # fmt: skip
 
 
@@ -268,6 +268,8 @@ def _complete_application(app: dict[str, Any], noted: dict[str, Any] | None) -> 
             del app["credentials"]
     if noted.get("client_ids"):
         app["client_ids"] = list(noted["client_ids"])
+    if noted.get("rack"):
+        app["rack"] = noted["rack"]
     profile = noted.get("profile")
     if profile is not None:
         extra = {k: v for k, v in profile.items() if k != "name" and v}

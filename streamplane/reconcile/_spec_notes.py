@@ -3,7 +3,7 @@
 Kafka keeps topics, configs, ACLs, credentials and quotas; the registry keeps schemas and
 their contracts. Much of a spec has no home there: who owns a topic, its classification,
 whether it is core or protected, a tenant's owners and default quotas, an application's
-client profile, client ids and retry delays, the cluster's environment and racks, the
+client profile, client ids, rack and retry delays, the cluster's environment and racks, the
 deletion and policy settings. ``streamplane import`` reads a cluster back as a spec, and
 without these it could only write placeholders: a spec that plans no change but says
 less than the one applied (retry delays of 5s and 1m came back as 1m and 1m).
@@ -84,6 +84,7 @@ def spec_notes(spec: Spec, cluster: str) -> Notes:
             "name": app.app.name,
             "auth": app.app.auth,
             "client_ids": list(app.app.client_ids),
+            "rack": app.app.rack,
             "profile": profile.model_dump(mode="json") if profile is not None else None,
             "retries": list(settings.retries) if settings is not None else None,
         }
