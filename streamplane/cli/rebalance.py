@@ -20,7 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 
 from streamplane.cli._options import DataDirOpt, JsonOpt, KafkaConfigOpt
 from streamplane.cli._reach import kafka_connection
-from streamplane.cli._tables import new_table, print_table
+from streamplane.cli._tables import human_bytes, new_table, print_table
 from streamplane.errors import StreamplaneError
 from streamplane.kafka import ConnectionSettings
 from streamplane.local import DEFAULT_DATA_DIR
@@ -202,8 +202,9 @@ def plan(
 
 def _show_plan(figures: dict[str, Any], moves: list[Any], mode: str, out: Path | None) -> None:
     console.print(
-        f"{mode}: {figures['moves']} move(s), {_size(figures['bytes_moved'])} to copy (no plan "
-        f"reaching the band moves less than {_size(figures['lower_bound_bytes'])}); disk use "
+        f"{mode}: {figures['moves']} move(s), {human_bytes(figures['bytes_moved'])} to copy "
+        f"(no plan reaching the band moves less than "
+        f"{human_bytes(figures['lower_bound_bytes'])}); disk use "
         f"spread (std-dev/mean) {figures['disk_cv_before']:.3f} -> "
         f"{figures['disk_cv_after']:.3f}; leader bytes-in spread "
         f"{figures['network_cv_before']:.3f} -> {figures['network_cv_after']:.3f}; replica "
@@ -223,7 +224,11 @@ def _show_plan(figures: dict[str, Any], moves: list[Any], mode: str, out: Path |
         table = new_table("moves", ("partition", "from", "to", "bytes", "why"))
         for m in moves[:30]:
             table.add_row(
-                f"{m.topic}-{m.partition}", str(m.before), str(m.after), _size(m.bytes), m.why
+                f"{m.topic}-{m.partition}",
+                str(m.before),
+                str(m.after),
+                human_bytes(m.bytes),
+                m.why,
             )
         print_table(console, table)
         if len(moves) > 30:
@@ -255,8 +260,8 @@ def execute(
         raise typer.BadParameter(str(exc), param_hint="--throttle") from None
     settings = kafka_connection(data_dir, config)
     console.print(
-        f"{len(document.all_moves)} move(s), {_size(document.total_bytes)} to copy, throttled "
-        f"to {_size(rate)}/s per broker, {batch} partition(s) at a time",
+        f"{len(document.all_moves)} move(s), {human_bytes(document.total_bytes)} to copy, "
+        f"throttled to {human_bytes(rate)}/s per broker, {batch} partition(s) at a time",
         highlight=False,
     )
     if not auto_approve and not typer.confirm("Execute?", default=False):
@@ -289,7 +294,7 @@ def _report(record: Execution, seconds: float | None = None) -> None:
     took = f" in {seconds:.1f}s" if seconds is not None else ""
     console.print(
         f"{record.status}{took}: {len(record.completed)}/{record.moves_total} move(s), "
-        f"{_size(record.bytes_done)} of {_size(record.bytes_total)}; throttles "
+        f"{human_bytes(record.bytes_done)} of {human_bytes(record.bytes_total)}; throttles "
         + ("removed" if not record.throttled_topics and not record.throttled_brokers else
            f"still set on topics {record.throttled_topics} and brokers {record.throttled_brokers}"),
         highlight=False,
@@ -338,11 +343,3 @@ def cancel_command(
     settings = kafka_connection(data_dir, config)
     record = cancel(settings, _state_dir(data_dir, config, state_dir))
     _report(record)
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
