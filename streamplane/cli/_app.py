@@ -29,6 +29,7 @@ from streamplane.cli import pki as pki_commands
 from streamplane.cli import rebalance as rebalance_commands
 from streamplane.cli import registry as registry_commands
 from streamplane.cli import replicate as replicate_commands
+from streamplane.cli import slo as slo_commands
 from streamplane.cli import topics as topics_commands
 from streamplane.cli._diagnostics import debugging, kafka_error_text, route_cli_client_logs
 from streamplane.errors import StreamplaneError
@@ -59,6 +60,7 @@ mask_commands.register(app)
 replicate_commands.register(app)
 rebalance_commands.register(app)
 capacity_commands.register(app)
+slo_commands.register(app)
 cost_commands.register(app)
 
 err_console = Console(stderr=True)

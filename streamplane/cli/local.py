@@ -17,9 +17,11 @@ from streamplane.errors import AlreadyRunningError, StreamplaneError
 from streamplane.kafka import ClusterInspector, PartitionState
 from streamplane.local import (
     DEFAULT_DATA_DIR,
+    CanaryProcess,
     ClusterStatus,
     KafkaRuntime,
     LocalCluster,
+    PrometheusProcess,
     RegistryProcess,
     cached_runtime,
     fetch_runtime,
@@ -30,7 +32,8 @@ from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.local._cluster import DEFAULT_START_TIMEOUT_S, DEFAULT_STOP_TIMEOUT_S
 from streamplane.local._jobs import MaskingJobProcess, masking_jobs
 from streamplane.local._mirror_service import mirror_processes
-from streamplane.model import Spec, load_spec
+from streamplane.model import Spec, load_spec, objectives
+from streamplane.slo.rules import write_rules
 
 console = Console(soft_wrap=True)
 
@@ -159,6 +162,22 @@ def up(
             help="Also run the audit shipper (authorization logs -> _streamplane_audit).",
         ),
     ] = True,
+    canary: Annotated[
+        bool,
+        typer.Option(
+            "--canary/--no-canary",
+            help="Also run the canary and SLO monitor (synthetic traffic per broker, lag "
+            "health, burn-rate alerts; metrics on 8087 + the port offset).",
+        ),
+    ] = True,
+    prometheus: Annotated[
+        bool | None,
+        typer.Option(
+            "--prometheus/--no-prometheus",
+            help="Also run Prometheus (8089 + the port offset) with the spec's SLO rules; "
+            "default: when the spec declares SLOs.",
+        ),
+    ] = None,
     spec: SpecOpt = None,
     cluster: ClusterOpt = None,
     every: AllOpt = False,
@@ -195,6 +214,7 @@ def up(
         chosen = tiered if tiered is not None else target.tiered
         local = _up_one(target, nodes=nodes, timeout=timeout, tls=tls, tiered=chosen)
         _start_services(local, registry=registry, audit=audit, timeout=timeout)
+        _start_slo_services(local, target, canary=canary, prometheus=prometheus, timeout=timeout)
         if target.spec is not None and jobs:
             _start_jobs(local, target, timeout)
 
@@ -258,6 +278,47 @@ def _start_services(cluster: LocalCluster, *, registry: bool, audit: bool, timeo
         )
 
 
+def _start_slo_services(
+    cluster: LocalCluster,
+    target: _LocalTarget,
+    *,
+    canary: bool,
+    prometheus: bool | None,
+    timeout: float,
+) -> None:
+    """The canary (with the spec's SLOs) and, for a spec with SLOs, Prometheus with its rules."""
+    offset = cluster.require_state().port_offset
+    spec_path = target.spec.root if target.spec is not None else None
+    if canary:
+        process = CanaryProcess(cluster.dir, port_offset=offset)
+        if process.process() is None:
+            with console.status("Starting the canary…"):
+                process.start(spec=spec_path, timeout_s=timeout)
+        console.print(
+            f"[green]ready[/] canary -> _streamplane_canary, metrics "
+            f"http://127.0.0.1:{process.metrics_port}/metrics (streamplane canary status)",
+            highlight=False,
+        )
+    found = objectives(target.spec) if target.spec is not None else []
+    if prometheus is None:
+        prometheus = bool(found) and canary
+    if not prometheus:
+        return
+    server = PrometheusProcess(cluster.dir, port_offset=offset)
+    server.home.mkdir(parents=True, exist_ok=True)
+    write_rules(found, server.rules_file)
+    if server.process() is None:
+        with console.status("Starting Prometheus…"):
+            server.start(timeout_s=timeout)
+    else:
+        server.reload()
+    console.print(
+        f"[green]ready[/] Prometheus {server.url} with {len(found)} SLO(s)' rules "
+        f"({server.rules_file}); application targets in {server.targets_dir}",
+        highlight=False,
+    )
+
+
 def _start_jobs(cluster: LocalCluster, target: _LocalTarget, timeout: float) -> None:
     """A masking job per masked twin of the spec on this cluster (``streamplane mask run``)."""
     loaded = target.spec
@@ -309,6 +370,12 @@ def _down_one(data_dir: Path, timeout: float, name: str | None) -> None:
     for job in masking_jobs(cluster.dir):
         if job.stop():
             console.print(f"stopped {job.label}")
+    if state is not None:
+        offset = state.port_offset
+        if PrometheusProcess(cluster.dir, port_offset=offset).stop():
+            console.print(f"{named}stopped Prometheus")
+        if CanaryProcess(cluster.dir, port_offset=offset).stop():
+            console.print(f"{named}stopped the canary")
     if AuditShipperProcess(cluster.dir).stop():
         console.print(f"{named}stopped the audit shipper")
     if state is not None and RegistryProcess(cluster.dir, port_offset=state.port_offset).stop():
@@ -361,6 +428,8 @@ def _status_one(target: _LocalTarget, *, as_json: bool) -> dict[str, Any]:
         RegistryProcess(cluster.dir, port_offset=port_offset).status(),
         cluster.identity_provider().status(),
         AuditShipperProcess(cluster.dir).status(),
+        CanaryProcess(cluster.dir, port_offset=port_offset).status(),
+        PrometheusProcess(cluster.dir, port_offset=port_offset).status(),
         *(job.status() for job in masking_jobs(cluster.dir)),
     ]
     unhealthy, unknown = _unhealthy_partitions(cluster, info)

@@ -26,11 +26,13 @@ from streamplane.local._layout import (
 from streamplane.local._process import JvmOptions, tagged_node_processes
 from streamplane.local._reach import require_local_cluster, start_command
 from streamplane.local._services import RegistryProcess, ServiceStatus
+from streamplane.local._slo_services import CanaryProcess, PrometheusProcess, find_prometheus
 
 __all__ = [
     "ADMIN_USER",
     "DEFAULT_DATA_DIR",
     "MIN_JAVA_MAJOR",
+    "CanaryProcess",
     "ClusterState",
     "ClusterStatus",
     "Credentials",
@@ -41,11 +43,13 @@ __all__ = [
     "LocalCluster",
     "NodeAddress",
     "NodeStatus",
+    "PrometheusProcess",
     "RegistryProcess",
     "ServiceStatus",
     "cached_runtime",
     "fetch_runtime",
     "find_java",
+    "find_prometheus",
     "node_address",
     "open_cluster",
     "pinned_kafka_version",

@@ -43,6 +43,7 @@ from streamplane.local._process import (
 )
 from streamplane.local._readiness import probe_node
 from streamplane.local._security import broker_jvm_args, broker_tls, principal_mapping_rules
+from streamplane.local._slo_services import CanaryProcess, PrometheusProcess
 
 log = logging.getLogger(__name__)
 
@@ -507,12 +508,17 @@ class LocalCluster:
     def down(self, *, timeout_s: float = DEFAULT_STOP_TIMEOUT_S) -> list[int]:
         """Stop every node; returns the ids of nodes that had to be SIGKILLed.
 
-        The audit shipper goes first (it writes to the nodes), the OIDC issuer last (the
-        nodes refresh its keys while they run).
+        The services that write to the nodes go first (masking jobs, the audit shipper, the
+        canary, and Prometheus which scrapes it), the OIDC issuer last (the nodes refresh
+        its keys while they run).
         """
         for job in masking_jobs(self.dir):
             job.stop()
         AuditShipperProcess(self.dir).stop()
+        known = self.state()
+        offset = known.port_offset if known is not None else 0
+        PrometheusProcess(self.dir, port_offset=offset).stop()
+        CanaryProcess(self.dir, port_offset=offset).stop()
         running = self.running_nodes()
         killed_pids = set(stop_processes(running.values(), timeout_s=timeout_s))
         state = self.state()

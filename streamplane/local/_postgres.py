@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from streamplane.errors import ClusterError
+from streamplane.local._debian import apt_install
 from streamplane.local._ports import ensure_ports_free
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def find_postgres_bin(*, install: bool = True) -> Path:
     """
     found = _installed_bin()
     if found is None and install:
-        _apt_install("postgresql")
+        apt_install("postgresql")
         found = _installed_bin()
     if found is None:
         raise ClusterError(
@@ -60,23 +61,6 @@ def _installed_bin() -> Path | None:
             version = re.search(r"/postgresql/(\d+)", str(directory))
             candidates.append((int(version.group(1)) if version else 0, directory))
     return max(candidates)[1] if candidates else None
-
-
-def _apt_install(package: str) -> None:
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [*sudo, "apt-get", "install", "-y", "--no-install-recommends", package]
-    log.info("installing %s from the distribution's packages", package)
-    result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
-    if result.returncode != 0:
-        # A fresh machine may have no package lists yet.
-        subprocess.run([*sudo, "apt-get", "update"], capture_output=True, env=env, check=False)
-        result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
-    if result.returncode != 0:
-        raise ClusterError(
-            f"`{' '.join(install)}` failed (exit {result.returncode}):\n"
-            f"{(result.stderr or result.stdout).strip()[-2000:]}"
-        )
 
 
 class LocalPostgres:

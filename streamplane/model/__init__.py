@@ -53,6 +53,7 @@ from streamplane.model._schema_contract import (
     needs_default_encryption,
     schema_contract,
 )
+from streamplane.model._slo import LATENCY_BUCKETS_S, Objective, objectives
 from streamplane.model._spec import ApplicationEntry, Spec, TopicEntry, full_topic_name
 from streamplane.model._types import (
     AclException,
@@ -67,6 +68,7 @@ from streamplane.model._types import (
     QuotaEntry,
     ReplicationFlow,
     Secret,
+    Slo,
     Tenant,
     Topic,
     Visibility,
@@ -77,6 +79,7 @@ __all__ = [
     "ENCRYPTING",
     "FIELD_ENCRYPTING",
     "HEARTBEATS_TOPIC",
+    "LATENCY_BUCKETS_S",
     "MAJOR_VERSION",
     "PII_TAG",
     "RULE_TYPES",
@@ -95,12 +98,14 @@ __all__ = [
     "Encryption",
     "FlowTopic",
     "LegacyParking",
+    "Objective",
     "ParkingTopic",
     "Platform",
     "Quota",
     "QuotaEntry",
     "ReplicationFlow",
     "Secret",
+    "Slo",
     "Spec",
     "Tenant",
     "Topic",
@@ -124,6 +129,7 @@ __all__ = [
     "load_spec",
     "mm2_principal",
     "needs_default_encryption",
+    "objectives",
     "offset_syncs_topic",
     "parked_by",
     "parking_kind",

@@ -434,6 +434,58 @@ class Domain(_Model):
     applications: list[Application] = []
 
 
+class Slo(_Model):
+    """One service-level objective: the share of good events over a rolling window.
+
+    The SLI says what counts as good. On the platform the canary measures availability
+    (acknowledged produce requests), ``produce_latency`` and ``e2e_latency`` (under
+    ``threshold``) and ``durability`` (acknowledged records the canary read back); the
+    monitor's lag samples measure ``freshness`` (groups within ``max_lag`` records). On a
+    tenant the SDK's own metrics of its applications measure availability and
+    produce_latency, and the lag samples of their groups measure freshness.
+    """
+
+    name: Name
+    sli: Literal["availability", "produce_latency", "e2e_latency", "durability", "freshness"]
+    objective: float = Field(
+        gt=0, le=100, description="Percent of good events, e.g. 99.9 (100: no bad event)."
+    )
+    window: DurationMs = Field(
+        30 * 86400 * 1000,
+        description="The rolling window of the error budget, e.g. 30d; the alert windows "
+        "scale with it (the SRE workbook's 1h/5m, 6h/30m and 3d/6h are those of 30d).",
+    )
+    threshold: DurationMs | None = Field(
+        None, description="produce_latency and e2e_latency: the bound of a good event, e.g. 50ms."
+    )
+    max_lag: int | None = Field(
+        None, ge=0, description="freshness: the most records a group may be behind."
+    )
+    applications: list[str] = Field(
+        [],
+        description="Tenant SLOs: the applications measured (default: all of the tenant's).",
+    )
+    description: str | None = None
+
+
+class Alerting(_Model):
+    """Where burn-rate alerts go besides the log and the audit trail."""
+
+    webhook: str | None = Field(
+        None,
+        description="URL each alert (firing and resolved) is POSTed to as JSON, in the "
+        "shape of Alertmanager's webhook.",
+    )
+    audit: bool = Field(True, description="Record each alert in _streamplane_audit.")
+
+    @field_validator("webhook")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:9000/hook")
+        return value
+
+
 class Tenant(_Model):
     name: Name
     prefix: str | None = Field(None, description="Namespace of topics, groups, transactional ids.")
@@ -444,6 +496,9 @@ class Tenant(_Model):
         None, description="The KEK of this tenant's ENCRYPT rules (default: the spec's)."
     )
     domains: list[Domain] = []
+    slos: list[Slo] = Field(
+        [], description="The tenant's SLOs, measured on its applications' own traffic."
+    )
 
     @property
     def namespace(self) -> str:
@@ -578,6 +633,10 @@ class Platform(_Model):
         default_factory=lambda: Replication(),
         description="MirrorMaker 2 flows between the spec's clusters.",
     )
+    slos: list[Slo] = Field(
+        [], description="Platform SLOs, measured by the canary and the lag monitor."
+    )
+    alerting: Alerting = Field(default_factory=lambda: Alerting())
 
 
 RuleSetting.model_rebuild()

@@ -15,6 +15,7 @@ from streamplane.model._dead_letters import (
 from streamplane.model._masking import check_masked_twins
 from streamplane.model._replication import check_replication
 from streamplane.model._schema_contract import check_contracts
+from streamplane.model._slo import check_slos
 from streamplane.model._spec import ApplicationEntry, Spec, full_topic_name
 from streamplane.model._topic_configs import check_topic_configs
 from streamplane.model._types import PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE, Topic, Visibility
@@ -56,6 +57,7 @@ def validate(spec: Spec) -> list[SpecIssue]:
     dupes([(t.name, ("tenants", i, "name")) for i, t in enumerate(platform.tenants)], "tenant")
     issues.extend(_check_local_clusters(spec))
     issues.extend(check_replication(spec))
+    issues.extend(check_slos(spec))
 
     topics: list[tuple[str, Path_]] = []
     apps: list[tuple[str, Path_]] = []

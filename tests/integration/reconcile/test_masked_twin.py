@@ -175,7 +175,9 @@ def test_the_twin_holds_no_raw_pii_bad_records_are_parked_and_only_owners_reveal
 def test_up_with_the_spec_supervises_the_masking_job_and_status_lists_it(estate: Estate) -> None:
     root = str(estate.cluster.dir.root)
     runner = CliRunner()
-    started = runner.invoke(app, ["up", "--spec", str(EXAMPLE), "--no-audit", "--data-dir", root])
+    started = runner.invoke(
+        app, ["up", "--spec", str(EXAMPLE), "--no-audit", "--no-canary", "--data-dir", root]
+    )
     job = MaskingJobProcess(estate.cluster.dir, RAW)
     try:
         assert started.exit_code == 0, started.output
@@ -187,7 +189,9 @@ def test_up_with_the_spec_supervises_the_masking_job_and_status_lists_it(estate:
         )  # fmt: skip
         listed = runner.invoke(app, ["status", "--data-dir", root])
         assert f"mask {RAW}" in listed.output and "ready" in listed.output
-        again = runner.invoke(app, ["up", "--spec", str(EXAMPLE), "--no-audit", "--data-dir", root])
+        again = runner.invoke(
+            app, ["up", "--spec", str(EXAMPLE), "--no-audit", "--no-canary", "--data-dir", root]
+        )
         assert again.exit_code == 0 and job.process() is not None, "running: left as it is"
     finally:
         stopped = job.stop()
