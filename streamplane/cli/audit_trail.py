@@ -70,7 +70,9 @@ def query(
     principal: Annotated[str | None, typer.Option(help="User:NAME or NAME.")] = None,
     resource: Annotated[str | None, typer.Option(help="A resource name (or part of one).")] = None,
     denied: Annotated[bool, typer.Option("--denied", help="Only refused requests.")] = False,
-    source: Annotated[str | None, typer.Option(help="broker, registry, apply or gdpr.")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="broker, registry, apply, gdpr or slo.")
+    ] = None,
     since: SinceOpt = None,
     limit: Annotated[int, typer.Option(help="At most this many (the newest).")] = 200,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,

@@ -184,7 +184,7 @@ def report(
             "events",
             "bad",
             "budget left",
-            "burn 1h-eq / fast",
+            "fast burn (long / short)",
             "firing",
             "burned by",
         ),

@@ -168,7 +168,14 @@ class Notifier:
             self._queue.put(event)
 
     def _deliver(self) -> None:
+        # The webhook first: it pages someone, and producing to Kafka may wait on a broker
+        # that is down (which is often why the alert fires).
         while (event := self._queue.get()) is not None:
+            if self.webhook:
+                try:
+                    self._http.post(self.webhook, json=event.alertmanager()).raise_for_status()
+                except httpx.HTTPError as exc:
+                    log.warning("webhook %s refused alert %s: %s", self.webhook, event.name, exc)
             for sink in (self.record, self.audit):
                 if sink is None:
                     continue
@@ -176,11 +183,6 @@ class Notifier:
                     sink(event)
                 except Exception as exc:  # noqa: BLE001 - a failed notification never stops the rest
                     log.warning("could not record alert %s: %s", event.name, exc)
-            if self.webhook:
-                try:
-                    self._http.post(self.webhook, json=event.alertmanager()).raise_for_status()
-                except httpx.HTTPError as exc:
-                    log.warning("webhook %s refused alert %s: %s", self.webhook, event.name, exc)
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Deliver what is queued (for at most ``timeout_s``), then stop."""

@@ -225,7 +225,6 @@ class Canary:
                     "group.id": "_streamplane_canary",
                     "enable.auto.commit": False,
                     "auto.offset.reset": "latest",
-                    "fetch.wait.max.ms": 50,
                     "client.id": "streamplane-canary",
                     "log_level": 3,
                 }

@@ -100,7 +100,10 @@ def from_samples(objective: Objective, records: Sequence[Record], *, now: float)
         if now - window_s < sample.time <= now and sample.bad > 0:
             bad_by[part] = bad_by.get(part, 0.0) + sample.bad
     status.culprits = sorted(bad_by.items(), key=lambda kv: -kv[1])[:5]
-    if status.events == 0:
+    if status.events == 0 and objective.slo.sli == "freshness":
+        groups = ", ".join(objective.groups) if objective.tenant else "any consumer group"
+        status.note = f"no lag samples of {groups}: no offsets committed yet"
+    elif status.events == 0:
         status.note = "no samples yet: is the canary running (streamplane canary status)?"
     return status
 

@@ -223,9 +223,10 @@ def test_broker_death_fires_the_fast_burn_alert_when_predicted(estate: Estate) -
     assert availability["bad"] > 0 and availability["budget_remaining"] < 1.0
     assert availability["burned_by"] and availability["burned_by"][0]["part"].startswith("broker")
     wait_for(lambda: any(a["alerts"][0]["labels"]["alertname"] == "StreamplaneSLOFastBurn"
-                         and a["status"] == "firing" for a in Hook.received), timeout_s=10)  # fmt: skip
-    trail = list(read_trail(estate.settings, AuditFilter(source="slo")))
-    assert any("StreamplaneSLOFastBurn fires" in (e.change or "") for e in trail), trail
+                         and a["status"] == "firing" for a in Hook.received), timeout_s=30)  # fmt: skip
+    wait_for(lambda: any("StreamplaneSLOFastBurn fires" in (e.change or "")
+                         for e in read_trail(estate.settings, AuditFilter(source="slo"))),
+             timeout_s=60, step_s=1)  # fmt: skip
 
     # Restarted, the broker takes writes again: requests succeed and the fast-burn alert
     # resolves once its 10 s short window holds no failure.
