@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -300,6 +301,7 @@ def _start_slo_services(
             highlight=False,
         )
     found = objectives(target.spec) if target.spec is not None else []
+    asked = prometheus
     if prometheus is None:
         prometheus = bool(found) and canary
     if not prometheus:
@@ -307,11 +309,23 @@ def _start_slo_services(
     server = PrometheusProcess(cluster.dir, port_offset=offset)
     server.home.mkdir(parents=True, exist_ok=True)
     write_rules(found, server.rules_file)
-    if server.process() is None:
-        with console.status("Starting Prometheus…"):
-            server.start(timeout_s=timeout)
-    else:
-        server.reload()
+    try:
+        if server.process() is None:
+            with console.status("Starting Prometheus…"):
+                server.start(timeout_s=timeout)
+        else:
+            server.reload()
+    except (StreamplaneError, httpx.HTTPError) as exc:
+        if asked:
+            raise
+        # Started because the spec has SLOs, not because it was asked for: the canary and
+        # its alerts work without it, so a machine that cannot install it still comes up.
+        console.print(
+            f"[yellow]not started[/] Prometheus: {exc} (the canary's own alerts still run; "
+            "`--no-prometheus` silences this)",
+            highlight=False,
+        )
+        return
     console.print(
         f"[green]ready[/] Prometheus {server.url} with {len(found)} SLO(s)' rules "
         f"({server.rules_file}); application targets in {server.targets_dir}",
