@@ -185,13 +185,20 @@ class Canary:
         self.brokers: dict[int, BrokerCounts] = {}
         self.tracks: dict[int, PartitionTrack] = {}
         self._last_sample: dict[int, dict[str, Any]] = {}
-        self.admin = AdminClient(settings.librdkafka(**{"log_level": 3}))
+        self._admin: AdminClient | None = None
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
         self._slo_producer: Producer | None = None
         self._counting_from = 0.0
         #: When counting began (epoch seconds): the end of the warm-up.
         self.counting_since = 0.0
+
+    @property
+    def admin(self) -> AdminClient:
+        """The canary's admin client, made on first use (it connects at once)."""
+        if self._admin is None:
+            self._admin = AdminClient(self.settings.librdkafka(**{"log_level": 3}))
+        return self._admin
 
     # ------------------------------------------------------------------ set-up
     def start(self) -> None:
