@@ -22,6 +22,7 @@ from streamplane.cli import guardrails as guardrails_commands
 from streamplane.cli import identity as identity_commands
 from streamplane.cli import idp as idp_commands
 from streamplane.cli import kafka_tools as kafka_tool_commands
+from streamplane.cli import lake as lake_commands
 from streamplane.cli import lineage as lineage_commands
 from streamplane.cli import local as local_commands
 from streamplane.cli import mask as mask_commands
@@ -61,6 +62,7 @@ replicate_commands.register(app)
 rebalance_commands.register(app)
 capacity_commands.register(app)
 slo_commands.register(app)
+lake_commands.register(app)
 cost_commands.register(app)
 
 err_console = Console(stderr=True)

@@ -31,9 +31,9 @@ from streamplane.local import (
 )
 from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.local._cluster import DEFAULT_START_TIMEOUT_S, DEFAULT_STOP_TIMEOUT_S
-from streamplane.local._jobs import MaskingJobProcess, masking_jobs
+from streamplane.local._jobs import LakeSinkProcess, MaskingJobProcess, masking_jobs
 from streamplane.local._mirror_service import mirror_processes
-from streamplane.model import Spec, load_spec, objectives
+from streamplane.model import Spec, lake_table, load_spec, objectives
 from streamplane.slo.rules import write_rules
 
 console = Console(soft_wrap=True)
@@ -334,7 +334,8 @@ def _start_slo_services(
 
 
 def _start_jobs(cluster: LocalCluster, target: _LocalTarget, timeout: float) -> None:
-    """A masking job per masked twin of the spec on this cluster (``streamplane mask run``)."""
+    """A masking job per masked twin of the spec on this cluster (``streamplane mask run``)
+    and a lake sink per topic with ``lake:`` (``streamplane lake run``)."""
     loaded = target.spec
     assert loaded is not None
     topics = loaded.topics_on(target.name) if target.name else loaded.topics.values()
@@ -353,6 +354,25 @@ def _start_jobs(cluster: LocalCluster, target: _LocalTarget, timeout: float) -> 
             with console.status(f"Starting {job.label}…"):
                 job.start(timeout_s=timeout)
         console.print(f"[green]ready[/] {job.label} (log {job.log_file})", highlight=False)
+    for entry in topics:
+        if entry.topic.lake is None:
+            continue
+        if len(loaded.local_clusters()) > 1:
+            console.print(
+                f"[yellow]not started[/] the lake sink of {entry.full_name}: lake sinks run "
+                "for a spec of one local cluster only",
+                highlight=False,
+            )
+            continue
+        sink = LakeSinkProcess(cluster.dir, entry.full_name, loaded.root)
+        if sink.process() is None:
+            with console.status(f"Starting {sink.label}…"):
+                sink.start(timeout_s=timeout)
+        console.print(
+            f"[green]ready[/] {sink.label} -> Iceberg table {lake_table(entry)} "
+            f"(streamplane lake query --spec {loaded.root} ...)",
+            highlight=False,
+        )
 
 
 def down(

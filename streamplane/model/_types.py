@@ -292,6 +292,20 @@ class MaskedTwin(_Model):
     )
 
 
+class LakeSink(_Model):
+    """The topic streamed into an Apache Iceberg table, exactly once (``streamplane lake``)."""
+
+    table: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
+        description="namespace.table; default: <tenant>.<domain>_<topic> with - as _.",
+    )
+    max_rows: int = Field(10_000, ge=1, description="Commit when a batch holds this many rows.")
+    commit_interval: DurationMs = Field(
+        5_000, description="... or when its first row is this old (the table's freshness)."
+    )
+
+
 class Topic(_Model):
     name: str = Field(description="Local name; the full name is <tenant prefix><domain>.<name>.")
     full_name: str | None = Field(
@@ -322,6 +336,9 @@ class Topic(_Model):
     visibility: Visibility = Visibility.PRIVATE
     core: bool = Field(False, description="A core pipeline topic: stricter policy.")
     protected: bool = Field(False, description="Never deleted by apply.")
+    lake: LakeSink | None = Field(
+        None, description="Stream the topic into an Iceberg table (needs an Avro value_schema)."
+    )
     masked_twin: MaskedTwin | None = Field(
         None, description="A masked, standard-read twin kept by a supervised masking job."
     )

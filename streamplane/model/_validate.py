@@ -16,7 +16,7 @@ from streamplane.model._masking import check_masked_twins
 from streamplane.model._replication import check_replication
 from streamplane.model._schema_contract import check_contracts
 from streamplane.model._slo import check_slos
-from streamplane.model._spec import ApplicationEntry, Spec, full_topic_name
+from streamplane.model._spec import ApplicationEntry, Spec, TopicEntry, full_topic_name
 from streamplane.model._topic_configs import check_topic_configs
 from streamplane.model._types import PRIVATE_TOPIC_RE, PUBLIC_EVENT_RE, Topic, Visibility
 from streamplane.model._yaml import Path_
@@ -132,6 +132,7 @@ def validate(spec: Spec) -> list[SpecIssue]:
     for name in spec.applications:
         issues.extend(_check_application(spec, name))
     issues.extend(_check_dead_letters(spec))
+    issues.extend(_check_lake_sinks(spec))
     issues.extend(check_contracts(spec))
     issues.extend(check_masked_twins(spec))
     for qi, quota in enumerate(platform.quotas):
@@ -335,6 +336,49 @@ def _check_application(spec: Spec, name: str) -> list[SpecIssue]:
                     f'prefix it: "{tenant.namespace}{client_id}"',
                 )
             )
+    return issues
+
+
+def lake_table(entry: TopicEntry) -> str:
+    """The Iceberg table a topic's lake sink writes: ``lake.table``, else
+    ``<tenant>.<domain>_<topic>`` with every - and . as _."""
+    lake = entry.topic.lake
+    if lake is not None and lake.table:
+        return lake.table
+    namespace = entry.tenant.name.replace("-", "_")
+    name = f"{entry.domain.name}_{entry.topic.name}".replace("-", "_").replace(".", "_")
+    return f"{namespace}.{name}"
+
+
+def _check_lake_sinks(spec: Spec) -> list[SpecIssue]:
+    issues: list[SpecIssue] = []
+    tables: dict[str, Path_] = {}
+    for entry in spec.topics.values():
+        if entry.topic.lake is None:
+            continue
+        path: Path_ = (*entry.path, "lake")
+        schema = entry.topic.value_schema
+        if schema is None or not schema.file.endswith(".avsc"):
+            issues.append(
+                spec.source.issue(
+                    path,
+                    f"the lake sink of {entry.full_name} reads Avro values, and the topic has "
+                    "no Avro value_schema",
+                    "give it `value_schema: schemas/<name>.avsc` (the sink maps it to the "
+                    "table's columns)",
+                )
+            )
+        table = lake_table(entry)
+        if table in tables:
+            first = spec.source.locate(tables[table])
+            issues.append(
+                spec.source.issue(
+                    path,
+                    f"a second topic writes lake table {table}",
+                    f"first at {first.file}:{first.line}; set `lake: {{table: ...}}` apart",
+                )
+            )
+        tables.setdefault(table, path)
     return issues
 
 

@@ -55,7 +55,7 @@ _BYTE_QUOTAS = ("producer_byte_rate", "consumer_byte_rate")
 _TOPIC_ORDER = (
     "name", "full_name", "partitions", "replication_factor", "visibility", "classification",
     "owner", "core", "protected", "retention", "cleanup_policy", "compression", "configs",
-    "key_schema", "value_schema",
+    "key_schema", "value_schema", "lake",
 )  # fmt: skip
 _APP_ORDER = (
     "name", "principal", "credentials", "auth", "client_ids", "consumer_group", "produces",
@@ -215,6 +215,13 @@ def _complete_topic(
         value = (noted or {}).get(key)
         if value:
             doc[key] = value
+    lake = (noted or {}).get("lake")
+    if lake is not None:
+        commit = lake.get("commit_interval")
+        doc["lake"] = {
+            **lake,
+            **({"commit_interval": format_duration_ms(commit)} if commit else {}),
+        }
     return classification == Classification.PII.value
 
 

@@ -2,11 +2,11 @@
 
 Kafka keeps topics, configs, ACLs, credentials and quotas; the registry keeps schemas and
 their contracts. Much of a spec has no home there: who owns a topic, its classification,
-whether it is core or protected, a tenant's owners and default quotas, an application's
-client profile, client ids, rack and retry delays, the cluster's environment and racks, the
-deletion and policy settings. ``streamplane import`` reads a cluster back as a spec, and
-without these it could only write placeholders: a spec that plans no change but says
-less than the one applied (retry delays of 5s and 1m came back as 1m and 1m).
+whether it is core or protected, its lake sink, a tenant's owners and default quotas, an
+application's client profile, client ids, rack and retry delays, the cluster's environment
+and racks, the deletion and policy settings. ``streamplane import`` reads a cluster back as
+a spec, and without these it could only write placeholders: a spec that plans no change
+but says less than the one applied (retry delays of 5s and 1m came back as 1m and 1m).
 
 So ``apply`` records them, last, in the compacted platform topic ``_streamplane_spec_notes``
 (key: the spec's cluster name; value: JSON, see :func:`spec_notes`), on every run, an
@@ -76,6 +76,9 @@ def spec_notes(spec: Spec, cluster: str) -> Notes:
             "classification": topic.topic.classification,
             "core": topic.topic.core,
             "protected": topic.topic.protected,
+            "lake": topic.topic.lake.model_dump(mode="json", exclude_defaults=True)
+            if topic.topic.lake is not None
+            else None,
         }
     for app in spec.applications_on(cluster):
         settings = app.app.dead_letters

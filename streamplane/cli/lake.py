@@ -1,0 +1,183 @@
+"""``streamplane lake``: topics streamed into Apache Iceberg tables, and SQL over them
+(``streamplane.lake``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from rich.console import Console
+
+from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
+from streamplane.cli._tables import new_table, print_table
+from streamplane.errors import StreamplaneError
+from streamplane.lake.query import as_json_rows, run_query
+from streamplane.lake.sink import LakeSink, SinkSettings, SinkStats
+from streamplane.lake.table import LakeTable, local_catalog
+from streamplane.local import DEFAULT_DATA_DIR
+from streamplane.model import Spec, lake_table, load_spec
+from streamplane.reconcile import RegistryEndpoint, Target, connect
+
+console = Console(soft_wrap=True)
+lake_app = typer.Typer(
+    help="The lakehouse: topics into Iceberg tables, exactly once; SQL over them."
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lake_app, name="lake")
+
+
+def lake_topics(spec: Spec) -> dict[str, str]:
+    """topic -> table, for every topic of the spec with a lake sink."""
+    return {name: lake_table(e) for name, e in sorted(spec.topics.items()) if e.topic.lake}
+
+
+def registry_client(endpoint: RegistryEndpoint | None) -> SchemaRegistryClient:
+    if endpoint is None:
+        raise StreamplaneError(
+            "the lake sink needs the cluster's schema registry; start it with `streamplane up`"
+        )
+    config = {"url": endpoint.url}
+    if endpoint.username is not None:
+        config["basic.auth.user.info"] = f"{endpoint.username}:{endpoint.password or ''}"
+    return SchemaRegistryClient(config)
+
+
+def _target(spec: Spec, cluster: str | None, data_dir: Path) -> tuple[Target, Path]:
+    target = connect(spec, cluster=cluster, data_dir=data_dir)
+    return target, (target.data_dir or data_dir) / "lake"
+
+
+@lake_app.command("run")
+def run(
+    topic: Annotated[str, typer.Argument(help="A topic of the spec with `lake:`.")],
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    status_file: Annotated[
+        Path | None, typer.Option(help="Write the sink's counts here after each commit.")
+    ] = None,
+) -> None:
+    """Stream TOPIC into its Iceberg table until stopped (run by `up`), exactly once."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    loaded = load_spec(spec)
+    tables = lake_topics(loaded)
+    if topic not in tables:
+        raise StreamplaneError(
+            f"{topic} has no `lake:` in {spec}; topics with one: {', '.join(tables) or 'none'}"
+        )
+    lake = loaded.topics[topic].topic.lake
+    assert lake is not None
+    target, home = _target(loaded, cluster, data_dir)
+    sink = LakeSink(
+        target.settings, registry_client(target.registry), local_catalog(home), topic,
+        tables[topic], SinkSettings(max_rows=lake.max_rows, max_wait_s=lake.commit_interval / 1000),
+    )  # fmt: skip
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def report(stats: SinkStats) -> None:
+        if status_file is not None:
+            status_file.write_text(
+                json.dumps({"time": time.time(), "table": tables[topic], **stats.__dict__})
+            )
+
+    if status_file is not None:
+        report(sink.stats)
+    console.print(f"streaming {topic} into {tables[topic]} ({home})", markup=False)
+    sink.run(stop, on_commit=report)
+
+
+@lake_app.command("tables")
+def tables(
+    spec: SpecArg,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """Each lake table of the spec: its topic, rows, snapshots and committed offsets."""
+    loaded = load_spec(spec)
+    _, home = _target(loaded, cluster, data_dir)
+    catalog = local_catalog(home)
+    found: list[dict[str, Any]] = []
+    for topic, identifier in lake_topics(loaded).items():
+        if not catalog.table_exists(identifier):
+            found.append(
+                {"table": identifier, "topic": topic, "rows": 0, "snapshots": 0, "offsets": {}}
+            )
+            continue
+        table = catalog.load_table(identifier)
+        snapshot = table.current_snapshot()
+        rows = (
+            int(snapshot.summary.additional_properties.get("total-records", 0))
+            if snapshot and snapshot.summary
+            else 0
+        )
+        found.append({
+            "table": identifier, "topic": topic, "rows": rows, "snapshots": len(table.snapshots()),
+            "offsets": LakeTable(table, topic).offsets(),
+        })  # fmt: skip
+    if as_json:
+        print(json.dumps(found, indent=2))
+        return
+    table_view = new_table(
+        f"lake tables ({home})", ("table", "topic", "rows", "snapshots", "offsets")
+    )
+    for row in found:
+        table_view.add_row(
+            row["table"],
+            row["topic"],
+            f"{row['rows']:,}",
+            str(row["snapshots"]),
+            json.dumps(row["offsets"]),
+        )
+    print_table(console, table_view)
+
+
+@lake_app.command("query")
+def query(
+    sql: Annotated[
+        str,
+        typer.Argument(
+            help="SQL over the tables, named namespace.table, e.g. "
+            '"select count(*) from payments.card_authorizations".'
+        ),
+    ],
+    spec: Annotated[Path, typer.Option("--spec", help="Spec directory (or file).")],
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh", help="Add the records Kafka holds beyond each table's last commit."
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """SQL over the lake's tables with DuckDB; --fresh reads the uncommitted tail from Kafka."""
+    loaded = load_spec(spec)
+    target, home = _target(loaded, cluster, data_dir)
+    catalog = local_catalog(home)
+    pairs = [(t, topic) for topic, t in lake_topics(loaded).items() if catalog.table_exists(t)]
+    if not pairs:
+        raise StreamplaneError(
+            f"no lake table exists yet in {home}: `streamplane up --spec` starts the sinks"
+        )
+    extra = (target.settings, registry_client(target.registry)) if fresh else None
+    result = run_query(catalog, sql, pairs, fresh=extra)
+    if as_json:
+        print(json.dumps(as_json_rows(result), indent=2))
+        return
+    view = new_table(None, result.column_names)
+    for row in as_json_rows(result):
+        view.add_row(*(str(v) for v in row.values()))
+    print_table(console, view)

@@ -1,0 +1,206 @@
+"""The sink: one topic into one Iceberg table, exactly once, resuming from the table.
+
+It assigns every partition of the topic itself (no consumer group: the table's offsets
+are the only position that counts), decodes each record with the writer schema the
+registry holds for it (Confluent's wire format, confluent-kafka's ``AvroDeserializer``),
+and commits a batch when it holds ``max_rows`` rows or is ``max_wait_s`` old, together
+with the next offset of every partition (:mod:`streamplane.lake.table`).
+
+A record written with a schema the sink has not seen yet first commits what is pending,
+then evolves the table (an added optional field becomes a column; a change Iceberg
+cannot take stops the sink with the reason, before anything of the new schema is
+written). Losing a commit race, or finding the table moved, makes the sink drop what it
+holds and go back to the table's offsets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from pyiceberg.catalog import Catalog
+
+from streamplane.errors import StreamplaneError
+from streamplane.kafka import ConnectionSettings
+from streamplane.lake.schema import arrow_schema, same
+from streamplane.lake.table import LakeTable, StaleWriter
+
+log = logging.getLogger(__name__)
+
+#: Columns every table gets besides the value's fields: where each row came from.
+KAFKA_COLUMNS = pa.schema(
+    [
+        pa.field("_kafka_partition", pa.int32(), nullable=False),
+        pa.field("_kafka_offset", pa.int64(), nullable=False),
+        pa.field("_kafka_timestamp", pa.timestamp("us", tz="UTC"), nullable=True),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class SinkSettings:
+    max_rows: int = 10_000
+    max_wait_s: float = 5.0
+
+
+@dataclass
+class SinkStats:
+    rows: int = 0
+    commits: int = 0
+    stale: int = 0
+    offsets: dict[int, int] = field(default_factory=dict)
+
+
+def table_schema(value_schema: dict[str, Any]) -> pa.Schema:
+    """The value's columns, then the Kafka coordinates of each row."""
+    value = arrow_schema(value_schema)
+    clash = set(value.names) & set(KAFKA_COLUMNS.names)
+    if clash:
+        raise StreamplaneError(
+            f"the value has fields named {sorted(clash)}, which the sink adds itself"
+        )
+    return pa.schema(list(value) + list(KAFKA_COLUMNS))
+
+
+def schema_id(value: bytes) -> int:
+    """The registry id of a record in Confluent's wire format (magic byte 0, 4-byte id)."""
+    if len(value) < 5 or value[0] != 0:
+        raise StreamplaneError("a record not in the registry's wire format (no magic byte 0)")
+    return int(struct.unpack(">I", value[1:5])[0])
+
+
+class LakeSink:
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        registry: SchemaRegistryClient,
+        catalog: Catalog,
+        topic: str,
+        identifier: str,
+        config: SinkSettings | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.catalog = catalog
+        self.topic = topic
+        self.identifier = identifier
+        self.config = config or SinkSettings()
+        self.stats = SinkStats()
+        self._decode = AvroDeserializer(registry)
+        self._context = SerializationContext(topic, MessageField.VALUE)
+        self._known: set[int] = set()
+        self._schema: pa.Schema | None = None
+        self._table: LakeTable | None = None
+        self._consumer: Consumer | None = None
+
+    # ------------------------------------------------------------------ set-up
+    def _open_table(self, schema: pa.Schema) -> LakeTable:
+        self._table = LakeTable.open(self.catalog, self.identifier, schema, topic=self.topic)
+        self._schema = schema
+        return self._table
+
+    def _latest_schema(self) -> pa.Schema:
+        latest = self.registry.get_latest_version(f"{self.topic}-value")
+        self._known.add(int(latest.schema_id or 0))
+        return table_schema(json.loads(latest.schema.schema_str or "{}"))
+
+    def _seek(self, offsets: dict[int, int]) -> None:
+        assert self._consumer is not None
+        metadata = self._consumer.list_topics(self.topic, timeout=30).topics[self.topic]
+        if metadata.error is not None:
+            raise StreamplaneError(f"topic {self.topic}: {metadata.error}")
+        parts = [
+            TopicPartition(self.topic, p, offsets.get(p, OFFSET_BEGINNING))
+            for p in sorted(metadata.partitions)
+        ]
+        self._consumer.assign(parts)
+
+    # ------------------------------------------------------------------ run
+    def run(
+        self, stop: threading.Event, *, on_commit: Callable[[SinkStats], None] | None = None
+    ) -> None:
+        table = self._open_table(self._latest_schema())
+        self._consumer = Consumer(
+            self.settings.librdkafka(
+                **{
+                    "group.id": f"_streamplane_lake.{self.identifier}",
+                    "enable.auto.commit": False,
+                    "isolation.level": "read_committed",
+                    "log_level": 3,
+                }
+            )
+        )
+        based = table.offsets()
+        self._seek(based)
+        pending: list[dict[str, Any]] = []
+        upto: dict[int, int] = dict(based)
+        started = time.monotonic()
+        try:
+            while not stop.is_set():
+                for message in self._consumer.consume(1000, timeout=0.5):
+                    if message.error() is not None:
+                        continue
+                    value = message.value() or b""
+                    sid = schema_id(value)
+                    if sid not in self._known:
+                        # A new writer schema: what is pending goes under the old one first.
+                        based = self._commit(pending, upto, based)
+                        pending, started = [], time.monotonic()
+                        self._evolve(sid)
+                    row = self._decode(value, self._context) or {}
+                    stamp = message.timestamp()[1]
+                    row["_kafka_partition"] = message.partition()
+                    row["_kafka_offset"] = message.offset()
+                    row["_kafka_timestamp"] = stamp * 1000 if stamp > 0 else None
+                    pending.append(row)
+                    upto[message.partition() or 0] = (message.offset() or 0) + 1
+                full = len(pending) >= self.config.max_rows
+                due = pending and time.monotonic() - started >= self.config.max_wait_s
+                if full or due:
+                    try:
+                        based = self._commit(pending, upto, based)
+                    except StaleWriter as exc:
+                        log.warning("%s; going back to the table's offsets", exc)
+                        self.stats.stale += 1
+                        based = table.offsets()
+                        upto = dict(based)
+                        self._seek(based)
+                    pending, started = [], time.monotonic()
+                    if on_commit is not None:
+                        on_commit(self.stats)
+        finally:
+            self._consumer.close()
+
+    def _evolve(self, sid: int) -> None:
+        schema = self.registry.get_schema(sid)
+        proposed = table_schema(json.loads(schema.schema_str or "{}"))
+        self._known.add(sid)
+        assert self._schema is not None
+        if not same(self._schema, proposed) and not set(proposed.names) <= set(self._schema.names):
+            log.info("schema %d adds columns to %s: evolving the table", sid, self.identifier)
+            self._open_table(proposed)
+
+    def _commit(
+        self, rows: list[dict[str, Any]], upto: dict[int, int], based: dict[int, int]
+    ) -> dict[int, int]:
+        if not rows:
+            return based
+        assert self._table is not None and self._schema is not None
+        columns = self._table.table.schema().as_arrow()
+        batch = pa.Table.from_pylist(rows, schema=columns)
+        self._table.commit(batch, upto, based_on=based)
+        self.stats.rows += len(rows)
+        self.stats.commits += 1
+        self.stats.offsets = dict(upto)
+        return dict(upto)

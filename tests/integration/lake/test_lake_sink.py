@@ -1,0 +1,237 @@
+"""The lake sink on a real cluster and registry: killed -9 ten times while records arrive,
+the Iceberg table still holds every acknowledged record exactly once; a new optional field
+in the registry becomes a column; queries see the table, and with --fresh the tail."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import SerializingProducer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from typer.testing import CliRunner
+
+from streamplane.cli import app
+from streamplane.lake.table import LakeTable, local_catalog
+from streamplane.local import LocalCluster, RegistryProcess, open_cluster
+from tests.conftest import TEST_ROOT
+from tests.integration.conftest import PORT_SHIFT
+
+OFFSET = 23000 + PORT_SHIFT
+TOPIC = "shop.orders.placed"
+TABLE = "shop.orders_placed"
+runner = CliRunner()
+
+ORDER = {
+    "type": "record", "name": "Order", "namespace": "shop",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}},
+        {"name": "placed_at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    ],
+}  # fmt: skip
+SPEC = """
+clusters:
+  - {name: local, local: true, environment: dev}
+policy:
+  rules:
+    replication:
+      exemptions: [{resource: '*', reason: 'one-node test cluster'}]
+tenants:
+  - name: shop
+    owners: [shop@example.com]
+    clusters: [local]
+    domains:
+      - name: orders
+        topics:
+          - name: placed
+            partitions: 3
+            value_schema: schemas/order.avsc
+            lake: {max_rows: 400, commit_interval: 1s}
+"""
+
+
+@dataclass
+class Lake:
+    cluster: LocalCluster
+    spec: Path
+    root: Path
+    registry: SchemaRegistryClient
+
+    def cli(self, *args: str) -> str:
+        result = runner.invoke(app, [*args, "--data-dir", str(self.root)])
+        text = result.stdout + result.stderr + (str(result.exception) if result.exception else "")
+        assert result.exit_code == 0, text
+        return text
+
+    def sink(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streamplane", "lake", "run", TOPIC, str(self.spec),
+             "--data-dir", str(self.root)],
+            stdout=subprocess.DEVNULL, stderr=(self.root / "sink.log").open("ab"),
+        )  # fmt: skip
+
+    def table(self) -> LakeTable:
+        catalog = local_catalog(self.root / "lake")
+        return LakeTable(catalog.load_table(TABLE), TOPIC)
+
+    def committed(self) -> int:
+        """Records the table holds by its offsets (-1 before the first sink made it)."""
+        if not local_catalog(self.root / "lake").table_exists(TABLE):
+            return -1
+        return sum(self.table().offsets().values())
+
+    def producer(self, schema: dict[str, Any]) -> SerializingProducer:
+        settings = self.cluster.admin_settings()
+        serializer = AvroSerializer(
+            self.registry, json.dumps(schema),
+            conf={"auto.register.schemas": True, "normalize.schemas": True},
+        )  # fmt: skip
+        return SerializingProducer(
+            settings.librdkafka(
+                **{"acks": "all", "enable.idempotence": True, "linger.ms": 5,
+                   "value.serializer": serializer, "log_level": 3}
+            )
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def lake() -> Iterator[Lake]:
+    root = TEST_ROOT / "lake"
+    spec = TEST_ROOT / "lake-spec"
+    (spec / "schemas").mkdir(parents=True, exist_ok=True)
+    (spec / "platform.yaml").write_text(SPEC)
+    (spec / "schemas" / "order.avsc").write_text(json.dumps(ORDER))
+    up = runner.invoke(app, ["up", "--data-dir", str(root), "--port-offset", str(OFFSET),
+                             "--no-audit", "--no-canary"])  # fmt: skip
+    cluster = open_cluster(root)
+    try:
+        assert up.exit_code == 0, up.stdout + up.stderr
+        applied = runner.invoke(
+            app, ["apply", str(spec), "--auto-approve", "--data-dir", str(root)]
+        )
+        assert applied.exit_code == 0, applied.stdout + applied.stderr
+        registry = RegistryProcess(cluster.dir, port_offset=OFFSET)
+        creds = cluster.dir.read_credentials()
+        assert creds is not None
+        client = SchemaRegistryClient(
+            {"url": registry.url, "basic.auth.user.info": f"admin:{creds.admin_password}"}
+        )
+        yield Lake(cluster, spec, root, client)
+    finally:
+        runner.invoke(app, ["down", "--data-dir", str(root)])
+
+
+def wait_for(check: Any, *, timeout_s: float, step_s: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"not true within {timeout_s}s"
+        time.sleep(step_s)
+
+
+def test_kill_minus_nine_ten_times_loses_and_duplicates_nothing(lake: Lake) -> None:
+    acked: list[int] = []
+    failed: list[int] = []
+    done = threading.Event()
+
+    def produce() -> None:
+        producer = lake.producer(ORDER)
+        for n in range(12_000):
+            value = {"id": n, "amount": __import__("decimal").Decimal(f"{n % 1000}.25"),
+                     "placed_at": __import__("datetime").datetime.now(__import__("datetime").UTC)}  # fmt: skip
+            producer.produce(
+                TOPIC, value=value,
+                on_delivery=lambda err, _m, n=n: (failed if err else acked).append(n),
+            )  # fmt: skip
+            producer.poll(0)
+            if n % 100 == 0:
+                time.sleep(0.2)  # about 500 records/s: still arriving while the sink is killed
+        producer.flush(60)
+        done.set()
+
+    writer = threading.Thread(target=produce)
+    sink = lake.sink()
+    writer.start()
+    rng = random.Random(7)
+    kills = 0
+    try:
+        while kills < 10:
+            # Each sink commits at least once, then dies at a random point of its work:
+            # reading, building a batch, writing files, committing.
+            before = lake.committed()
+            wait_for(lambda before=before: lake.committed() > before or done.is_set(),
+                     timeout_s=60, step_s=0.1)  # fmt: skip
+            time.sleep(rng.uniform(0.0, 1.2))
+            sink.send_signal(signal.SIGKILL)
+            sink.wait()
+            kills += 1
+            sink = lake.sink()
+        writer.join()
+        assert not failed and len(acked) == 12_000
+        wait_for(lambda: lake.committed() == 12_000, timeout_s=120)
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(30)
+    ids = lake.table().table.scan(selected_fields=("id",)).to_arrow()["id"].to_pylist()
+    assert len(ids) == 12_000, (
+        f"{len(ids) - len(set(ids))} duplicated, {12_000 - len(set(ids))} missing"
+    )
+    assert sorted(ids) == sorted(acked)
+    # The same through the command line, with DuckDB.
+    counted = json.loads(lake.cli("lake", "query", f"select count(*) as n, count(distinct id) as d from {TABLE}",
+                                  "--spec", str(lake.spec), "--json"))  # fmt: skip
+    assert counted == [{"n": 12_000, "d": 12_000}]
+
+
+def test_an_added_optional_field_becomes_a_column_and_fresh_sees_the_tail(lake: Lake) -> None:
+    import datetime
+    import decimal
+
+    v2 = {
+        **ORDER,
+        "fields": [
+            *ORDER["fields"],
+            {"name": "coupon", "type": ["null", "string"], "default": None},
+        ],
+    }
+    producer = lake.producer(v2)
+    for n in range(20):
+        producer.produce(TOPIC, value={"id": 100_000 + n, "amount": decimal.Decimal("1.00"),
+                                       "placed_at": datetime.datetime.now(datetime.UTC), "coupon": f"c{n}"})  # fmt: skip
+    producer.flush(30)
+    sink = lake.sink()
+    try:
+        wait_for(lambda: lake.committed() == 12_020, timeout_s=60)
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(30)
+    assert "coupon" in lake.table().table.schema().column_names
+    coupons = json.loads(lake.cli("lake", "query", f"select count(coupon) as c from {TABLE}",
+                                  "--spec", str(lake.spec), "--json"))  # fmt: skip
+    assert coupons == [{"c": 20}]
+    # With the sink stopped, 5 more records: only --fresh sees them.
+    for n in range(5):
+        producer.produce(TOPIC, value={"id": 200_000 + n, "amount": decimal.Decimal("2.00"),
+                                       "placed_at": datetime.datetime.now(datetime.UTC), "coupon": None})  # fmt: skip
+    producer.flush(30)
+    query = [
+        "lake",
+        "query",
+        f"select count(*) as n from {TABLE}",
+        "--spec",
+        str(lake.spec),
+        "--json",
+    ]
+    assert json.loads(lake.cli(*query)) == [{"n": 12_020}]
+    assert json.loads(lake.cli(*query, "--fresh")) == [{"n": 12_025}]
