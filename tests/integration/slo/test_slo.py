@@ -214,7 +214,7 @@ def test_broker_death_fires_the_fast_burn_alert_when_predicted(estate: Estate) -
     print(f"fast burn: predicted {predicted:.1f}s, monitor {monitor_s:.1f}s, "
           f"Prometheus {prometheus_s:.1f}s")  # fmt: skip
     assert TIMEOUT_S <= monitor_s <= predicted + SAMPLE_S + 2.0
-    assert TIMEOUT_S <= prometheus_s
+    assert prometheus_s >= TIMEOUT_S
 
     # The SLI dropped on the samples (in _streamplane_slo once its own partition takes
     # writes again); the alert reached the webhook and the audit trail.
