@@ -23,6 +23,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from pyiceberg.catalog import Catalog
 
 from streamplane.kafka import ConnectionSettings
+from streamplane.lake.sink import table_row
 from streamplane.lake.table import LakeTable
 
 
@@ -71,12 +72,7 @@ def tail_rows(
                     if error.code() == KafkaError._PARTITION_EOF:
                         left.discard(message.partition() or 0)
                     continue
-                row = decode(message.value(), context) or {}
-                stamp = message.timestamp()[1]
-                row["_kafka_partition"] = message.partition()
-                row["_kafka_offset"] = message.offset()
-                row["_kafka_timestamp"] = stamp * 1000 if stamp > 0 else None
-                rows.append(row)
+                rows.append(table_row(message, decode, context))
         return rows
     finally:
         consumer.close()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -71,6 +71,19 @@ def table_schema(value_schema: dict[str, Any]) -> pa.Schema:
             f"the value has fields named {sorted(clash)}, which the sink adds itself"
         )
     return pa.schema(list(value) + list(KAFKA_COLUMNS))
+
+
+def table_row(
+    message: Message, decode: AvroDeserializer, context: SerializationContext
+) -> dict[str, Any]:
+    """A record as a row of its table: the value's fields, then where it came from."""
+    decoded: Any = decode(message.value(), context)
+    row: dict[str, Any] = dict(decoded or {})
+    stamp = message.timestamp()[1]
+    row["_kafka_partition"] = message.partition()
+    row["_kafka_offset"] = message.offset()
+    row["_kafka_timestamp"] = stamp * 1000 if stamp > 0 else None
+    return row
 
 
 def schema_id(value: bytes) -> int:
@@ -158,12 +171,7 @@ class LakeSink:
                         based = self._commit(pending, upto, based)
                         pending, started = [], time.monotonic()
                         self._evolve(sid)
-                    row = self._decode(value, self._context) or {}
-                    stamp = message.timestamp()[1]
-                    row["_kafka_partition"] = message.partition()
-                    row["_kafka_offset"] = message.offset()
-                    row["_kafka_timestamp"] = stamp * 1000 if stamp > 0 else None
-                    pending.append(row)
+                    pending.append(table_row(message, self._decode, self._context))
                     upto[message.partition() or 0] = (message.offset() or 0) + 1
                 full = len(pending) >= self.config.max_rows
                 due = pending and time.monotonic() - started >= self.config.max_wait_s

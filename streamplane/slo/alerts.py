@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from streamplane.model import Objective
-from streamplane.slo.budget import BurnAlert, Sample, alert_policy, firing
+from streamplane.slo.budget import BurnAlert, Sample, alert_policy, bad_by_part, firing
 from streamplane.slo.rules import ALERT_NAMES
 
 log = logging.getLogger(__name__)
@@ -131,11 +131,8 @@ class AlertBook:
 
 
 def _culprit(parts: Iterable[tuple[str, Sample]], *, now: float, span_s: float) -> str | None:
-    bad: dict[str, float] = {}
-    for part, sample in parts:
-        if now - span_s < sample.time <= now and sample.bad > 0:
-            bad[part] = bad.get(part, 0.0) + sample.bad
-    return max(bad, key=lambda k: bad[k]) if bad else None
+    ranked = bad_by_part(parts, now=now, span_s=span_s)
+    return ranked[0][0] if ranked else None
 
 
 class Notifier:

@@ -119,6 +119,18 @@ def counts(samples: Iterable[Sample], *, now: float, span_s: float) -> tuple[flo
     return bad, total
 
 
+def bad_by_part(
+    parts: Iterable[tuple[str, Sample]], *, now: float, span_s: float
+) -> list[tuple[str, float]]:
+    """Bad events per part (``broker 2``, ``group g``) in the ``span_s`` seconds up to
+    ``now``, most first: what burned the budget."""
+    bad: dict[str, float] = {}
+    for part, sample in parts:
+        if now - span_s < sample.time <= now and sample.bad > 0:
+            bad[part] = bad.get(part, 0.0) + sample.bad
+    return sorted(bad.items(), key=lambda kv: -kv[1])
+
+
 def firing(
     alert: BurnAlert, samples: Sequence[Sample], *, now: float, objective_pct: float
 ) -> tuple[bool, float, float]:

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -157,9 +157,11 @@ class Monitor:
         with self.lock:
             while self.records and self.records[0].time < at - self.lookback_s:
                 self.records.popleft()
-        events = self.book.evaluate(at, self.series)
+        # Each objective's samples once per tick, for the alerts and the status alike.
+        series = {o.key: self.series(o) for o in self.book.objectives}
+        events = self.book.evaluate(at, lambda o: series[o.key])
         self.notifier.send(events)
-        self._write_status()
+        self._write_status(series)
 
     def _sample_lag(self, at: float) -> None:
         try:
@@ -227,11 +229,16 @@ class Monitor:
         )
 
     # ------------------------------------------------------------------ status
-    def budgets(self, at: float | None = None) -> list[dict[str, Any]]:
+    def budgets(
+        self,
+        series: Mapping[str, list[tuple[str, Sample]]] | None = None,
+        at: float | None = None,
+    ) -> list[dict[str, Any]]:
         at = time.time() if at is None else at
         out = []
         for objective in self.book.objectives:
-            samples = [s for _, s in self.series(objective)]
+            parts = series[objective.key] if series is not None else self.series(objective)
+            samples = [s for _, s in parts]
             bad, total = counts(samples, now=at, span_s=objective.slo.window / 1000)
             out.append(
                 {
@@ -253,7 +260,7 @@ class Monitor:
             for name, h in histories.items()
         }
 
-    def _write_status(self) -> None:
+    def _write_status(self, series: Mapping[str, list[tuple[str, Sample]]] | None = None) -> None:
         if self.config.status_file is None:
             return
         status = {
@@ -264,7 +271,7 @@ class Monitor:
             "brokers": {str(b): c for b, c in self.canary.totals().items()},
             "slos": [
                 {**b, "budget_remaining": _json_number(b["budget_remaining"])}
-                for b in self.budgets()
+                for b in self.budgets(series)
             ],
             "groups": self.group_health(),
             "alerts": self.alerts_fired[-50:],

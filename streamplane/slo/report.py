@@ -20,7 +20,7 @@ import httpx
 from streamplane.errors import StreamplaneError
 from streamplane.model import Objective
 from streamplane.slo import metrics as m
-from streamplane.slo.budget import alert_policy, budget_remaining, burn_rate, counts
+from streamplane.slo.budget import alert_policy, bad_by_part, budget_remaining, burn_rate, counts
 from streamplane.slo.rules import ALERT_NAMES, prom_duration
 from streamplane.slo.samples import Record, sli_samples
 
@@ -95,11 +95,7 @@ def from_samples(objective: Objective, records: Sequence[Record], *, now: float)
         ):
             state[str(data.get("alert"))] = str(data.get("status"))
     status.firing = sorted(name for name, s in state.items() if s == "firing")
-    bad_by: dict[str, float] = {}
-    for part, sample in parts:
-        if now - window_s < sample.time <= now and sample.bad > 0:
-            bad_by[part] = bad_by.get(part, 0.0) + sample.bad
-    status.culprits = sorted(bad_by.items(), key=lambda kv: -kv[1])[:5]
+    status.culprits = bad_by_part(parts, now=now, span_s=window_s)[:5]
     if status.events == 0 and objective.slo.sli == "freshness":
         groups = ", ".join(objective.groups) if objective.tenant else "any consumer group"
         status.note = f"no lag samples of {groups}: no offsets committed yet"
