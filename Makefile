@@ -93,6 +93,7 @@ bench: fetch
 	$(BIN)/python benchmarks/bench_cost.py
 	$(BIN)/python benchmarks/bench_slo.py
 	$(BIN)/python benchmarks/bench_lake.py
+	$(BIN)/python benchmarks/bench_lake_query.py
 	$(BIN)/python benchmarks/bench_gitops.py
 	$(BIN)/python benchmarks/bench_registry.py
 	$(BIN)/python benchmarks/bench_security.py

@@ -18,11 +18,24 @@ from rich.console import Console
 from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
 from streamplane.cli._tables import new_table, print_table
 from streamplane.errors import StreamplaneError
-from streamplane.lake.query import as_json_rows, run_query
+from streamplane.lake.export import (
+    CLICKHOUSE_COLLECTION,
+    Source,
+    check_clickhouse,
+    check_pinot,
+    clickhouse_collection,
+    clickhouse_ddl,
+    millisecond_fields,
+    pinot_files,
+)
+from streamplane.lake.maintenance import MaintenancePolicy, maintain
+from streamplane.lake.query import as_json_rows, clickhouse_query, run_query
+from streamplane.lake.schema import arrow_schema
 from streamplane.lake.sink import LakeSink, SinkSettings, SinkStats
 from streamplane.lake.table import LakeTable, local_catalog
 from streamplane.local import DEFAULT_DATA_DIR
-from streamplane.model import Spec, lake_table, load_spec
+from streamplane.model import LakeSink as LakeSinkSpec
+from streamplane.model import Spec, lake_table, load_spec, read_schema
 from streamplane.reconcile import RegistryEndpoint, Target, connect
 
 console = Console(soft_wrap=True)
@@ -51,8 +64,21 @@ def registry_client(endpoint: RegistryEndpoint | None) -> SchemaRegistryClient:
     return SchemaRegistryClient(config)
 
 
-def _target(spec: Spec, cluster: str | None, data_dir: Path) -> tuple[Target, Path]:
-    target = connect(spec, cluster=cluster, data_dir=data_dir)
+def sink_settings(lake: LakeSinkSpec) -> SinkSettings:
+    return SinkSettings(
+        max_rows=lake.max_rows,
+        max_wait_s=lake.commit_interval / 1000,
+        maintenance_interval_s=lake.maintenance_interval / 1000,
+        maintenance=MaintenancePolicy(snapshot_retention_s=lake.snapshot_retention / 1000),
+    )
+
+
+def _target(
+    spec: Spec, cluster: str | None, data_dir: Path, *, reach: bool = True
+) -> tuple[Target, Path]:
+    """The cluster, and the lake's home beside its data; without ``reach`` the cluster may
+    be down (the tables and the configs need only where it is)."""
+    target = connect(spec, cluster=cluster, data_dir=data_dir, reach=reach)
     return target, (target.data_dir or data_dir) / "lake"
 
 
@@ -79,7 +105,7 @@ def run(
     target, home = _target(loaded, cluster, data_dir)
     sink = LakeSink(
         target.settings, registry_client(target.registry), local_catalog(home), topic,
-        tables[topic], SinkSettings(max_rows=lake.max_rows, max_wait_s=lake.commit_interval / 1000),
+        tables[topic], sink_settings(lake),
     )  # fmt: skip
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -106,7 +132,7 @@ def tables(
 ) -> None:
     """Each lake table of the spec: its topic, rows, snapshots and committed offsets."""
     loaded = load_spec(spec)
-    _, home = _target(loaded, cluster, data_dir)
+    _, home = _target(loaded, cluster, data_dir, reach=False)
     catalog = local_catalog(home)
     found: list[dict[str, Any]] = []
     for topic, identifier in lake_topics(loaded).items():
@@ -161,9 +187,21 @@ def query(
             "--fresh", help="Add the records Kafka holds beyond each table's last commit."
         ),
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="duckdb (pyiceberg scans, --fresh) or clickhouse (chDB's own Iceberg reader).",
+        ),
+    ] = "duckdb",
     as_json: JsonOpt = False,
 ) -> None:
-    """SQL over the lake's tables with DuckDB; --fresh reads the uncommitted tail from Kafka."""
+    """SQL over the lake's tables with DuckDB or ClickHouse; --fresh reads the uncommitted
+    tail from Kafka."""
+    if engine not in ("duckdb", "clickhouse"):
+        raise StreamplaneError(f"--engine {engine}: choose duckdb or clickhouse")
+    if fresh and engine != "duckdb":
+        raise StreamplaneError("--fresh adds Kafka's tail through DuckDB: use --engine duckdb")
     loaded = load_spec(spec)
     target, home = _target(loaded, cluster, data_dir)
     catalog = local_catalog(home)
@@ -172,8 +210,11 @@ def query(
         raise StreamplaneError(
             f"no lake table exists yet in {home}: `streamplane up --spec` starts the sinks"
         )
-    extra = (target.settings, registry_client(target.registry)) if fresh else None
-    result = run_query(catalog, sql, pairs, fresh=extra)
+    if engine == "clickhouse":
+        result = clickhouse_query(catalog, sql, [t for t, _ in pairs])
+    else:
+        extra = (target.settings, registry_client(target.registry)) if fresh else None
+        result = run_query(catalog, sql, pairs, fresh=extra)
     if as_json:
         print(json.dumps(as_json_rows(result), indent=2))
         return
@@ -181,3 +222,117 @@ def query(
     for row in as_json_rows(result):
         view.add_row(*(str(v) for v in row.values()))
     print_table(console, view)
+
+
+@lake_app.command("maintain")
+def maintain_tables(
+    spec: SpecArg,
+    table: Annotated[
+        str | None, typer.Option("--table", help="Only this table (namespace.table).")
+    ] = None,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compact small files and expire old snapshots now (each sink also does it every
+    `maintenance_interval`); offsets and rows are kept."""
+    loaded = load_spec(spec)
+    _, home = _target(loaded, cluster, data_dir, reach=False)
+    catalog = local_catalog(home)
+    wanted = {t: topic for topic, t in lake_topics(loaded).items()}
+    if table is not None and table not in wanted:
+        raise StreamplaneError(f"no lake table {table} in {spec}; tables: {', '.join(wanted)}")
+    done: list[dict[str, Any]] = []
+    for identifier, topic in sorted(wanted.items()):
+        if (table is not None and identifier != table) or not catalog.table_exists(identifier):
+            continue
+        lake = loaded.topics[topic].topic.lake
+        assert lake is not None
+        result = maintain(catalog.load_table(identifier), sink_settings(lake).maintenance)
+        done.append({"table": identifier, **result.__dict__})
+    if as_json:
+        print(json.dumps(done, indent=2))
+        return
+    view = new_table(
+        f"lake maintenance ({home})",
+        ("table", "compacted files", "written files", "expired snapshots", "deleted files"),
+    )
+    for row in done:
+        view.add_row(
+            row["table"], str(row["compacted_files"]), str(row["written_files"]),
+            str(row["expired_snapshots"]), str(row["deleted_files"]),
+        )  # fmt: skip
+    print_table(console, view)
+
+
+@lake_app.command("export")
+def export(
+    spec: SpecArg,
+    engine: Annotated[str, typer.Option("--engine", help="clickhouse or pinot.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the files into.")],
+    topic: Annotated[
+        str | None, typer.Option("--topic", help="Only this topic (default: every lake topic).")
+    ] = None,
+    principal: Annotated[
+        str, typer.Option(help="The Kafka principal the engine reads as (grant it the topic).")
+    ] = "olap",
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check/--no-check",
+            help="Check with the engine's own rules: ClickHouse in process (chDB), Pinot's "
+            "classes (Java, resolved from Maven Central once).",
+        ),
+    ] = True,
+    cluster: ClusterOpt = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+) -> None:
+    """Ingestion configs for an OLAP engine reading the lake topics: ClickHouse DDL and its
+    connection, or Pinot's schema and REALTIME table config."""
+    if engine not in ("clickhouse", "pinot"):
+        raise StreamplaneError(f"--engine {engine}: choose clickhouse or pinot")
+    loaded = load_spec(spec)
+    chosen = lake_topics(loaded)
+    if topic is not None:
+        if topic not in chosen:
+            raise StreamplaneError(
+                f"{topic} has no `lake:` in {spec}; topics with one: {', '.join(chosen) or 'none'}"
+            )
+        chosen = {topic: chosen[topic]}
+    target, _ = _target(loaded, cluster, data_dir, reach=False)
+    registry = target.registry.url if target.registry is not None else "http://localhost:8081"
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, table in chosen.items():
+        entry = loaded.topics[name]
+        ref = entry.topic.value_schema
+        text = read_schema(loaded, ref) if ref is not None else None
+        if text is None:
+            raise StreamplaneError(f"cannot read the value schema of {name} ({ref})")
+        avro = json.loads(text)
+        value = arrow_schema(avro)
+        source = Source.of(
+            name, table, entry.topic.partitions, target.settings, registry, principal
+        )
+        files: dict[str, str]
+        if engine == "clickhouse":
+            ddl = clickhouse_ddl(source, value, millisecond_fields(avro))
+            if check:
+                check_clickhouse(ddl, source)
+            files = {
+                f"{table}.sql": ddl,
+                f"{CLICKHOUSE_COLLECTION}.xml": clickhouse_collection(source),
+            }
+        else:
+            retention = entry.topic.retention
+            days = -(-retention // 86_400_000) if retention and retention > 0 else None
+            files = pinot_files(source, value, retention_days=days)
+            if check:
+                check_pinot(files)
+        for file_name, body in files.items():
+            (out / file_name).write_text(body)
+            written.append(out / file_name)
+    for path in written:
+        console.print(f"wrote {path}", markup=False)
+    if check:
+        console.print(f"{engine} accepts the configs (checked with its own rules)", markup=False)

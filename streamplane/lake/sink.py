@@ -33,6 +33,7 @@ from pyiceberg.catalog import Catalog
 
 from streamplane.errors import StreamplaneError
 from streamplane.kafka import ConnectionSettings
+from streamplane.lake.maintenance import MaintenancePolicy, maintain
 from streamplane.lake.schema import arrow_schema, same
 from streamplane.lake.table import LakeTable, StaleWriter
 
@@ -52,6 +53,9 @@ KAFKA_COLUMNS = pa.schema(
 class SinkSettings:
     max_rows: int = 10_000
     max_wait_s: float = 5.0
+    #: Compaction and snapshot expiry run between two commits this often (0: never).
+    maintenance_interval_s: float = 600.0
+    maintenance: MaintenancePolicy = field(default_factory=MaintenancePolicy)
 
 
 @dataclass
@@ -60,6 +64,9 @@ class SinkStats:
     commits: int = 0
     stale: int = 0
     offsets: dict[int, int] = field(default_factory=dict)
+    compacted_files: int = 0
+    expired_snapshots: int = 0
+    deleted_files: int = 0
 
 
 def table_schema(value_schema: dict[str, Any]) -> pa.Schema:
@@ -159,9 +166,11 @@ class LakeSink:
         pending: list[dict[str, Any]] = []
         upto: dict[int, int] = dict(based)
         started = time.monotonic()
+        last_maintained = -float("inf")  # after the first commit: a restart catches up
         try:
             while not stop.is_set():
-                for message in self._consumer.consume(1000, timeout=0.5):
+                room = max(1, min(1000, self.config.max_rows - len(pending)))
+                for message in self._consumer.consume(room, timeout=0.5):
                     if message.error() is not None:
                         continue
                     value = message.value() or b""
@@ -185,10 +194,34 @@ class LakeSink:
                         upto = dict(based)
                         self._seek(based)
                     pending, started = [], time.monotonic()
+                    interval = self.config.maintenance_interval_s
+                    if interval and time.monotonic() - last_maintained >= interval:
+                        self._maintain()
+                        last_maintained = time.monotonic()
                     if on_commit is not None:
                         on_commit(self.stats)
         finally:
             self._consumer.close()
+
+    def _maintain(self) -> None:
+        """Compaction and expiry, by this sink as the table's one committer; the records
+        arriving meanwhile wait in the consumer. Losing a race to another committer (a
+        hand-run ``lake maintain``) only postpones it."""
+        assert self._table is not None
+        try:
+            result = maintain(self._table.table, self.config.maintenance)
+        except StaleWriter as exc:
+            log.warning("maintenance postponed: %s", exc)
+            return
+        self.stats.compacted_files += result.compacted_files
+        self.stats.expired_snapshots += result.expired_snapshots
+        self.stats.deleted_files += result.deleted_files
+        if result.compacted_files or result.expired_snapshots:
+            log.info(
+                "%s: compacted %d files into %d, expired %d snapshots, deleted %d files",
+                self.identifier, result.compacted_files, result.written_files,
+                result.expired_snapshots, result.deleted_files,
+            )  # fmt: skip
 
     def _evolve(self, sid: int) -> None:
         schema = self.registry.get_schema(sid)

@@ -236,3 +236,13 @@ def fetch_mirror_runtime(*, on_progress: Callable[[str], None] | None = None) ->
     return _resolve(
         _maven(), pom, cache_root() / f"mirror-{version}", f"MirrorMaker {version}", on_progress
     )
+
+
+def fetch_pom_jars(pom: Path, name: str, what: str) -> Path:
+    """The runtime jars of ``pom``, resolved once into ``<cache>/<name>/lib`` (kept apart
+    from the brokers' jars: one classpath, one version of each library)."""
+    home = cache_root() / name
+    cached = _cached_lib(pom, home)
+    if cached is not None:
+        return cached
+    return _resolve(_maven(), pom, home, what, None)

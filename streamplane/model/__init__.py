@@ -51,6 +51,7 @@ from streamplane.model._schema_contract import (
     field_tags,
     has_tagged_field,
     needs_default_encryption,
+    read_schema,
     schema_contract,
 )
 from streamplane.model._slo import LATENCY_BUCKETS_S, Objective, objectives
@@ -63,6 +64,7 @@ from streamplane.model._types import (
     DeadLetters,
     Domain,
     Encryption,
+    LakeSink,
     Platform,
     Quota,
     QuotaEntry,
@@ -98,6 +100,7 @@ __all__ = [
     "Domain",
     "Encryption",
     "FlowTopic",
+    "LakeSink",
     "LegacyParking",
     "Objective",
     "ParkingTopic",
@@ -137,6 +140,7 @@ __all__ = [
     "parking_kind",
     "parking_topics",
     "parking_topics_of",
+    "read_schema",
     "regional_topics",
     "remote_name",
     "replicated_copies",

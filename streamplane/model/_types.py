@@ -304,6 +304,16 @@ class LakeSink(_Model):
     commit_interval: DurationMs = Field(
         5_000, description="... or when its first row is this old (the table's freshness)."
     )
+    maintenance_interval: DurationMs = Field(
+        600_000,
+        ge=1_000,
+        description="How often the sink compacts small files and expires old snapshots.",
+    )
+    snapshot_retention: DurationMs = Field(
+        3_600_000,
+        ge=0,
+        description="Snapshots older than this are expired (time travel reaches this far back).",
+    )
 
 
 class Topic(_Model):
