@@ -35,7 +35,7 @@ from streamplane.lake.sink import LakeSink, SinkSettings, SinkStats
 from streamplane.lake.table import LakeTable, local_catalog
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import LakeSink as LakeSinkSpec
-from streamplane.model import Spec, lake_table, load_spec, read_schema
+from streamplane.model import Spec, lake_source, lake_table, load_spec, read_schema
 from streamplane.reconcile import RegistryEndpoint, Target, connect
 
 console = Console(soft_wrap=True)
@@ -51,6 +51,11 @@ def register(app: typer.Typer) -> None:
 def lake_topics(spec: Spec) -> dict[str, str]:
     """topic -> table, for every topic of the spec with a lake sink."""
     return {name: lake_table(e) for name, e in sorted(spec.topics.items()) if e.topic.lake}
+
+
+def source(spec: Spec, topic: str) -> str:
+    """The topic the sink of ``topic`` reads (its masked twin, if it has one)."""
+    return lake_source(spec.topics[topic])
 
 
 def registry_client(endpoint: RegistryEndpoint | None) -> SchemaRegistryClient:
@@ -104,8 +109,8 @@ def run(
     assert lake is not None
     target, home = _target(loaded, cluster, data_dir)
     sink = LakeSink(
-        target.settings, registry_client(target.registry), local_catalog(home), topic,
-        tables[topic], sink_settings(lake),
+        target.settings, registry_client(target.registry), local_catalog(home),
+        source(loaded, topic), tables[topic], sink_settings(lake),
     )  # fmt: skip
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -119,7 +124,7 @@ def run(
 
     if status_file is not None:
         report(sink.stats)
-    console.print(f"streaming {topic} into {tables[topic]} ({home})", markup=False)
+    console.print(f"streaming {source(loaded, topic)} into {tables[topic]} ({home})", markup=False)
     sink.run(stop, on_commit=report)
 
 
@@ -137,9 +142,10 @@ def tables(
     found: list[dict[str, Any]] = []
     for topic, identifier in lake_topics(loaded).items():
         if not catalog.table_exists(identifier):
-            found.append(
-                {"table": identifier, "topic": topic, "rows": 0, "snapshots": 0, "offsets": {}}
-            )
+            found.append({
+                "table": identifier, "topic": source(loaded, topic), "rows": 0, "snapshots": 0,
+                "offsets": {},
+            })  # fmt: skip
             continue
         table = catalog.load_table(identifier)
         snapshot = table.current_snapshot()
@@ -149,8 +155,8 @@ def tables(
             else 0
         )
         found.append({
-            "table": identifier, "topic": topic, "rows": rows, "snapshots": len(table.snapshots()),
-            "offsets": LakeTable(table, topic).offsets(),
+            "table": identifier, "topic": source(loaded, topic), "rows": rows,
+            "snapshots": len(table.snapshots()), "offsets": LakeTable(table, topic).offsets(),
         })  # fmt: skip
     if as_json:
         print(json.dumps(found, indent=2))
@@ -205,7 +211,11 @@ def query(
     loaded = load_spec(spec)
     target, home = _target(loaded, cluster, data_dir)
     catalog = local_catalog(home)
-    pairs = [(t, topic) for topic, t in lake_topics(loaded).items() if catalog.table_exists(t)]
+    pairs = [
+        (t, source(loaded, topic))
+        for topic, t in lake_topics(loaded).items()
+        if catalog.table_exists(t)
+    ]
     if not pairs:
         raise StreamplaneError(
             f"no lake table exists yet in {home}: `streamplane up --spec` starts the sinks"
@@ -311,22 +321,23 @@ def export(
             raise StreamplaneError(f"cannot read the value schema of {name} ({ref})")
         avro = json.loads(text)
         value = arrow_schema(avro)
-        source = Source.of(
-            name, table, entry.topic.partitions, target.settings, registry, principal
-        )
+        origin = Source.of(
+            source(loaded, name), table, entry.topic.partitions, target.settings, registry,
+            principal,
+        )  # fmt: skip
         files: dict[str, str]
         if engine == "clickhouse":
-            ddl = clickhouse_ddl(source, value, millisecond_fields(avro))
+            ddl = clickhouse_ddl(origin, value, millisecond_fields(avro))
             if check:
-                check_clickhouse(ddl, source)
+                check_clickhouse(ddl, origin)
             files = {
                 f"{table}.sql": ddl,
-                f"{CLICKHOUSE_COLLECTION}.xml": clickhouse_collection(source),
+                f"{CLICKHOUSE_COLLECTION}.xml": clickhouse_collection(origin),
             }
         else:
             retention = entry.topic.retention
             days = -(-retention // 86_400_000) if retention and retention > 0 else None
-            files = pinot_files(source, value, retention_days=days)
+            files = pinot_files(origin, value, retention_days=days)
             if check:
                 check_pinot(files)
         for file_name, body in files.items():

@@ -75,7 +75,7 @@ from streamplane.model._types import (
     Topic,
     Visibility,
 )
-from streamplane.model._validate import lake_table
+from streamplane.model._validate import lake_source, lake_table
 
 __all__ = [
     "DEFAULT_ENCRYPT_RULE",
@@ -129,6 +129,7 @@ __all__ = [
     "full_topic_name",
     "has_tagged_field",
     "json_schema",
+    "lake_source",
     "lake_table",
     "legacy_parking_of",
     "load_spec",

@@ -12,7 +12,7 @@ from streamplane.model._dead_letters import (
     longest_parking_name,
     parking_topics,
 )
-from streamplane.model._masking import check_masked_twins
+from streamplane.model._masking import check_masked_twins, twin_topic
 from streamplane.model._replication import check_replication
 from streamplane.model._schema_contract import check_contracts
 from streamplane.model._slo import check_slos
@@ -337,6 +337,15 @@ def _check_application(spec: Spec, name: str) -> list[SpecIssue]:
                 )
             )
     return issues
+
+
+def lake_source(entry: TopicEntry) -> str:
+    """The topic a lake sink reads: the masked twin when the topic has one, so masked
+    fields stay masked in the table (anyone who may query the lake may read the twin);
+    else the topic itself."""
+    if entry.topic.masked_twin is not None:
+        return twin_topic(entry)
+    return entry.full_name
 
 
 def lake_table(entry: TopicEntry) -> str:

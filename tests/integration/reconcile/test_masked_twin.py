@@ -12,22 +12,28 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import fastavro
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
 from typer.testing import CliRunner
 
 from streamplane.cli import app
 from streamplane.client import Producer
 from streamplane.client.subject_encryption import FORGOTTEN
+from streamplane.lake.sink import LakeSink, SinkSettings
+from streamplane.lake.table import local_catalog
 from streamplane.lineage.forget import forget
 from streamplane.lineage.masking import MaskingJob, reveal
 from streamplane.local import RegistryProcess
 from streamplane.local._jobs import MaskingJobProcess
+from streamplane.model import lake_source, lake_table
 from streamplane.reconcile._registry_client import RegistryEndpoint
 from tests.integration.reconcile.conftest import ESTATE_OFFSET, EXAMPLE, Estate
 from tests.integration.reconcile.test_dead_letters import registry
@@ -80,7 +86,7 @@ def read_all(estate: Estate, topic: str, app: str | None = None) -> list[Any]:
 
 
 def test_the_twin_holds_no_raw_pii_bad_records_are_parked_and_only_owners_reveal(
-    estate: Estate,
+    estate: Estate, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:6]
     data_dir = estate.cluster.dir.root
@@ -110,7 +116,8 @@ def test_the_twin_holds_no_raw_pii_bad_records_are_parked_and_only_owners_reveal
     assert (job.stats.masked, job.stats.parked) == (RECORDS, len(bad)), job.stats
 
     # The scan: not one raw value of a masked field in any byte of the twin.
-    twin = [m for m in read_all(estate, TWIN) if m.key().startswith(run.encode())]
+    everything = read_all(estate, TWIN)
+    twin = [m for m in everything if m.key().startswith(run.encode())]
     assert len(twin) == RECORDS, "each record masked exactly once"
     # Bytes first: every raw name holds "Holder " and every email "@example.com", which no
     # hash or token can. Then each decoded field: masked as its mask says, never a raw value.
@@ -132,6 +139,7 @@ def test_the_twin_holds_no_raw_pii_bad_records_are_parked_and_only_owners_reveal
     assert leaked == [], leaked[:3]
     # The last four digits are what last4 keeps, the customer id is not masked.
     assert any(m.value().find(good[7]["card_number"][-4:].encode()) >= 0 for m in twin)
+    lake_holds_the_twin(estate, tmp_path, run, raw_values, len(everything))
 
     parked = [m for m in read_all(estate, DLQ) if m.key().startswith(run.encode())]
     assert sorted(m.key().decode() for m in parked) == sorted(b["customer_id"] for b in bad)
@@ -170,6 +178,41 @@ def test_the_twin_holds_no_raw_pii_bad_records_are_parked_and_only_owners_reveal
         registry=registry(estate, "holders-masker"), data_dir=data_dir,
     )  # fmt: skip
     assert gone is not None and gone.value == FORGOTTEN
+
+
+def lake_holds_the_twin(
+    estate: Estate, home: Path, run: str, raw_values: set[str], records: int
+) -> None:
+    """`lake:` on the raw topic streams its twin (``records`` records, all runs): the table
+    has every masked record and none of the raw values."""
+    entry = estate.spec.topics[RAW]
+    assert lake_source(entry) == TWIN
+    admin = estate.cluster.admin_settings()
+    url = RegistryProcess(estate.cluster.dir, port_offset=ESTATE_OFFSET).url
+    client = SchemaRegistryClient(
+        {"url": url, "basic.auth.user.info": f"{admin.username}:{admin.password}"}
+    )
+    sink = LakeSink(
+        admin, client, local_catalog(home), TWIN, lake_table(entry),
+        SinkSettings(max_rows=50_000, max_wait_s=1.0),
+    )  # fmt: skip
+    stop = threading.Event()
+    runner = threading.Thread(target=sink.run, args=(stop,))
+    runner.start()
+    deadline = time.monotonic() + 120
+    try:
+        while sink.stats.rows < records:
+            assert time.monotonic() < deadline and runner.is_alive(), sink.stats
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        runner.join(30)
+    table = local_catalog(home).load_table("payments.card_holders").scan().to_arrow()
+    mine = [r for r in table.to_pylist() if r["customer_id"].startswith(run)]
+    assert len(mine) == RECORDS
+    found = {str(r[f]) for r in mine for f in ("name", "email", "card_number")}
+    assert found & raw_values == set()
+    assert all(re.fullmatch(r"\*{12}[0-9]{4}", r["card_number"]) for r in mine)
 
 
 def test_up_with_the_spec_supervises_the_masking_job_and_status_lists_it(estate: Estate) -> None:
