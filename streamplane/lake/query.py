@@ -22,13 +22,12 @@ import duckdb
 import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from streamplane.errors import StreamplaneError
 from streamplane.kafka import ConnectionSettings
+from streamplane.lake.decode import RecordDecoder
 from streamplane.lake.sink import table_row
 from streamplane.lake.table import LakeTable
 
@@ -53,8 +52,7 @@ def tail_rows(
             }
         )
     )
-    decode = AvroDeserializer(registry)
-    context = SerializationContext(topic, MessageField.VALUE)
+    decode = RecordDecoder(registry)
     rows: list[dict[str, Any]] = []
     try:
         # No watermark round trip per partition: each assigned partition reports its end
@@ -80,7 +78,7 @@ def tail_rows(
                     if error.code() == KafkaError._PARTITION_EOF:
                         left.discard(message.partition() or 0)
                     continue
-                rows.append(table_row(message, decode, context))
+                rows.append(table_row(message, decode))
         return rows
     finally:
         consumer.close()

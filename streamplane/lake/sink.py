@@ -2,7 +2,8 @@
 
 It assigns every partition of the topic itself (no consumer group: the table's offsets
 are the only position that counts), decodes each record with the writer schema the
-registry holds for it (Confluent's wire format, confluent-kafka's ``AvroDeserializer``),
+registry holds for it, rules not applied (:mod:`streamplane.lake.decode`: encrypted
+fields stay ciphertext),
 and commits a batch when it holds ``max_rows`` rows or is ``max_wait_s`` old, together
 with the next offset of every partition (:mod:`streamplane.lake.table`).
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -27,12 +27,11 @@ from typing import Any
 import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from pyiceberg.catalog import Catalog
 
 from streamplane.errors import StreamplaneError
 from streamplane.kafka import ConnectionSettings
+from streamplane.lake.decode import RecordDecoder, schema_id
 from streamplane.lake.maintenance import MaintenancePolicy, maintain
 from streamplane.lake.schema import arrow_schema, same
 from streamplane.lake.table import LakeTable, StaleWriter
@@ -80,24 +79,14 @@ def table_schema(value_schema: dict[str, Any]) -> pa.Schema:
     return pa.schema(list(value) + list(KAFKA_COLUMNS))
 
 
-def table_row(
-    message: Message, decode: AvroDeserializer, context: SerializationContext
-) -> dict[str, Any]:
+def table_row(message: Message, decode: RecordDecoder) -> dict[str, Any]:
     """A record as a row of its table: the value's fields, then where it came from."""
-    decoded: Any = decode(message.value(), context)
-    row: dict[str, Any] = dict(decoded or {})
+    row: dict[str, Any] = decode(message.value() or b"")
     stamp = message.timestamp()[1]
     row["_kafka_partition"] = message.partition()
     row["_kafka_offset"] = message.offset()
     row["_kafka_timestamp"] = stamp * 1000 if stamp > 0 else None
     return row
-
-
-def schema_id(value: bytes) -> int:
-    """The registry id of a record in Confluent's wire format (magic byte 0, 4-byte id)."""
-    if len(value) < 5 or value[0] != 0:
-        raise StreamplaneError("a record not in the registry's wire format (no magic byte 0)")
-    return int(struct.unpack(">I", value[1:5])[0])
 
 
 class LakeSink:
@@ -117,8 +106,7 @@ class LakeSink:
         self.identifier = identifier
         self.config = config or SinkSettings()
         self.stats = SinkStats()
-        self._decode = AvroDeserializer(registry)
-        self._context = SerializationContext(topic, MessageField.VALUE)
+        self._decode = RecordDecoder(registry)
         self._known: set[int] = set()
         self._schema: pa.Schema | None = None
         self._table: LakeTable | None = None
@@ -180,7 +168,7 @@ class LakeSink:
                         based = self._commit(pending, upto, based)
                         pending, started = [], time.monotonic()
                         self._evolve(sid)
-                    pending.append(table_row(message, self._decode, self._context))
+                    pending.append(table_row(message, self._decode))
                     upto[message.partition() or 0] = (message.offset() or 0) + 1
                 full = len(pending) >= self.config.max_rows
                 due = pending and time.monotonic() - started >= self.config.max_wait_s

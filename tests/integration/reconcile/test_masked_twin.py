@@ -139,7 +139,7 @@ def test_the_twin_holds_no_raw_pii_bad_records_are_parked_and_only_owners_reveal
     assert leaked == [], leaked[:3]
     # The last four digits are what last4 keeps, the customer id is not masked.
     assert any(m.value().find(good[7]["card_number"][-4:].encode()) >= 0 for m in twin)
-    lake_holds_the_twin(estate, tmp_path, run, raw_values, len(everything))
+    lake_keeps_masks_and_ciphertext(estate, tmp_path, run, good, len(everything))
 
     parked = [m for m in read_all(estate, DLQ) if m.key().startswith(run.encode())]
     assert sorted(m.key().decode() for m in parked) == sorted(b["customer_id"] for b in bad)
@@ -180,20 +180,15 @@ def test_the_twin_holds_no_raw_pii_bad_records_are_parked_and_only_owners_reveal
     assert gone is not None and gone.value == FORGOTTEN
 
 
-def lake_holds_the_twin(
-    estate: Estate, home: Path, run: str, raw_values: set[str], records: int
-) -> None:
-    """`lake:` on the raw topic streams its twin (``records`` records, all runs): the table
-    has every masked record and none of the raw values."""
-    entry = estate.spec.topics[RAW]
-    assert lake_source(entry) == TWIN
+def lake_rows(estate: Estate, home: Path, topic: str, table: str, records: int) -> list[Any]:
+    """Stream ``topic`` (``records`` records in all) into ``table`` with the lake sink."""
     admin = estate.cluster.admin_settings()
     url = RegistryProcess(estate.cluster.dir, port_offset=ESTATE_OFFSET).url
     client = SchemaRegistryClient(
         {"url": url, "basic.auth.user.info": f"{admin.username}:{admin.password}"}
     )
     sink = LakeSink(
-        admin, client, local_catalog(home), TWIN, lake_table(entry),
+        admin, client, local_catalog(home), topic, table,
         SinkSettings(max_rows=50_000, max_wait_s=1.0),
     )  # fmt: skip
     stop = threading.Event()
@@ -207,12 +202,33 @@ def lake_holds_the_twin(
     finally:
         stop.set()
         runner.join(30)
-    table = local_catalog(home).load_table("payments.card_holders").scan().to_arrow()
-    mine = [r for r in table.to_pylist() if r["customer_id"].startswith(run)]
-    assert len(mine) == RECORDS
-    found = {str(r[f]) for r in mine for f in ("name", "email", "card_number")}
-    assert found & raw_values == set()
-    assert all(re.fullmatch(r"\*{12}[0-9]{4}", r["card_number"]) for r in mine)
+    rows: list[Any] = local_catalog(home).load_table(table).scan().to_arrow().to_pylist()
+    return rows
+
+
+def lake_keeps_masks_and_ciphertext(
+    estate: Estate, home: Path, run: str, good: list[dict[str, Any]], twin_records: int
+) -> None:
+    """`lake:` on the raw topic streams its twin: masked values only. A sink pointed at the
+    raw topic itself decodes without the schema's rules: its PII stays ciphertext."""
+    entry = estate.spec.topics[RAW]
+    assert lake_source(entry) == TWIN
+    raw_values = {v[f] for v in good for f in ("name", "email", "card_number")}
+    twin = [
+        r for r in lake_rows(estate, home, TWIN, lake_table(entry), twin_records)
+        if r["customer_id"].startswith(run)
+    ]  # fmt: skip
+    assert len(twin) == RECORDS
+    assert {str(r[f]) for r in twin for f in ("name", "email", "card_number")} & raw_values == set()
+    assert all(re.fullmatch(r"\*{12}[0-9]{4}", r["card_number"]) for r in twin)
+
+    raw = [
+        r for r in lake_rows(estate, home, RAW, "payments.raw_holders", len(read_all(estate, RAW)))
+        if r["customer_id"].startswith(run)
+    ]  # fmt: skip
+    assert len(raw) == RECORDS + 3  # the three bad ones too: the raw topic has them
+    assert {str(r[f]) for r in raw for f in ("name", "email", "card_number")} & raw_values == set()
+    assert {r["country"] for r in raw} == {"NL"}  # untagged fields as written
 
 
 def test_up_with_the_spec_supervises_the_masking_job_and_status_lists_it(estate: Estate) -> None:
