@@ -8,16 +8,19 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from pyiceberg.catalog import Catalog
 from rich.console import Console
 
 from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
 from streamplane.cli._tables import new_table, print_table
 from streamplane.errors import StreamplaneError
+from streamplane.lake.catalogs import open_catalog
 from streamplane.lake.export import (
     CLICKHOUSE_COLLECTION,
     Source,
@@ -32,7 +35,7 @@ from streamplane.lake.maintenance import MaintenancePolicy, maintain
 from streamplane.lake.query import as_json_rows, clickhouse_query, run_query
 from streamplane.lake.schema import arrow_schema
 from streamplane.lake.sink import LakeSink, SinkSettings, SinkStats
-from streamplane.lake.table import LakeTable, local_catalog
+from streamplane.lake.table import LakeTable
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import LakeSink as LakeSinkSpec
 from streamplane.model import Spec, lake_source, lake_table, load_spec, read_schema
@@ -75,7 +78,32 @@ def sink_settings(lake: LakeSinkSpec) -> SinkSettings:
         max_wait_s=lake.commit_interval / 1000,
         maintenance_interval_s=lake.maintenance_interval / 1000,
         maintenance=MaintenancePolicy(snapshot_retention_s=lake.snapshot_retention / 1000),
+        partition_by=tuple(lake.partition_by),
     )
+
+
+@dataclass
+class LakeTopic:
+    """A topic with ``lake:``: its table, the topic the sink reads, and the catalog."""
+
+    topic: str
+    table: str
+    source: str
+    lake: LakeSinkSpec
+    catalog: Catalog
+
+
+def lake_entries(spec: Spec, target: Target, home: Path) -> list[LakeTopic]:
+    """Every lake topic of the spec, each with its catalog opened (once per catalog)."""
+    catalogs: dict[str | None, Catalog] = {}
+    found = []
+    for topic, table in lake_topics(spec).items():
+        lake = spec.topics[topic].topic.lake
+        assert lake is not None
+        if lake.catalog not in catalogs:
+            catalogs[lake.catalog] = open_catalog(spec, lake.catalog, target.secrets, home)
+        found.append(LakeTopic(topic, table, source(spec, topic), lake, catalogs[lake.catalog]))
+    return found
 
 
 def _target(
@@ -105,12 +133,11 @@ def run(
         raise StreamplaneError(
             f"{topic} has no `lake:` in {spec}; topics with one: {', '.join(tables) or 'none'}"
         )
-    lake = loaded.topics[topic].topic.lake
-    assert lake is not None
     target, home = _target(loaded, cluster, data_dir)
+    (entry,) = [e for e in lake_entries(loaded, target, home) if e.topic == topic]
     sink = LakeSink(
-        target.settings, registry_client(target.registry), local_catalog(home),
-        source(loaded, topic), tables[topic], sink_settings(lake),
+        target.settings, registry_client(target.registry), entry.catalog, entry.source,
+        entry.table, sink_settings(entry.lake),
     )  # fmt: skip
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -137,17 +164,16 @@ def tables(
 ) -> None:
     """Each lake table of the spec: its topic, rows, snapshots and committed offsets."""
     loaded = load_spec(spec)
-    _, home = _target(loaded, cluster, data_dir, reach=False)
-    catalog = local_catalog(home)
+    target, home = _target(loaded, cluster, data_dir, reach=False)
     found: list[dict[str, Any]] = []
-    for topic, identifier in lake_topics(loaded).items():
-        if not catalog.table_exists(identifier):
+    for entry in lake_entries(loaded, target, home):
+        identifier, topic = entry.table, entry.source
+        if not entry.catalog.table_exists(identifier):
             found.append({
-                "table": identifier, "topic": source(loaded, topic), "rows": 0, "snapshots": 0,
-                "offsets": {},
+                "table": identifier, "topic": topic, "rows": 0, "snapshots": 0, "offsets": {},
             })  # fmt: skip
             continue
-        table = catalog.load_table(identifier)
+        table = entry.catalog.load_table(identifier)
         snapshot = table.current_snapshot()
         rows = (
             int(snapshot.summary.additional_properties.get("total-records", 0))
@@ -155,15 +181,13 @@ def tables(
             else 0
         )
         found.append({
-            "table": identifier, "topic": source(loaded, topic), "rows": rows,
+            "table": identifier, "topic": topic, "rows": rows,
             "snapshots": len(table.snapshots()), "offsets": LakeTable(table, topic).offsets(),
         })  # fmt: skip
     if as_json:
         print(json.dumps(found, indent=2))
         return
-    table_view = new_table(
-        f"lake tables ({home})", ("table", "topic", "rows", "snapshots", "offsets")
-    )
+    table_view = new_table("lake tables", ("table", "topic", "rows", "snapshots", "offsets"))
     for row in found:
         table_view.add_row(
             row["table"],
@@ -209,22 +233,16 @@ def query(
     if fresh and engine != "duckdb":
         raise StreamplaneError("--fresh adds Kafka's tail through DuckDB: use --engine duckdb")
     loaded = load_spec(spec)
-    target, home = _target(loaded, cluster, data_dir)
-    catalog = local_catalog(home)
-    pairs = [
-        (t, source(loaded, topic))
-        for topic, t in lake_topics(loaded).items()
-        if catalog.table_exists(t)
-    ]
-    if not pairs:
-        raise StreamplaneError(
-            f"no lake table exists yet in {home}: `streamplane up --spec` starts the sinks"
-        )
+    target, home = _target(loaded, cluster, data_dir, reach=fresh)
+    entries = [e for e in lake_entries(loaded, target, home) if e.catalog.table_exists(e.table)]
+    if not entries:
+        raise StreamplaneError("no lake table exists yet: `streamplane up --spec` starts the sinks")
+    catalogs = {e.table: e.catalog for e in entries}
     if engine == "clickhouse":
-        result = clickhouse_query(catalog, sql, [t for t, _ in pairs])
+        result = clickhouse_query(catalogs, sql, list(catalogs))
     else:
         extra = (target.settings, registry_client(target.registry)) if fresh else None
-        result = run_query(catalog, sql, pairs, fresh=extra)
+        result = run_query(catalogs, sql, [(e.table, e.source) for e in entries], fresh=extra)
     if as_json:
         print(json.dumps(as_json_rows(result), indent=2))
         return
@@ -247,24 +265,23 @@ def maintain_tables(
     """Compact small files and expire old snapshots now (each sink also does it every
     `maintenance_interval`); offsets and rows are kept."""
     loaded = load_spec(spec)
-    _, home = _target(loaded, cluster, data_dir, reach=False)
-    catalog = local_catalog(home)
-    wanted = {t: topic for topic, t in lake_topics(loaded).items()}
-    if table is not None and table not in wanted:
-        raise StreamplaneError(f"no lake table {table} in {spec}; tables: {', '.join(wanted)}")
+    target, home = _target(loaded, cluster, data_dir, reach=False)
+    entries = lake_entries(loaded, target, home)
+    names = [e.table for e in entries]
+    if table is not None and table not in names:
+        raise StreamplaneError(f"no lake table {table} in {spec}; tables: {', '.join(names)}")
     done: list[dict[str, Any]] = []
-    for identifier, topic in sorted(wanted.items()):
-        if (table is not None and identifier != table) or not catalog.table_exists(identifier):
+    for entry in sorted(entries, key=lambda e: e.table):
+        if table not in (None, entry.table) or not entry.catalog.table_exists(entry.table):
             continue
-        lake = loaded.topics[topic].topic.lake
-        assert lake is not None
-        result = maintain(catalog.load_table(identifier), sink_settings(lake).maintenance)
-        done.append({"table": identifier, **result.__dict__})
+        policy = sink_settings(entry.lake).maintenance
+        result = maintain(entry.catalog.load_table(entry.table), policy)
+        done.append({"table": entry.table, **result.__dict__})
     if as_json:
         print(json.dumps(done, indent=2))
         return
     view = new_table(
-        f"lake maintenance ({home})",
+        "lake maintenance",
         ("table", "compacted files", "written files", "expired snapshots", "deleted files"),
     )
     for row in done:

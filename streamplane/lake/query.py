@@ -84,17 +84,22 @@ def tail_rows(
         consumer.close()
 
 
+def _catalog(catalogs: Catalog | Mapping[str, Catalog], identifier: str) -> Catalog:
+    return catalogs[identifier] if isinstance(catalogs, Mapping) else catalogs
+
+
 def run_query(
-    catalog: Catalog,
+    catalogs: Catalog | Mapping[str, Catalog],
     sql: str,
     tables: Iterable[tuple[str, str]],
     *,
     fresh: tuple[ConnectionSettings, SchemaRegistryClient] | None = None,
 ) -> pa.Table:
-    """Run ``sql`` over ``tables`` ((identifier, topic) pairs) and return the result."""
+    """Run ``sql`` over ``tables`` ((identifier, topic) pairs), each in ``catalogs`` (one
+    catalog, or one per identifier), and return the result."""
     con = duckdb.connect()
     for identifier, topic in tables:
-        table = catalog.load_table(identifier)
+        table = _catalog(catalogs, identifier).load_table(identifier)
         namespace, name = identifier.rsplit(".", 1)
         source = _duckdb_source(con, table, f"_rows_{namespace}_{name}")
         if fresh is not None:
@@ -143,7 +148,9 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def clickhouse_query(catalog: Catalog, sql: str, identifiers: Iterable[str]) -> pa.Table:
+def clickhouse_query(
+    catalogs: Catalog | Mapping[str, Catalog], sql: str, identifiers: Iterable[str]
+) -> pa.Table:
     """Run ``sql`` with ClickHouse over the tables (local warehouses only).
 
     chDB 4.4 lets a query read only files under the process's working directory (its
@@ -152,7 +159,7 @@ def clickhouse_query(catalog: Catalog, sql: str, identifiers: Iterable[str]) -> 
     which a CLI command and a test need not be."""
     import chdb  # imported here: it loads a 500 MB library most commands never need
 
-    locations = {i: catalog.load_table(i).location() for i in identifiers}
+    locations = {i: _catalog(catalogs, i).load_table(i).location() for i in identifiers}
     paths = {}
     for identifier, location in locations.items():
         parsed = urlparse(location)

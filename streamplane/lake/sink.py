@@ -55,6 +55,8 @@ class SinkSettings:
     #: Compaction and snapshot expiry run between two commits this often (0: never).
     maintenance_interval_s: float = 600.0
     maintenance: MaintenancePolicy = field(default_factory=MaintenancePolicy)
+    #: Iceberg partition transforms (``lake.partition_by``), added when the table lacks them.
+    partition_by: tuple[str, ...] = ()
 
 
 @dataclass
@@ -114,7 +116,10 @@ class LakeSink:
 
     # ------------------------------------------------------------------ set-up
     def _open_table(self, schema: pa.Schema) -> LakeTable:
-        self._table = LakeTable.open(self.catalog, self.identifier, schema, topic=self.topic)
+        self._table = LakeTable.open(
+            self.catalog, self.identifier, schema, topic=self.topic,
+            partition_by=self.config.partition_by,
+        )  # fmt: skip
         self._schema = schema
         return self._table
 

@@ -18,18 +18,30 @@ offsets.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
+from pyiceberg.transforms import (
+    BucketTransform,
+    DayTransform,
+    HourTransform,
+    IdentityTransform,
+    MonthTransform,
+    Transform,
+    TruncateTransform,
+    YearTransform,
+)
 
 from streamplane.errors import StreamplaneError
 from streamplane.lake.schema import UnmappableSchema, evolution_problems, same
+from streamplane.model import lake_partition
 
 OFFSETS_PROPERTY = "streamplane.offsets"
 TOPIC_PROPERTY = "streamplane.topic"
@@ -59,9 +71,19 @@ class LakeTable:
     topic: str
 
     @classmethod
-    def open(cls, catalog: Catalog, identifier: str, schema: pa.Schema, *, topic: str) -> LakeTable:
+    def open(
+        cls,
+        catalog: Catalog,
+        identifier: str,
+        schema: pa.Schema,
+        *,
+        topic: str,
+        partition_by: Sequence[str] = (),
+    ) -> LakeTable:
         """Create the table (and its namespace) if missing; evolve its schema to ``schema``
-        when the change is one Iceberg can take, else refuse with the reasons."""
+        when the change is one Iceberg can take, else refuse with the reasons; add the
+        partition fields of ``partition_by`` it lacks (Iceberg partition evolution: files
+        written before keep their layout)."""
         namespace = identifier.rsplit(".", 1)[0]
         catalog.create_namespace_if_not_exists(namespace)
         table = catalog.create_table_if_not_exists(
@@ -86,6 +108,7 @@ class LakeTable:
         if not same(current, schema) and not _only_removed(current, schema):
             with table.update_schema() as update:
                 update.union_by_name(schema)
+        _partition(table, partition_by)
         return cls(table, topic)
 
     def offsets(self) -> dict[int, int]:
@@ -123,6 +146,45 @@ class LakeTable:
             raise StaleWriter(
                 f"table {self.table.name()} changed under this writer: {exc}"
             ) from exc
+
+
+def _transform(kind: str, width: int | None) -> Transform[Any, Any]:
+    simple: dict[str, Transform[Any, Any]] = {
+        "identity": IdentityTransform(), "year": YearTransform(), "month": MonthTransform(),
+        "day": DayTransform(), "hour": HourTransform(),
+    }  # fmt: skip
+    if kind in simple:
+        return simple[kind]
+    assert width is not None
+    return BucketTransform(width) if kind == "bucket" else TruncateTransform(width)
+
+
+def _partition(table: Table, partition_by: Sequence[str]) -> None:
+    """Add the partition fields of ``partition_by`` the table's spec lacks."""
+    schema = table.schema()
+    have = {(f.source_id, str(f.transform)) for f in table.spec().fields}
+    missing = []
+    for item in partition_by:
+        kind, width, column = lake_partition(item)
+        try:
+            field = schema.find_field(column)
+        except ValueError as exc:
+            raise StreamplaneError(
+                f"table {table.name()}: partition {item!r} names no column of the table"
+            ) from exc
+        transform = _transform(kind, width)
+        if not transform.can_transform(field.field_type):
+            raise StreamplaneError(
+                f"table {table.name()}: partition {item!r} cannot apply {kind} to {column} "
+                f"({field.field_type}); year/month/day/hour take dates and timestamps"
+            )
+        if (field.field_id, str(transform)) not in have:
+            name = column if kind == "identity" else f"{column}_{kind}"
+            missing.append((column, transform, name))
+    if missing:
+        with table.update_spec() as update:
+            for column, transform, name in missing:
+                update.add_field(column, transform, name)
 
 
 def _only_removed(current: pa.Schema, proposed: pa.Schema) -> bool:

@@ -64,6 +64,7 @@ from streamplane.model._types import (
     DeadLetters,
     Domain,
     Encryption,
+    LakeCatalog,
     LakeSink,
     Platform,
     Quota,
@@ -75,7 +76,7 @@ from streamplane.model._types import (
     Topic,
     Visibility,
 )
-from streamplane.model._validate import lake_source, lake_table
+from streamplane.model._validate import lake_partition, lake_source, lake_table
 
 __all__ = [
     "DEFAULT_ENCRYPT_RULE",
@@ -100,6 +101,7 @@ __all__ = [
     "Domain",
     "Encryption",
     "FlowTopic",
+    "LakeCatalog",
     "LakeSink",
     "LegacyParking",
     "Objective",
@@ -129,6 +131,7 @@ __all__ = [
     "full_topic_name",
     "has_tagged_field",
     "json_schema",
+    "lake_partition",
     "lake_source",
     "lake_table",
     "legacy_parking_of",

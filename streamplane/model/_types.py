@@ -314,6 +314,40 @@ class LakeSink(_Model):
         ge=0,
         description="Snapshots older than this are expired (time travel reaches this far back).",
     )
+    partition_by: list[str] = Field(
+        [],
+        description='Iceberg partition transforms of top-level value fields: "day(placed_at)" '
+        '(also year, month, hour), "bucket(16, id)", "truncate(4, name)", "country" '
+        "(identity).",
+    )
+    catalog: str | None = Field(
+        None,
+        description="A catalog of the platform's lake_catalogs; default: the local SQLite "
+        "catalog beside the cluster's data.",
+    )
+
+
+class LakeCatalog(_Model):
+    """Where lake tables live: pyiceberg's SQL catalog (SQLite or any SQLAlchemy URI) or an
+    Iceberg REST catalog, with files on local disk or S3-compatible storage."""
+
+    name: Name
+    type: Literal["sql", "rest"] = "sql"
+    uri: str | None = Field(
+        None,
+        description="sql: a SQLAlchemy URI (default: SQLite beside the cluster's data); "
+        "rest: the catalog's base URL.",
+    )
+    warehouse: str | None = Field(
+        None, description="Where data files go: a path, file:// or s3://bucket/prefix URL."
+    )
+    s3_endpoint: str | None = Field(
+        None, description="An S3-compatible endpoint (MinIO, Ceph, moto); default: AWS."
+    )
+    s3_region: str | None = None
+    s3_access_key_id: Secret | None = None
+    s3_secret_access_key: Secret | None = None
+    token: Secret | None = Field(None, description="rest: the catalog's bearer token.")
 
 
 class Topic(_Model):
@@ -664,6 +698,9 @@ class Platform(_Model):
         [], description="Platform SLOs, measured by the canary and the lag monitor."
     )
     alerting: Alerting = Field(default_factory=lambda: Alerting())
+    lake_catalogs: list[LakeCatalog] = Field(
+        [], description="Iceberg catalogs topics' `lake:` may name (`catalog:`)."
+    )
 
 
 RuleSetting.model_rebuild()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
 
 from streamplane.errors import SpecIssue
@@ -14,7 +16,7 @@ from streamplane.model._dead_letters import (
 )
 from streamplane.model._masking import check_masked_twins, twin_topic
 from streamplane.model._replication import check_replication
-from streamplane.model._schema_contract import check_contracts
+from streamplane.model._schema_contract import check_contracts, read_schema
 from streamplane.model._slo import check_slos
 from streamplane.model._spec import ApplicationEntry, Spec, TopicEntry, full_topic_name
 from streamplane.model._topic_configs import check_topic_configs
@@ -133,6 +135,7 @@ def validate(spec: Spec) -> list[SpecIssue]:
         issues.extend(_check_application(spec, name))
     issues.extend(_check_dead_letters(spec))
     issues.extend(_check_lake_sinks(spec))
+    issues.extend(_check_lake_catalogs(spec))
     issues.extend(check_contracts(spec))
     issues.extend(check_masked_twins(spec))
     for qi, quota in enumerate(platform.quotas):
@@ -348,6 +351,32 @@ def lake_source(entry: TopicEntry) -> str:
     return entry.full_name
 
 
+_PARTITION_RE = re.compile(
+    r"^\s*(?:(?P<t>year|month|day|hour|identity)\(\s*(?P<c1>\w+)\s*\)"
+    r"|(?P<n>bucket|truncate)\(\s*(?P<w>\d+)\s*,\s*(?P<c2>\w+)\s*\)"
+    r"|(?P<c3>\w+))\s*$"
+)
+
+
+def lake_partition(text: str) -> tuple[str, int | None, str]:
+    """``"day(placed_at)"`` -> ("day", None, "placed_at"); ``"bucket(16, id)"`` ->
+    ("bucket", 16, "id"); a bare column is ("identity", None, column)."""
+    match = _PARTITION_RE.match(text)
+    if match is None:
+        raise ValueError(
+            f"partition {text!r} is not a transform of a column: use year|month|day|hour"
+            "(col), bucket(N, col), truncate(W, col) or a bare column (identity)"
+        )
+    if match["t"]:
+        return match["t"], None, match["c1"]
+    if match["n"]:
+        width = int(match["w"])
+        if width < 1:
+            raise ValueError(f"partition {text!r}: {match['n']} needs a width of at least 1")
+        return match["n"], width, match["c2"]
+    return "identity", None, match["c3"]
+
+
 def lake_table(entry: TopicEntry) -> str:
     """The Iceberg table a topic's lake sink writes: ``lake.table``, else
     ``<tenant>.<domain>_<topic>`` with every - and . as _."""
@@ -377,6 +406,7 @@ def _check_lake_sinks(spec: Spec) -> list[SpecIssue]:
                     "table's columns)",
                 )
             )
+        issues.extend(_check_lake_settings(spec, entry, path))
         table = lake_table(entry)
         if table in tables:
             first = spec.source.locate(tables[table])
@@ -388,6 +418,76 @@ def _check_lake_sinks(spec: Spec) -> list[SpecIssue]:
                 )
             )
         tables.setdefault(table, path)
+    return issues
+
+
+def _check_lake_settings(spec: Spec, entry: TopicEntry, path: Path_) -> list[SpecIssue]:
+    """The partition transforms name fields of the value, the catalog exists."""
+    lake = entry.topic.lake
+    assert lake is not None
+    issues = []
+    ref = entry.topic.value_schema
+    text = read_schema(spec, ref) if ref is not None and ref.file.endswith(".avsc") else None
+    try:
+        document = json.loads(text) if text is not None else None
+    except ValueError:
+        document = None
+    fields = (
+        {f.get("name") for f in document.get("fields", [])} if isinstance(document, dict) else None
+    )
+    for index, item in enumerate(lake.partition_by):
+        where: Path_ = (*path, "partition_by", index)
+        try:
+            _, _, column = lake_partition(item)
+        except ValueError as exc:
+            issues.append(spec.source.issue(where, str(exc), "fix the transform"))
+            continue
+        if fields is not None and column not in fields:
+            issues.append(
+                spec.source.issue(
+                    where,
+                    f"partition {item!r} names {column}, which is not a field of "
+                    f"{entry.full_name}'s value schema",
+                    f"partition by one of: {', '.join(sorted(str(f) for f in fields))}",
+                )
+            )
+    names = {c.name for c in spec.platform.lake_catalogs}
+    if lake.catalog is not None and lake.catalog not in names:
+        issues.append(
+            spec.source.issue(
+                (*path, "catalog"),
+                f"no lake catalog {lake.catalog}",
+                "declare it under `lake_catalogs:` on the platform, or leave `catalog:` out "
+                "for the local one" + (f"; declared: {', '.join(sorted(names))}" if names else ""),
+            )
+        )
+    return issues
+
+
+def _check_lake_catalogs(spec: Spec) -> list[SpecIssue]:
+    """Each catalog once, with what its type needs."""
+    issues = []
+    seen: set[str] = set()
+    for index, catalog in enumerate(spec.platform.lake_catalogs):
+        path: Path_ = ("lake_catalogs", index)
+        if catalog.name in seen:
+            issues.append(spec.source.issue(path, f"lake catalog {catalog.name} twice", "keep one"))
+        seen.add(catalog.name)
+        if catalog.type == "rest" and not catalog.uri:
+            issues.append(
+                spec.source.issue(
+                    path, f"REST catalog {catalog.name} has no uri", "give `uri: https://...`"
+                )
+            )
+        if (catalog.s3_access_key_id is None) != (catalog.s3_secret_access_key is None):
+            issues.append(
+                spec.source.issue(
+                    path,
+                    f"lake catalog {catalog.name} has only one of the S3 key id and secret",
+                    "give both `s3_access_key_id` and `s3_secret_access_key`, or neither "
+                    "(the default AWS credential chain)",
+                )
+            )
     return issues
 
 

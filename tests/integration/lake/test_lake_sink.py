@@ -6,6 +6,7 @@ becomes a column; DuckDB and ClickHouse see the table, and with --fresh the tail
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from confluent_kafka import SerializingProducer
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -24,12 +26,18 @@ from confluent_kafka.schema_registry.avro import AvroSerializer
 from typer.testing import CliRunner
 
 from streamplane.cli import app
+from streamplane.lake.catalogs import open_catalog
 from streamplane.lake.table import LakeTable, local_catalog
 from streamplane.local import LocalCluster, RegistryProcess, open_cluster
+from streamplane.model import load_spec
+from streamplane.reconcile._secrets import SecretStore
 from tests.conftest import TEST_ROOT
 from tests.integration.conftest import PORT_SHIFT
+from tests.integration.registry import test_encryption
 
 OFFSET = 23000 + PORT_SHIFT
+# moto's S3 server, for the catalog on S3-compatible storage: one per module.
+moto_url = test_encryption.moto_url
 TOPIC = "shop.orders.placed"
 TABLE = "shop.orders_placed"
 runner = CliRunner()
@@ -45,6 +53,13 @@ ORDER = {
 SPEC = """
 clusters:
   - {name: local, local: true, environment: dev}
+lake_catalogs:
+  - name: s3
+    warehouse: s3://lake/warehouse
+    s3_endpoint: MOTO_URL
+    s3_region: us-east-1
+    s3_access_key_id: {env: STREAMPLANE_TEST_S3_KEY}
+    s3_secret_access_key: {env: STREAMPLANE_TEST_S3_SECRET}
 policy:
   rules:
     replication:
@@ -60,6 +75,10 @@ tenants:
             partitions: 3
             value_schema: schemas/order.avsc
             lake: {max_rows: 400, commit_interval: 1s, maintenance_interval: 2s, snapshot_retention: 0}
+          - name: shipped
+            partitions: 2
+            value_schema: schemas/order.avsc
+            lake: {catalog: s3, partition_by: ['day(placed_at)'], commit_interval: 1s}
 """
 
 
@@ -76,9 +95,9 @@ class Lake:
         assert result.exit_code == 0, text
         return text
 
-    def sink(self) -> subprocess.Popen[bytes]:
+    def sink(self, topic: str = TOPIC) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "streamplane", "lake", "run", TOPIC, str(self.spec),
+            [sys.executable, "-m", "streamplane", "lake", "run", topic, str(self.spec),
              "--data-dir", str(self.root)],
             stdout=subprocess.DEVNULL, stderr=(self.root / "sink.log").open("ab"),
         )  # fmt: skip
@@ -108,11 +127,17 @@ class Lake:
 
 
 @pytest.fixture(scope="module")
-def lake() -> Iterator[Lake]:
+def lake(moto_url: str) -> Iterator[Lake]:
     root = TEST_ROOT / "lake"
     spec = TEST_ROOT / "lake-spec"
     (spec / "schemas").mkdir(parents=True, exist_ok=True)
-    (spec / "platform.yaml").write_text(SPEC)
+    (spec / "platform.yaml").write_text(SPEC.replace("MOTO_URL", moto_url))
+    # The S3 catalog's keys, as the spec's secret sources name them (moto takes any).
+    os.environ.update(STREAMPLANE_TEST_S3_KEY="lake-key", STREAMPLANE_TEST_S3_SECRET="lake-secret")
+    boto3.client(
+        "s3", endpoint_url=moto_url, region_name="us-east-1",
+        aws_access_key_id="lake-key", aws_secret_access_key="lake-secret",
+    ).create_bucket(Bucket="lake")  # fmt: skip
     (spec / "schemas" / "order.avsc").write_text(json.dumps(ORDER))
     up = runner.invoke(app, ["up", "--data-dir", str(root), "--port-offset", str(OFFSET),
                              "--no-audit", "--no-canary"])  # fmt: skip
@@ -259,3 +284,53 @@ def test_olap_configs_are_generated_for_the_lake_topics(lake: Lake, tmp_path: Pa
     stream = table["ingestionConfig"]["streamIngestionConfig"]["streamConfigMaps"][0]
     assert stream["stream.kafka.broker.list"] == bootstrap
     assert stream["stream.kafka.topic.name"] == TOPIC
+
+
+def test_a_partitioned_table_on_s3_through_its_catalog(lake: Lake, moto_url: str) -> None:
+    """`lake: {catalog: s3, partition_by: [day(placed_at)]}`: the sink writes the table's
+    files to S3-compatible storage (moto's server), one folder per day, and the queries
+    and maintenance go through the same catalog."""
+    import datetime
+    import decimal
+
+    shipped = "shop.orders.shipped"
+    producer = lake.producer(ORDER)
+    start = datetime.datetime(2026, 3, 1, tzinfo=datetime.UTC)
+    for n in range(300):
+        placed = start + datetime.timedelta(hours=n % 72)  # three days
+        producer.produce(
+            shipped, value={"id": n, "amount": decimal.Decimal("3.50"), "placed_at": placed}
+        )
+    producer.flush(30)
+    spec = load_spec(lake.spec)
+    catalog = open_catalog(
+        spec, "s3", SecretStore(spec, local_secrets_dir=None), lake.root / "lake"
+    )
+
+    def committed() -> int:
+        if not catalog.table_exists("shop.orders_shipped"):
+            return -1
+        return sum(LakeTable(catalog.load_table("shop.orders_shipped"), shipped).offsets().values())
+
+    sink = lake.sink(shipped)
+    try:
+        wait_for(lambda: committed() == 300, timeout_s=90)
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(30)
+    table = catalog.load_table("shop.orders_shipped")
+    assert table.location().startswith("s3://lake/warehouse/")
+    assert [f.name for f in table.spec().fields] == ["placed_at_day"]
+    s3 = boto3.client(
+        "s3", endpoint_url=moto_url, region_name="us-east-1",
+        aws_access_key_id="lake-key", aws_secret_access_key="lake-secret",
+    )  # fmt: skip
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake")["Contents"]]
+    days = {k.split("placed_at_day=")[1].split("/")[0] for k in keys if "placed_at_day=" in k}
+    assert days == {"2026-03-01", "2026-03-02", "2026-03-03"}
+    counted = json.loads(lake.cli("lake", "query", "select count(*) as n, count(distinct id) as d "
+                                  "from shop.orders_shipped", "--spec", str(lake.spec), "--json"))  # fmt: skip
+    assert counted == [{"n": 300, "d": 300}]
+    listed = json.loads(lake.cli("lake", "tables", str(lake.spec), "--json"))
+    assert {t["table"]: t["rows"] for t in listed}["shop.orders_shipped"] == 300
+    lake.cli("lake", "maintain", str(lake.spec), "--table", "shop.orders_shipped")

@@ -85,3 +85,52 @@ def test_schema_changes_evolve_or_are_refused(tmp_path: Path) -> None:
         LakeTable.open(catalog, "shop.orders", required, topic="shop.orders")
     with pytest.raises(StreamplaneError, match=r"fed from topic shop\.orders, not shop\.other"):
         LakeTable.open(catalog, "shop.orders", SCHEMA, topic="shop.other")
+
+
+STAMPED = pa.schema(
+    [
+        pa.field("id", pa.int64(), nullable=False),
+        pa.field("placed_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+
+def stamped(*ids: int) -> pa.Table:
+    days = [1_700_000_000_000_000 + i * 86_400_000_000 for i in ids]  # one day apart
+    return pa.table(
+        {"id": list(ids), "placed_at": pa.array(days, pa.timestamp("us", tz="UTC"))},
+        schema=STAMPED,
+    )
+
+
+def test_partitioned_tables_write_a_folder_per_partition(tmp_path: Path) -> None:
+    table = LakeTable.open(
+        local_catalog(tmp_path), "shop.orders", STAMPED, topic="shop.orders",
+        partition_by=["day(placed_at)", "bucket(4, id)"],
+    )  # fmt: skip
+    assert [(f.name, str(f.transform)) for f in table.table.spec().fields] == [
+        ("placed_at_day", "day"), ("id_bucket", "bucket[4]"),
+    ]  # fmt: skip
+    table.commit(stamped(1, 2, 3), {0: 3}, based_on={})
+    folders = {p.parent.parent.name for p in (tmp_path / "warehouse").rglob("*.parquet")}
+    assert len(folders) == 3 and all(f.startswith("placed_at_day=") for f in folders)
+    assert sorted(table.table.scan().to_arrow()["id"].to_pylist()) == [1, 2, 3]
+    # Opening again with the same spec changes nothing; a new transform is added.
+    again = LakeTable.open(
+        local_catalog(tmp_path), "shop.orders", STAMPED, topic="shop.orders",
+        partition_by=["day(placed_at)", "bucket(4, id)", "truncate(10, id)"],
+    )  # fmt: skip
+    assert [f.name for f in again.table.spec().fields][-1] == "id_truncate"
+
+
+def test_a_partition_the_column_cannot_take_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StreamplaneError, match=r"cannot apply day to id \(long\)"):
+        LakeTable.open(
+            local_catalog(tmp_path), "shop.orders", STAMPED, topic="shop.orders",
+            partition_by=["day(id)"],
+        )  # fmt: skip
+    with pytest.raises(StreamplaneError, match="names no column"):
+        LakeTable.open(
+            local_catalog(tmp_path), "shop.other", STAMPED, topic="shop.other",
+            partition_by=["country"],
+        )  # fmt: skip
