@@ -31,6 +31,7 @@ from streamplane.lake.export import (
     millisecond_fields,
     pinot_files,
 )
+from streamplane.lake.json_schema import json_arrow_schema
 from streamplane.lake.maintenance import MaintenancePolicy, maintain
 from streamplane.lake.query import as_json_rows, clickhouse_query, run_query
 from streamplane.lake.schema import arrow_schema
@@ -336,15 +337,24 @@ def export(
         text = read_schema(loaded, ref) if ref is not None else None
         if text is None:
             raise StreamplaneError(f"cannot read the value schema of {name} ({ref})")
-        avro = json.loads(text)
-        value = arrow_schema(avro)
+        document = json.loads(text)
+        json_value = ref is not None and ref.file.endswith(".json")
+        value = json_arrow_schema(document) if json_value else arrow_schema(document)
         origin = Source.of(
             source(loaded, name), table, entry.topic.partitions, target.settings, registry,
-            principal,
+            principal, value_format="json" if json_value else "avro",
         )  # fmt: skip
         files: dict[str, str]
+        if engine == "clickhouse" and json_value and topic is None:
+            console.print(
+                f"skipped {name}: JSON in the registry's wire format has no ClickHouse input "
+                "format (export it for Pinot)",
+                markup=False,
+            )
+            continue
         if engine == "clickhouse":
-            ddl = clickhouse_ddl(origin, value, millisecond_fields(avro))
+            millis = set() if json_value else millisecond_fields(document)
+            ddl = clickhouse_ddl(origin, value, millis)
             if check:
                 check_clickhouse(ddl, origin)
             files = {

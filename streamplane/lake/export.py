@@ -50,6 +50,8 @@ class Source:
     principal: str
     registry_url: str
     replication: int = 1
+    #: "avro" or "json": how the registry's wire format frames the values.
+    value_format: str = "avro"
 
     @classmethod
     def of(
@@ -61,10 +63,11 @@ class Source:
         registry_url: str,
         principal: str,
         replication: int = 1,
+        value_format: str = "avro",
     ) -> Source:
         return cls(
             topic, table, partitions, settings.bootstrap_servers, settings.security_protocol,
-            settings.sasl_mechanism, principal, registry_url, replication,
+            settings.sasl_mechanism, principal, registry_url, replication, value_format,
         )  # fmt: skip
 
 
@@ -137,6 +140,12 @@ def clickhouse_ddl(source: Source, value: pa.Schema, millis: set[str] | None = N
     ReplacingMergeTree target, a view moving rows across, and one keeping the records
     that could not be parsed (instead of stopping ingestion). ``millis``: the fields to
     type DateTime64(3) (:func:`millisecond_fields`)."""
+    if source.value_format != "avro":
+        raise StreamplaneError(
+            f"{source.topic} holds JSON in the registry's wire format (a 5-byte schema id "
+            "before each value), which no ClickHouse input format reads; export it for "
+            "Pinot, or query its lake table with --engine clickhouse"
+        )
     database, name = (_quote(p) for p in source.table.split(".", 1))
 
     def column(f: pa.Field) -> str:
@@ -275,6 +284,16 @@ def _pinot_type(t: pa.DataType) -> str:
     raise StreamplaneError(f"no Pinot type for Arrow type {t}")
 
 
+#: Pinot's decoders of the registry's wire format (its confluent-avro and confluent-json
+#: input format plugins).
+_PINOT_DECODERS = {
+    "avro": "org.apache.pinot.plugin.inputformat.avro.confluent."
+    "KafkaConfluentSchemaRegistryAvroMessageDecoder",
+    "json": "org.apache.pinot.plugin.inputformat.json.confluent."
+    "KafkaConfluentSchemaRegistryJsonMessageDecoder",
+}
+
+
 def pinot_name(table: str) -> str:
     """Pinot table and schema names hold no dots."""
     return table.replace(".", "_")
@@ -329,9 +348,7 @@ def pinot_table(source: Source, value: pa.Schema, *, retention_days: int | None)
         "stream.kafka.consumer.type": "lowlevel",
         "stream.kafka.consumer.factory.class.name":
             "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory",
-        "stream.kafka.decoder.class.name":
-            "org.apache.pinot.plugin.inputformat.avro.confluent."
-            "KafkaConfluentSchemaRegistryAvroMessageDecoder",
+        "stream.kafka.decoder.class.name": _PINOT_DECODERS[source.value_format],
         "stream.kafka.decoder.prop.schema.registry.rest.url": source.registry_url,
         "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
         "realtime.segment.flush.threshold.rows": "0",

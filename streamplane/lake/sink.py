@@ -16,7 +16,6 @@ holds and go back to the table's offsets.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -31,9 +30,9 @@ from pyiceberg.catalog import Catalog
 
 from streamplane.errors import StreamplaneError
 from streamplane.kafka import ConnectionSettings
-from streamplane.lake.decode import RecordDecoder, schema_id
+from streamplane.lake.decode import RecordDecoder, schema_id, value_columns
 from streamplane.lake.maintenance import MaintenancePolicy, maintain
-from streamplane.lake.schema import arrow_schema, same
+from streamplane.lake.schema import same
 from streamplane.lake.table import LakeTable, StaleWriter
 
 log = logging.getLogger(__name__)
@@ -70,9 +69,9 @@ class SinkStats:
     deleted_files: int = 0
 
 
-def table_schema(value_schema: dict[str, Any]) -> pa.Schema:
+def table_schema(schema_str: str, schema_type: str | None = "AVRO") -> pa.Schema:
     """The value's columns, then the Kafka coordinates of each row."""
-    value = arrow_schema(value_schema)
+    value = value_columns(schema_str, schema_type)
     clash = set(value.names) & set(KAFKA_COLUMNS.names)
     if clash:
         raise StreamplaneError(
@@ -126,7 +125,7 @@ class LakeSink:
     def _latest_schema(self) -> pa.Schema:
         latest = self.registry.get_latest_version(f"{self.topic}-value")
         self._known.add(int(latest.schema_id or 0))
-        return table_schema(json.loads(latest.schema.schema_str or "{}"))
+        return table_schema(latest.schema.schema_str or "{}", latest.schema.schema_type)
 
     def _seek(self, offsets: dict[int, int]) -> None:
         assert self._consumer is not None
@@ -218,7 +217,7 @@ class LakeSink:
 
     def _evolve(self, sid: int) -> None:
         schema = self.registry.get_schema(sid)
-        proposed = table_schema(json.loads(schema.schema_str or "{}"))
+        proposed = table_schema(schema.schema_str or "{}", schema.schema_type)
         self._known.add(sid)
         assert self._schema is not None
         if not same(self._schema, proposed) and not set(proposed.names) <= set(self._schema.names):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from typing import Any
 
 from streamplane.errors import SpecIssue
 from streamplane.kafka._profiles import violations
@@ -396,14 +397,14 @@ def _check_lake_sinks(spec: Spec) -> list[SpecIssue]:
             continue
         path: Path_ = (*entry.path, "lake")
         schema = entry.topic.value_schema
-        if schema is None or not schema.file.endswith(".avsc"):
+        if schema is None or not schema.file.endswith((".avsc", ".json")):
             issues.append(
                 spec.source.issue(
                     path,
-                    f"the lake sink of {entry.full_name} reads Avro values, and the topic has "
-                    "no Avro value_schema",
-                    "give it `value_schema: schemas/<name>.avsc` (the sink maps it to the "
-                    "table's columns)",
+                    f"the lake sink of {entry.full_name} reads Avro or JSON Schema values, and "
+                    "the topic has no such value_schema",
+                    "give it `value_schema: schemas/<name>.avsc` (or .json; the sink maps it "
+                    "to the table's columns)",
                 )
             )
         issues.extend(_check_lake_settings(spec, entry, path))
@@ -427,14 +428,16 @@ def _check_lake_settings(spec: Spec, entry: TopicEntry, path: Path_) -> list[Spe
     assert lake is not None
     issues = []
     ref = entry.topic.value_schema
-    text = read_schema(spec, ref) if ref is not None and ref.file.endswith(".avsc") else None
+    text = read_schema(spec, ref) if ref is not None else None
     try:
         document = json.loads(text) if text is not None else None
     except ValueError:
         document = None
-    fields = (
-        {f.get("name") for f in document.get("fields", [])} if isinstance(document, dict) else None
-    )
+    fields: set[Any] | None = None
+    if isinstance(document, dict) and ref is not None and ref.file.endswith(".avsc"):
+        fields = {f.get("name") for f in document.get("fields", [])}
+    elif isinstance(document, dict) and isinstance(document.get("properties"), dict):
+        fields = set(document["properties"])
     for index, item in enumerate(lake.partition_by):
         where: Path_ = (*path, "partition_by", index)
         try:

@@ -23,6 +23,7 @@ import pytest
 from confluent_kafka import SerializingProducer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.schema_registry.json_schema import JSONSerializer
 from typer.testing import CliRunner
 
 from streamplane.cli import app
@@ -79,7 +80,22 @@ tenants:
             partitions: 2
             value_schema: schemas/order.avsc
             lake: {catalog: s3, partition_by: ['day(placed_at)'], commit_interval: 1s}
+          - name: returned
+            partitions: 1
+            value_schema: schemas/return.json
+            lake: {commit_interval: 1s}
 """
+RETURN = {
+    "type": "object",
+    "required": ["id", "returned_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "returned_at": {"type": "string", "format": "date-time"},
+        "reason": {"type": ["string", "null"]},
+        "lines": {"type": "array", "items": {"type": "object", "required": ["sku"],
+                  "properties": {"sku": {"type": "string"}, "quantity": {"type": "integer"}}}},
+    },
+}  # fmt: skip
 
 
 @dataclass
@@ -139,6 +155,7 @@ def lake(moto_url: str) -> Iterator[Lake]:
         aws_access_key_id="lake-key", aws_secret_access_key="lake-secret",
     ).create_bucket(Bucket="lake")  # fmt: skip
     (spec / "schemas" / "order.avsc").write_text(json.dumps(ORDER))
+    (spec / "schemas" / "return.json").write_text(json.dumps(RETURN))
     up = runner.invoke(app, ["up", "--data-dir", str(root), "--port-offset", str(OFFSET),
                              "--no-audit", "--no-canary"])  # fmt: skip
     cluster = open_cluster(root)
@@ -334,3 +351,44 @@ def test_a_partitioned_table_on_s3_through_its_catalog(lake: Lake, moto_url: str
     listed = json.loads(lake.cli("lake", "tables", str(lake.spec), "--json"))
     assert {t["table"]: t["rows"] for t in listed}["shop.orders_shipped"] == 300
     lake.cli("lake", "maintain", str(lake.spec), "--table", "shop.orders_shipped")
+
+
+def test_a_json_schema_topic_streams_into_typed_columns(lake: Lake) -> None:
+    """JSON values in the registry's wire format: the table's columns come from the JSON
+    Schema, date-times as timestamps, nested arrays of objects as lists of structs."""
+    returned = "shop.orders.returned"
+    serializer = JSONSerializer(
+        json.dumps(RETURN), lake.registry,
+        conf={"auto.register.schemas": False, "use.latest.version": True},
+    )  # fmt: skip
+    producer = SerializingProducer(
+        lake.cluster.admin_settings().librdkafka(
+            **{"acks": "all", "value.serializer": serializer, "log_level": 3}
+        )
+    )
+    for n in range(40):
+        producer.produce(returned, value={
+            "id": n, "returned_at": f"2026-03-0{1 + n % 3}T12:00:00Z",
+            "reason": None if n % 2 else "damaged",
+            "lines": [{"sku": f"sku-{n}", "quantity": 1}, {"sku": "extra"}],
+        })  # fmt: skip
+    producer.flush(30)
+    sink = lake.sink(returned)
+    try:
+        wait_for(
+            lambda: local_catalog(lake.root / "lake").table_exists("shop.orders_returned")
+            and sum(LakeTable(local_catalog(lake.root / "lake").load_table(
+                "shop.orders_returned"), returned).offsets().values()) == 40,
+            timeout_s=60,
+        )  # fmt: skip
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(30)
+    sql = (
+        "select count(*) as n, count(reason) as reasons, min(returned_at)::varchar as first, "
+        "sum(len(lines))::int as lines from shop.orders_returned"
+    )
+    found = json.loads(lake.cli("lake", "query", sql, "--spec", str(lake.spec), "--json"))
+    assert found == [{"n": 40, "reasons": 20, "first": "2026-03-01 12:00:00+00", "lines": 80}]
+    table = local_catalog(lake.root / "lake").load_table("shop.orders_returned")
+    assert str(table.schema().find_field("returned_at").field_type) == "timestamptz"

@@ -121,3 +121,21 @@ def test_pinot_accepts_the_configs_and_refuses_a_broken_one() -> None:
 def test_a_type_no_engine_has_is_refused() -> None:
     with pytest.raises(StreamplaneError, match="no ClickHouse type"):
         clickhouse_type(pa.duration("s"), False)
+
+
+def test_json_topics_go_to_pinot_not_clickhouse() -> None:
+    value = arrow_schema(ORDER)
+    source = Source.of(
+        "shop.orders.returned", "shop.orders_returned", 1,
+        ConnectionSettings("broker-1:9092", username="admin", password="secret"),
+        "http://registry:8081", "olap", value_format="json",
+    )  # fmt: skip
+    with pytest.raises(StreamplaneError, match="no ClickHouse input format reads"):
+        clickhouse_ddl(source, value)
+    files = pinot_files(source, value, retention_days=None)
+    table = json.loads(next(t for n, t in files.items() if n.endswith(".table.json")))
+    stream = table["ingestionConfig"]["streamIngestionConfig"]["streamConfigMaps"][0]
+    assert stream["stream.kafka.decoder.class.name"].endswith(
+        "json.confluent.KafkaConfluentSchemaRegistryJsonMessageDecoder"
+    )
+    check_pinot(files)
