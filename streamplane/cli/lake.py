@@ -28,13 +28,11 @@ from streamplane.lake.export import (
     check_pinot,
     clickhouse_collection,
     clickhouse_ddl,
-    millisecond_fields,
     pinot_files,
+    spec_value,
 )
-from streamplane.lake.json_schema import json_arrow_schema
 from streamplane.lake.maintenance import MaintenancePolicy, maintain
 from streamplane.lake.query import as_json_rows, clickhouse_query, run_query
-from streamplane.lake.schema import arrow_schema
 from streamplane.lake.sink import LakeSink, SinkSettings, SinkStats
 from streamplane.lake.table import LakeTable
 from streamplane.local import DEFAULT_DATA_DIR
@@ -337,23 +335,21 @@ def export(
         text = read_schema(loaded, ref) if ref is not None else None
         if text is None:
             raise StreamplaneError(f"cannot read the value schema of {name} ({ref})")
-        document = json.loads(text)
-        json_value = ref is not None and ref.file.endswith(".json")
-        value = json_arrow_schema(document) if json_value else arrow_schema(document)
+        assert ref is not None
+        value_format, value, millis = spec_value(ref.file, text)
         origin = Source.of(
             source(loaded, name), table, entry.topic.partitions, target.settings, registry,
-            principal, value_format="json" if json_value else "avro",
+            principal, value_format=value_format,
         )  # fmt: skip
         files: dict[str, str]
-        if engine == "clickhouse" and json_value and topic is None:
+        if engine == "clickhouse" and value_format != "avro" and topic is None:
             console.print(
-                f"skipped {name}: JSON in the registry's wire format has no ClickHouse input "
-                "format (export it for Pinot)",
+                f"skipped {name}: {value_format} in the registry's wire format has no "
+                "ClickHouse input format (export it for Pinot)",
                 markup=False,
             )
             continue
         if engine == "clickhouse":
-            millis = set() if json_value else millisecond_fields(document)
             ddl = clickhouse_ddl(origin, value, millis)
             if check:
                 check_clickhouse(ddl, origin)

@@ -42,13 +42,18 @@ class DynamicProtobufDecoder:
             )
         schema_id = int.from_bytes(data[1:5], "big")
         indexes, start = _message_indexes(data, 5)
-        key = (schema_id, indexes)
-        message_class = self._classes.get(key)
-        if message_class is None:
-            message_class = self._classes[key] = self._message_class(schema_id, indexes)
-        message = message_class()
+        message = self.message_class(schema_id, indexes)()
         message.ParseFromString(data[start:])
         return message
+
+    def message_class(self, schema_id: int, indexes: tuple[int, ...] = (0,)) -> type[Any]:
+        """The class of the message at ``indexes`` of schema ``schema_id``'s file (by default
+        its first message: what a topic's value is under the topic-name strategy)."""
+        key = (schema_id, indexes)
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = self._message_class(schema_id, indexes)
+        return found
 
     def _message_class(self, schema_id: int, indexes: tuple[int, ...]) -> type[Any]:
         schema = self._registry.get_schema(schema_id, fmt="serialized")

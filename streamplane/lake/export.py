@@ -25,9 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from google.protobuf import descriptor_pool
 
 from streamplane.errors import StreamplaneError
 from streamplane.kafka import ConnectionSettings
+from streamplane.lake.json_schema import json_arrow_schema
+from streamplane.lake.protobuf import proto_arrow_schema
+from streamplane.lake.schema import arrow_schema
+from streamplane.registry.compat._proto_compile import compile_schema
 
 #: The ClickHouse named collection holding the connection (server config, not DDL).
 CLICKHOUSE_COLLECTION = "streamplane_kafka"
@@ -50,7 +55,7 @@ class Source:
     principal: str
     registry_url: str
     replication: int = 1
-    #: "avro" or "json": how the registry's wire format frames the values.
+    #: "avro", "json" or "protobuf": what the registry's wire format frames.
     value_format: str = "avro"
 
     @classmethod
@@ -69,6 +74,26 @@ class Source:
             topic, table, partitions, settings.bootstrap_servers, settings.security_protocol,
             settings.sasl_mechanism, principal, registry_url, replication, value_format,
         )  # fmt: skip
+
+
+def spec_value(file_name: str, text: str) -> tuple[str, pa.Schema, set[str]]:
+    """A spec schema file's format ("avro", "json", "protobuf"), its columns, and its
+    millisecond timestamp fields (Avro's)."""
+    if file_name.endswith(".proto"):
+        compiled = compile_schema(text, {})
+        pool = descriptor_pool.DescriptorPool()
+        for dependency in compiled.dependencies:
+            pool.Add(dependency)
+        pool.Add(compiled.file)
+        file = pool.FindFileByName(compiled.file.name)
+        if not file.message_types_by_name:
+            raise StreamplaneError(f"{file_name} declares no message")
+        first = file.message_types_by_name[compiled.file.message_type[0].name]
+        return "protobuf", proto_arrow_schema(first), set()
+    document = json.loads(text)
+    if file_name.endswith(".json"):
+        return "json", json_arrow_schema(document), set()
+    return "avro", arrow_schema(document), millisecond_fields(document)
 
 
 # ---------------------------------------------------------------------- ClickHouse
@@ -142,9 +167,9 @@ def clickhouse_ddl(source: Source, value: pa.Schema, millis: set[str] | None = N
     type DateTime64(3) (:func:`millisecond_fields`)."""
     if source.value_format != "avro":
         raise StreamplaneError(
-            f"{source.topic} holds JSON in the registry's wire format (a 5-byte schema id "
-            "before each value), which no ClickHouse input format reads; export it for "
-            "Pinot, or query its lake table with --engine clickhouse"
+            f"{source.topic} holds {source.value_format} in the registry's wire format (a "
+            "schema id before each value), which no ClickHouse input format reads; export it "
+            "for Pinot, or query its lake table with --engine clickhouse"
         )
     database, name = (_quote(p) for p in source.table.split(".", 1))
 
@@ -291,6 +316,8 @@ _PINOT_DECODERS = {
     "KafkaConfluentSchemaRegistryAvroMessageDecoder",
     "json": "org.apache.pinot.plugin.inputformat.json.confluent."
     "KafkaConfluentSchemaRegistryJsonMessageDecoder",
+    "protobuf": "org.apache.pinot.plugin.inputformat.protobuf."
+    "KafkaConfluentSchemaRegistryProtoBufMessageDecoder",
 }
 
 

@@ -30,7 +30,7 @@ from pyiceberg.catalog import Catalog
 
 from streamplane.errors import StreamplaneError
 from streamplane.kafka import ConnectionSettings
-from streamplane.lake.decode import RecordDecoder, schema_id, value_columns
+from streamplane.lake.decode import RecordDecoder, schema_id
 from streamplane.lake.maintenance import MaintenancePolicy, maintain
 from streamplane.lake.schema import same
 from streamplane.lake.table import LakeTable, StaleWriter
@@ -69,9 +69,8 @@ class SinkStats:
     deleted_files: int = 0
 
 
-def table_schema(schema_str: str, schema_type: str | None = "AVRO") -> pa.Schema:
+def table_schema(value: pa.Schema) -> pa.Schema:
     """The value's columns, then the Kafka coordinates of each row."""
-    value = value_columns(schema_str, schema_type)
     clash = set(value.names) & set(KAFKA_COLUMNS.names)
     if clash:
         raise StreamplaneError(
@@ -125,7 +124,7 @@ class LakeSink:
     def _latest_schema(self) -> pa.Schema:
         latest = self.registry.get_latest_version(f"{self.topic}-value")
         self._known.add(int(latest.schema_id or 0))
-        return table_schema(latest.schema.schema_str or "{}", latest.schema.schema_type)
+        return table_schema(self._decode.columns(int(latest.schema_id or 0)))
 
     def _seek(self, offsets: dict[int, int]) -> None:
         assert self._consumer is not None
@@ -216,8 +215,7 @@ class LakeSink:
             )  # fmt: skip
 
     def _evolve(self, sid: int) -> None:
-        schema = self.registry.get_schema(sid)
-        proposed = table_schema(schema.schema_str or "{}", schema.schema_type)
+        proposed = table_schema(self._decode.columns(sid))
         self._known.add(sid)
         assert self._schema is not None
         if not same(self._schema, proposed) and not set(proposed.names) <= set(self._schema.names):

@@ -397,14 +397,13 @@ def _check_lake_sinks(spec: Spec) -> list[SpecIssue]:
             continue
         path: Path_ = (*entry.path, "lake")
         schema = entry.topic.value_schema
-        if schema is None or not schema.file.endswith((".avsc", ".json")):
+        if schema is None:
             issues.append(
                 spec.source.issue(
                     path,
-                    f"the lake sink of {entry.full_name} reads Avro or JSON Schema values, and "
-                    "the topic has no such value_schema",
-                    "give it `value_schema: schemas/<name>.avsc` (or .json; the sink maps it "
-                    "to the table's columns)",
+                    f"the lake sink of {entry.full_name} maps the value schema to the table's "
+                    "columns, and the topic has no value_schema",
+                    "give it `value_schema: schemas/<name>.avsc` (or .proto, or .json)",
                 )
             )
         issues.extend(_check_lake_settings(spec, entry, path))

@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from confluent_kafka import Producer as ConfluentProducer
 from confluent_kafka import SerializingProducer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
@@ -27,6 +28,7 @@ from confluent_kafka.schema_registry.json_schema import JSONSerializer
 from typer.testing import CliRunner
 
 from streamplane.cli import app
+from streamplane.client._protobuf import DynamicProtobufDecoder
 from streamplane.lake.catalogs import open_catalog
 from streamplane.lake.table import LakeTable, local_catalog
 from streamplane.local import LocalCluster, RegistryProcess, open_cluster
@@ -84,6 +86,23 @@ tenants:
             partitions: 1
             value_schema: schemas/return.json
             lake: {commit_interval: 1s}
+          - name: refunded
+            partitions: 1
+            value_schema: schemas/refund.proto
+            lake: {commit_interval: 1s}
+"""
+REFUND = """
+syntax = "proto3";
+package shop;
+import "google/protobuf/timestamp.proto";
+
+message Refund {
+  enum Reason { UNKNOWN = 0; DAMAGED = 1; LATE = 2; }
+  int64 id = 1;
+  Reason reason = 2;
+  google.protobuf.Timestamp refunded_at = 3;
+  repeated string skus = 4;
+}
 """
 RETURN = {
     "type": "object",
@@ -117,6 +136,23 @@ class Lake:
              "--data-dir", str(self.root)],
             stdout=subprocess.DEVNULL, stderr=(self.root / "sink.log").open("ab"),
         )  # fmt: skip
+
+    def stream(self, topic: str, table: str, records: int) -> None:
+        """Run the sink of ``topic`` until ``table`` (local catalog) holds ``records``."""
+        catalog = local_catalog(self.root / "lake")
+
+        def done() -> bool:
+            if not catalog.table_exists(table):
+                return False
+            return sum(LakeTable(catalog.load_table(table), topic).offsets().values()) >= records
+
+        sink = self.sink(topic)
+        try:
+            wait_for(lambda: done() or sink.poll() is not None, timeout_s=60)
+            assert sink.poll() is None, (self.root / "sink.log").read_text()[-2000:]
+        finally:
+            sink.send_signal(signal.SIGTERM)
+            sink.wait(30)
 
     def table(self) -> LakeTable:
         catalog = local_catalog(self.root / "lake")
@@ -156,6 +192,7 @@ def lake(moto_url: str) -> Iterator[Lake]:
     ).create_bucket(Bucket="lake")  # fmt: skip
     (spec / "schemas" / "order.avsc").write_text(json.dumps(ORDER))
     (spec / "schemas" / "return.json").write_text(json.dumps(RETURN))
+    (spec / "schemas" / "refund.proto").write_text(REFUND)
     up = runner.invoke(app, ["up", "--data-dir", str(root), "--port-offset", str(OFFSET),
                              "--no-audit", "--no-canary"])  # fmt: skip
     cluster = open_cluster(root)
@@ -373,17 +410,7 @@ def test_a_json_schema_topic_streams_into_typed_columns(lake: Lake) -> None:
             "lines": [{"sku": f"sku-{n}", "quantity": 1}, {"sku": "extra"}],
         })  # fmt: skip
     producer.flush(30)
-    sink = lake.sink(returned)
-    try:
-        wait_for(
-            lambda: local_catalog(lake.root / "lake").table_exists("shop.orders_returned")
-            and sum(LakeTable(local_catalog(lake.root / "lake").load_table(
-                "shop.orders_returned"), returned).offsets().values()) == 40,
-            timeout_s=60,
-        )  # fmt: skip
-    finally:
-        sink.send_signal(signal.SIGTERM)
-        sink.wait(30)
+    lake.stream(returned, "shop.orders_returned", 40)
     sql = (
         "select count(*) as n, count(reason) as reasons, min(returned_at)::varchar as first, "
         "sum(len(lines))::int as lines from shop.orders_returned"
@@ -392,3 +419,30 @@ def test_a_json_schema_topic_streams_into_typed_columns(lake: Lake) -> None:
     assert found == [{"n": 40, "reasons": 20, "first": "2026-03-01 12:00:00+00", "lines": 80}]
     table = local_catalog(lake.root / "lake").load_table("shop.orders_returned")
     assert str(table.schema().find_field("returned_at").field_type) == "timestamptz"
+
+
+def test_a_protobuf_topic_streams_into_typed_columns(lake: Lake) -> None:
+    """Protobuf values in the registry's wire format: enums by name, Timestamp as a UTC
+    timestamp, repeated fields as lists."""
+    import datetime
+
+    refunded = "shop.orders.refunded"
+    latest = lake.registry.get_latest_version(f"{refunded}-value")
+    sid = int(latest.schema_id or 0)
+    refund = DynamicProtobufDecoder(lake.registry).message_class(sid)
+    producer = ConfluentProducer(lake.cluster.admin_settings().librdkafka(**{"log_level": 3}))
+    for n in range(30):
+        message = refund(id=n, reason=n % 3, skus=[f"sku-{n}"])
+        message.refunded_at.FromDatetime(datetime.datetime(2026, 3, 1, n % 24, tzinfo=datetime.UTC))
+        # The wire format: magic byte, schema id, message indexes ([0]: a single 0), payload.
+        producer.produce(
+            refunded, b"\0" + sid.to_bytes(4, "big") + b"\0" + message.SerializeToString()
+        )
+    producer.flush(30)
+    lake.stream(refunded, "shop.orders_refunded", 30)
+    sql = (
+        "select count(*) as n, count(*) filter (where reason = 'DAMAGED') as damaged, "
+        "max(refunded_at)::varchar as last, sum(len(skus))::int as skus from shop.orders_refunded"
+    )
+    found = json.loads(lake.cli("lake", "query", sql, "--spec", str(lake.spec), "--json"))
+    assert found == [{"n": 30, "damaged": 10, "last": "2026-03-01 23:00:00+00", "skus": 30}]
