@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import json
 import typing
@@ -30,11 +31,26 @@ def load_spec(root: Path) -> Spec:
     if platform is None:
         raise SpecError(_unique(issues))
     spec = Spec.index(platform, source, root if root.is_dir() else root.parent)
+    add_domain_lakes(spec)
     add_masked_twins(spec)
     issues.extend(validate(spec))
     if issues:
         raise SpecError(_unique(issues))
     return spec
+
+
+def add_domain_lakes(spec: Spec) -> None:
+    """Give each declared topic of a domain with ``lake:`` that setting, unless the topic
+    has its own or no value schema. Runs before the derived topics (twins, vaults, dead
+    letters) exist, so none of those is streamed by inheritance."""
+    for name, entry in list(spec.topics.items()):
+        lake = entry.domain.lake
+        topic = entry.topic
+        if lake is None or topic.lake is not None or topic.value_schema is None:
+            continue
+        spec.topics[name] = dataclasses.replace(
+            entry, topic=topic.model_copy(update={"lake": lake})
+        )
 
 
 def _validate_repairing(

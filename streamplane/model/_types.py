@@ -493,6 +493,11 @@ class Domain(_Model):
     owner: str | None = None
     topics: list[Topic] = []
     applications: list[Application] = []
+    lake: LakeSink | None = Field(
+        None,
+        description="A lake sink for every topic of the domain with a value schema (a "
+        "topic's own `lake:` wins); each topic gets its own table.",
+    )
 
 
 class Slo(_Model):

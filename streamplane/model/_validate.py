@@ -467,8 +467,20 @@ def _check_lake_settings(spec: Spec, entry: TopicEntry, path: Path_) -> list[Spe
 
 
 def _check_lake_catalogs(spec: Spec) -> list[SpecIssue]:
-    """Each catalog once, with what its type needs."""
+    """Each catalog once, with what its type needs; no table name on a domain's lake."""
     issues = []
+    for t, tenant in enumerate(spec.platform.tenants):
+        for d, domain in enumerate(tenant.domains):
+            if domain.lake is not None and domain.lake.table is not None:
+                issues.append(
+                    spec.source.issue(
+                        ("tenants", t, "domains", d, "lake", "table"),
+                        f"domain {tenant.name}.{domain.name}'s lake names a table, and each of "
+                        "its topics needs one of its own",
+                        "drop `table:` here (each topic gets <tenant>.<domain>_<topic>) or set "
+                        "it on the topic's own `lake:`",
+                    )
+                )
     seen: set[str] = set()
     for index, catalog in enumerate(spec.platform.lake_catalogs):
         path: Path_ = ("lake_catalogs", index)

@@ -98,3 +98,54 @@ def test_lake_needs_an_avro_value_and_a_table_of_its_own(tmp_path: Path) -> None
     )
     assert any("the topic has no value_schema" in i for i in found)
     assert any("a second topic writes lake table shop.orders_placed" in i for i in found)
+
+
+DOMAIN = """\
+clusters:
+  - {name: local, local: true}
+tenants:
+  - name: shop
+    owners: [team@example.com]
+    clusters: [local]
+    domains:
+      - name: orders
+        lake: {commit_interval: 2s, partition_by: [day(placed_at)]%s}
+        topics:
+          - name: placed
+            value_schema: tagged.avsc
+            masked_twin: {masks: {PII: hash}}
+          - name: shipped
+            value_schema: order.avsc
+            lake: {max_rows: 10}
+          - name: notes
+"""
+
+
+def write_schemas(tmp_path: Path) -> None:
+    (tmp_path / "order.avsc").write_text(json.dumps(ORDER))
+    email = {"name": "email", "type": "string", "confluent:tags": ["PII"]}
+    (tmp_path / "tagged.avsc").write_text(
+        json.dumps({**ORDER, "fields": [*ORDER["fields"], email]})
+    )
+
+
+def test_a_domain_lake_streams_each_declared_topic_into_its_own_table(tmp_path: Path) -> None:
+    write_schemas(tmp_path)
+    (tmp_path / "spec.yaml").write_text(DOMAIN % "")
+    spec = load_spec(tmp_path)
+    lakes = {name: e.topic.lake for name, e in spec.topics.items() if e.topic.lake}
+    # The twin and the masker's dead letters are derived: not streamed by inheritance;
+    # the raw topic streams from its twin; a topic without a value schema is left out.
+    assert set(lakes) == {"shop.orders.placed", "shop.orders.shipped"}
+    placed = spec.topics["shop.orders.placed"]
+    assert lakes["shop.orders.placed"].commit_interval == 2000  # type: ignore[union-attr]
+    assert lake_table(placed) == "shop.orders_placed"
+    assert lake_source(placed) == "shop.orders.placed-masked.v1"
+    assert lakes["shop.orders.shipped"].max_rows == 10  # type: ignore[union-attr]
+    assert lakes["shop.orders.shipped"].partition_by == []  # type: ignore[union-attr]
+
+
+def test_a_domain_lake_names_no_table(tmp_path: Path) -> None:
+    write_schemas(tmp_path)
+    found = only(errors_of(tmp_path, DOMAIN % ", table: shop.everything"))
+    assert "spec.yaml:9:" in str(found) and "each of its topics needs one" in str(found)
