@@ -17,6 +17,7 @@ from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
 from streamplane.cli._render import render_plan
 from streamplane.cli._tables import new_table, print_table
 from streamplane.cli._target import warn_broker_count
+from streamplane.cli.lake import provision_tables
 from streamplane.errors import PlanError, SpecError
 from streamplane.kafka._admin import ClusterAdmin
 from streamplane.local import DEFAULT_DATA_DIR, require_local_cluster
@@ -150,6 +151,7 @@ def apply(
         sync_tenant_records(loaded, target)  # an estate applied before records existed
         record_spec_notes(loaded, target.cluster, target.settings)  # a note may have changed
         _print_identities(provision(loaded, target))
+        _print_lake(provision_tables(loaded, target, data_dir))
         return
     if not auto_approve:
         if not sys.stdin.isatty():
@@ -171,6 +173,12 @@ def apply(
         identities = apply_plan(result, loaded, target, progress=progress)
     console.print(f"[green]Applied[/] {len(result.actions)} change(s) to cluster {result.cluster}.")
     _print_identities(identities)
+    _print_lake(provision_tables(loaded, target, data_dir))
+
+
+def _print_lake(lines: list[str]) -> None:
+    for line in lines:
+        console.print(line, highlight=False, markup=False)
 
 
 def _print_identities(report: IdentityReport | None) -> None:

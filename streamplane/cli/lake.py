@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 from pyiceberg.catalog import Catalog
 from rich.console import Console
 
@@ -21,6 +22,7 @@ from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
 from streamplane.cli._tables import new_table, print_table
 from streamplane.errors import StreamplaneError
 from streamplane.lake.catalogs import open_catalog
+from streamplane.lake.decode import RecordDecoder
 from streamplane.lake.export import (
     CLICKHOUSE_COLLECTION,
     Source,
@@ -33,7 +35,7 @@ from streamplane.lake.export import (
 )
 from streamplane.lake.maintenance import MaintenancePolicy, maintain
 from streamplane.lake.query import as_json_rows, clickhouse_query, run_query
-from streamplane.lake.sink import LakeSink, SinkSettings, SinkStats
+from streamplane.lake.sink import LakeSink, SinkSettings, SinkStats, table_schema
 from streamplane.lake.table import LakeTable
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import LakeSink as LakeSinkSpec
@@ -103,6 +105,35 @@ def lake_entries(spec: Spec, target: Target, home: Path) -> list[LakeTopic]:
             catalogs[lake.catalog] = open_catalog(spec, lake.catalog, target.secrets, home)
         found.append(LakeTopic(topic, table, source(spec, topic), lake, catalogs[lake.catalog]))
     return found
+
+
+def provision_tables(spec: Spec, target: Target, data_dir: Path) -> list[str]:
+    """Create (or evolve, or partition anew) each lake topic's table from its subject's
+    latest schema, so the tables exist as `apply` leaves the estate, before any sink ran;
+    one line per table that changed or could not. A table that cannot take the schema is
+    reported, not raised: the cluster's changes are applied by then, and its sink refuses
+    the same schema with the same reason."""
+    if not lake_topics(spec) or target.registry is None:
+        return []
+    home = (target.data_dir or data_dir) / "lake"
+    registry = registry_client(target.registry)
+    decode = RecordDecoder(registry)
+    said = []
+    for entry in lake_entries(spec, target, home):
+        try:
+            latest = registry.get_latest_version(f"{entry.source}-value")
+            columns = table_schema(decode.columns(int(latest.schema_id or 0)))
+            existed = entry.catalog.table_exists(entry.table)
+            LakeTable.open(
+                entry.catalog, entry.table, columns, topic=entry.source,
+                partition_by=entry.lake.partition_by,
+            )  # fmt: skip
+        except (StreamplaneError, SchemaRegistryError) as exc:
+            said.append(f"lake table {entry.table} not provisioned: {exc}")
+            continue
+        if not existed:
+            said.append(f"lake table {entry.table} created (from {entry.source})")
+    return said
 
 
 def _target(

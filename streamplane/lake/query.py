@@ -160,15 +160,13 @@ def clickhouse_query(
     import chdb  # imported here: it loads a 500 MB library most commands never need
 
     locations = {i: _catalog(catalogs, i).load_table(i).location() for i in identifiers}
-    paths = {}
+    paths, remote = {}, {}
     for identifier, location in locations.items():
         parsed = urlparse(location)
-        if parsed.scheme not in ("", "file"):
-            raise StreamplaneError(
-                f"table {identifier} is at {location}: --engine clickhouse reads local "
-                "warehouses only; use --engine duckdb"
-            )
-        paths[identifier] = parsed.path
+        if parsed.scheme in ("", "file"):
+            paths[identifier] = parsed.path
+        else:
+            remote[identifier] = location
     root = os.path.commonpath(list(paths.values())) if paths else "/"
     session = chdb.connect(":memory:")
     here = os.getcwd()
@@ -180,7 +178,16 @@ def clickhouse_query(
             session.query(
                 f"CREATE VIEW `{namespace}`.`{name}` AS SELECT * FROM icebergLocal('{path}')"
             )
-        result: pa.Table = session.query(sql, "ArrowTable")
+        try:
+            result: pa.Table = session.query(sql, "ArrowTable")
+        except Exception as exc:  # chDB raises its own ChdbError or RuntimeError
+            named = [i for i in remote if i in sql]
+            if named:
+                raise StreamplaneError(
+                    f"table {named[0]} is at {remote[named[0]]}: --engine clickhouse reads "
+                    "local warehouses only; use --engine duckdb"
+                ) from exc
+            raise
         return result
     finally:
         os.chdir(here)

@@ -202,6 +202,9 @@ def lake(moto_url: str) -> Iterator[Lake]:
             app, ["apply", str(spec), "--auto-approve", "--data-dir", str(root)]
         )
         assert applied.exit_code == 0, applied.stdout + applied.stderr
+        # apply provisions the tables (columns from the registry, partitions from the spec).
+        for table in ("orders_placed", "orders_shipped", "orders_returned", "orders_refunded"):
+            assert f"lake table shop.{table} created" in applied.stdout, applied.stdout
         registry = RegistryProcess(cluster.dir, port_offset=OFFSET)
         creds = cluster.dir.read_credentials()
         assert creds is not None
