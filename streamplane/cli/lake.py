@@ -251,7 +251,7 @@ def query(
         str,
         typer.Option(
             "--engine",
-            help="duckdb (pyiceberg scans, --fresh) or clickhouse (chDB's own Iceberg reader).",
+            help="duckdb (the default; --fresh) or clickhouse (chDB's own Iceberg reader).",
         ),
     ] = "duckdb",
     as_json: JsonOpt = False,
