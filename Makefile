@@ -58,23 +58,24 @@ status: $(STAMP)
 	$(SP) status --spec $(SPEC) $(AT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check streamplane tests benchmarks
-	$(BIN)/ruff format --check streamplane tests benchmarks
+	$(BIN)/ruff check streamplane tests benchmarks blueprints
+	$(BIN)/ruff format --check streamplane tests benchmarks blueprints
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format streamplane tests benchmarks
-	$(BIN)/ruff check --fix streamplane tests benchmarks
+	$(BIN)/ruff format streamplane tests benchmarks blueprints
+	$(BIN)/ruff check --fix streamplane tests benchmarks blueprints
 
-## Lint, then the unit tier (no broker), the integration tier (real clusters), and the
-## end-to-end tier (the CLI's outputs checked by other tools, e.g. the AsyncAPI parser).
+## Lint, then the unit tier (no broker) with the blueprints' own tests, the integration
+## tier (real clusters), and the end-to-end tier (the CLI's outputs checked by other tools,
+## e.g. the AsyncAPI parser).
 test: lint fetch
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit blueprints
 	$(BIN)/pytest tests/integration
 	$(BIN)/pytest tests/e2e
 
 test-unit: $(STAMP)
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit blueprints
 
 test-integration: fetch
 	$(BIN)/pytest tests/integration
