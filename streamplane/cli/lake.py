@@ -20,9 +20,9 @@ from rich.console import Console
 
 from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
 from streamplane.cli._tables import new_table, print_table
+from streamplane.client import RegistrySettings
 from streamplane.errors import StreamplaneError
 from streamplane.lake.catalogs import open_catalog
-from streamplane.lake.decode import RecordDecoder
 from streamplane.lake.export import (
     CLICKHOUSE_COLLECTION,
     Source,
@@ -35,7 +35,7 @@ from streamplane.lake.export import (
 )
 from streamplane.lake.maintenance import MaintenancePolicy, maintain
 from streamplane.lake.query import as_json_rows, clickhouse_query, run_query
-from streamplane.lake.sink import LakeSink, SinkSettings, SinkStats, table_schema
+from streamplane.lake.sink import LakeSink, SinkSettings, SinkStats
 from streamplane.lake.table import LakeTable
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import LakeSink as LakeSinkSpec
@@ -67,10 +67,8 @@ def registry_client(endpoint: RegistryEndpoint | None) -> SchemaRegistryClient:
         raise StreamplaneError(
             "the lake sink needs the cluster's schema registry; start it with `streamplane up`"
         )
-    config = {"url": endpoint.url}
-    if endpoint.username is not None:
-        config["basic.auth.user.info"] = f"{endpoint.username}:{endpoint.password or ''}"
-    return SchemaRegistryClient(config)
+    password = endpoint.password or ("" if endpoint.username is not None else None)
+    return RegistrySettings(endpoint.url, endpoint.username, password).client()
 
 
 def sink_settings(lake: LakeSinkSpec) -> SinkSettings:
@@ -117,17 +115,14 @@ def provision_tables(spec: Spec, target: Target, data_dir: Path) -> list[str]:
         return []
     home = (target.data_dir or data_dir) / "lake"
     registry = registry_client(target.registry)
-    decode = RecordDecoder(registry)
     said = []
     for entry in lake_entries(spec, target, home):
         try:
-            latest = registry.get_latest_version(f"{entry.source}-value")
-            columns = table_schema(decode.columns(int(latest.schema_id or 0)))
             existed = entry.catalog.table_exists(entry.table)
-            LakeTable.open(
-                entry.catalog, entry.table, columns, topic=entry.source,
-                partition_by=entry.lake.partition_by,
-            )  # fmt: skip
+            LakeSink(
+                target.settings, registry, entry.catalog, entry.source, entry.table,
+                sink_settings(entry.lake),
+            ).open_table()  # fmt: skip
         except (StreamplaneError, SchemaRegistryError) as exc:
             said.append(f"lake table {entry.table} not provisioned: {exc}")
             continue

@@ -128,6 +128,7 @@ def expire(
     if current is not None:
         keep.add(current.snapshot_id)
     expired = [s for s in snapshots if s.timestamp_ms < cutoff_ms and s.snapshot_id not in keep]
+    live: set[str] | None = None  # read once, after the expiry, and only when needed
     if expired:
         before = _files_of(table, expired)
         try:
@@ -138,7 +139,7 @@ def expire(
         result.expired_snapshots += len(expired)
         live = _files_of(table, table.snapshots())
         result.deleted_files += _delete(table, before - live)
-    result.deleted_files += _delete_orphans(table, policy, now=now)
+    result.deleted_files += _delete_orphans(table, live, policy, now=now)
 
 
 def maintain(table: Table, policy: MaintenancePolicy | None = None) -> MaintenanceResult:
@@ -186,9 +187,12 @@ def _delete(table: Table, paths: Iterable[str]) -> int:
     return count
 
 
-def _delete_orphans(table: Table, policy: MaintenancePolicy, *, now: float | None) -> int:
+def _delete_orphans(
+    table: Table, live: set[str] | None, policy: MaintenancePolicy, *, now: float | None
+) -> int:
     """Data files under the table's local ``data/`` that no snapshot refers to and that are
-    older than ``orphan_age_s``: what a writer killed between writing and committing left.
+    older than ``orphan_age_s`` (``live``: every file the snapshots need, if already read):
+    what a writer killed between writing and committing left.
     Only local warehouses are swept; an object store's listing is left to its lifecycle
     rules."""
     location = urlparse(table.location())
@@ -197,11 +201,13 @@ def _delete_orphans(table: Table, policy: MaintenancePolicy, *, now: float | Non
     data = Path(location.path) / "data"
     if not data.is_dir():
         return 0
-    live = {urlparse(p).path for p in _files_of(table, table.snapshots())}
+    if live is None:
+        live = _files_of(table, table.snapshots())
+    live_paths = {urlparse(p).path for p in live}
     oldest = (now or time.time()) - policy.orphan_age_s
     count = 0
     for path in data.rglob("*.parquet"):
-        if str(path) not in live and path.stat().st_mtime < oldest:
+        if str(path) not in live_paths and path.stat().st_mtime < oldest:
             path.unlink()
             count += 1
     return count

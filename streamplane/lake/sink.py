@@ -121,6 +121,11 @@ class LakeSink:
         self._schema = schema
         return self._table
 
+    def open_table(self) -> LakeTable:
+        """The table, created or evolved to the subject's latest schema and partitioned
+        as configured: what the sink starts from, and what `apply` provisions."""
+        return self._open_table(self._latest_schema())
+
     def _latest_schema(self) -> pa.Schema:
         latest = self.registry.get_latest_version(f"{self.topic}-value")
         self._known.add(int(latest.schema_id or 0))
@@ -141,7 +146,7 @@ class LakeSink:
     def run(
         self, stop: threading.Event, *, on_commit: Callable[[SinkStats], None] | None = None
     ) -> None:
-        table = self._open_table(self._latest_schema())
+        table = self.open_table()
         self._consumer = Consumer(
             self.settings.librdkafka(
                 **{

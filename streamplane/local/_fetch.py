@@ -228,21 +228,19 @@ def fetch_mirror_runtime(*, on_progress: Callable[[str], None] | None = None) ->
     Kept apart from the brokers' jars: the pinned MM2 version is not the brokers' (see
     mirror-pom.xml), and one classpath must hold one version of the Kafka clients.
     """
-    cached = cached_mirror_runtime()
-    if cached is not None:
-        return cached
-    pom = package_file("mirror-pom.xml")
     version = pinned_mirror_version()
-    return _resolve(
-        _maven(), pom, cache_root() / f"mirror-{version}", f"MirrorMaker {version}", on_progress
+    return fetch_pom_jars(
+        package_file("mirror-pom.xml"), f"mirror-{version}", f"MirrorMaker {version}", on_progress
     )
 
 
-def fetch_pom_jars(pom: Path, name: str, what: str) -> Path:
+def fetch_pom_jars(
+    pom: Path, name: str, what: str, on_progress: Callable[[str], None] | None = None
+) -> Path:
     """The runtime jars of ``pom``, resolved once into ``<cache>/<name>/lib`` (kept apart
     from the brokers' jars: one classpath, one version of each library)."""
     home = cache_root() / name
     cached = _cached_lib(pom, home)
     if cached is not None:
         return cached
-    return _resolve(_maven(), pom, home, what, None)
+    return _resolve(_maven(), pom, home, what, on_progress)
