@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from streamplane.client._batch import Handler
 from streamplane.client._batches import BatchHandler, RecordBatch
+from streamplane.client._codec import ApplicationCodec
 from streamplane.client._config import DEFAULT_PROFILE, ApplicationClients, application_clients
 from streamplane.client._consumer import Consumer
 from streamplane.client._contracts import DataContracts
@@ -64,7 +65,11 @@ from streamplane.client._headers import (
     Headers,
     header_text,
 )
-from streamplane.client._identity import ApplicationScope
+from streamplane.client._identity import (
+    ApplicationConnection,
+    ApplicationScope,
+    application_connection,
+)
 from streamplane.client._logging import JsonLogFormatter, configure_json_logging
 from streamplane.client._metrics import ClientMetrics, consumer_lag
 from streamplane.client._offsets import CommitPolicy
@@ -98,6 +103,7 @@ from streamplane.client.transactional import (
     TransactionalProcessor,
     TransactionError,
     TransactionFencedError,
+    TransactionListener,
     TransactionSettings,
 )
 from streamplane.kafka import ProfileError
@@ -122,6 +128,8 @@ __all__ = [
     "TRACEPARENT_HEADER",
     "TRACESTATE_HEADER",
     "ApplicationClients",
+    "ApplicationCodec",
+    "ApplicationConnection",
     "ApplicationScope",
     "BatchHandler",
     "BatchSettings",
@@ -162,9 +170,11 @@ __all__ = [
     "TopicSchemas",
     "TransactionError",
     "TransactionFencedError",
+    "TransactionListener",
     "TransactionSettings",
     "TransactionalProcessor",
     "application_clients",
+    "application_connection",
     "configure_json_logging",
     "consumer_lag",
     "dlq_topic",

@@ -40,6 +40,15 @@ librdkafka classifies every transactional error, and the processor follows it:
 Rebalances: a revocation first commits the in-flight transaction (the partitions are
 still ours, so the commit is valid), and a *lost* assignment aborts it, since another
 member may already own those partitions.
+
+State
+-----
+An application that keeps state beside Kafka (a store per partition with a changelog
+topic, as Kafka Streams does) must change that state exactly when the transaction that
+wrote its changelog commits. A :class:`TransactionListener` hears the moments it needs:
+partitions assigned (restore them before their first record), a commit (make the
+batch's changes durable), an abort (drop them: the batch is read again) and a
+revocation (the partitions go elsewhere).
 """
 
 from __future__ import annotations
@@ -49,13 +58,22 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from streamplane.client._codec import ApplicationCodec
+from streamplane.client._config import application_clients
+from streamplane.client._contracts import DataContracts
 from streamplane.client._errors import ClientError
+from streamplane.client._identity import DEFAULT_DATA_DIR, resolve_application
+from streamplane.client._schemas import RegistryRef
 from streamplane.errors import StreamplaneError
 from streamplane.kafka import ConnectionSettings, client_config
+
+if TYPE_CHECKING:
+    from streamplane.model import Spec
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +107,34 @@ class Output:
 #: pure function of its input (no effects outside Kafka): an aborted batch is read and
 #: transformed again.
 Transform = Callable[[list[Message]], Iterable[Output]]
+
+
+class TransactionListener:
+    """What an application with state beside Kafka hears of the processor's transactions.
+
+    Every method runs on the processor's thread, between two batches (or inside the
+    rebalance that causes it), so the transform never sees a half-applied change. The
+    defaults do nothing; override what the state needs.
+    """
+
+    def on_assigned(self, partitions: list[TopicPartition]) -> None:
+        """Partitions became this instance's: their records arrive after this returns."""
+
+    def on_committed(self) -> None:
+        """The open transaction committed: its outputs and offsets are visible."""
+
+    def on_aborted(self, *, certain: bool) -> None:
+        """The open transaction will never be seen; its input is read again.
+
+        ``certain`` is False when the outcome is unknown (a commit failed fatally and a
+        new producer settled it): the transaction may have committed after all, and the
+        consumer resumes from whatever the group coordinator holds. State kept beside
+        Kafka should then be rebuilt from its changelog.
+        """
+
+    def on_revoked(self, partitions: list[TopicPartition]) -> None:
+        """Partitions went to another member (after the open transaction committed, or
+        was aborted if they were lost)."""
 
 
 @dataclass(frozen=True)
@@ -158,8 +204,15 @@ class TransactionalProcessor:
         consumer_overrides: Mapping[str, Any] | None = None,
         producer_overrides: Mapping[str, Any] | None = None,
         owner: str = "this processor",
+        listener: TransactionListener | None = None,
+        codec: ApplicationCodec | None = None,
     ) -> None:
         self.topics = list(topics)
+        #: How it reaches the cluster (state stores beside it read their changelogs so).
+        self.connection = connection
+        self.listener = listener or TransactionListener()
+        #: The application's schema-aware encoding (set by :meth:`for_application`).
+        self.codec = codec
         self.group = group
         self.transactional_id = transactional_id
         self.transform = transform
@@ -179,7 +232,74 @@ class TransactionalProcessor:
         self._closed = False
         self._producer = self._new_producer()
         self._consumer = Consumer(self._consumer_config)
-        self._consumer.subscribe(self.topics, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        self._consumer.subscribe(
+            self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+
+    @classmethod
+    def for_application(
+        cls,
+        spec: Spec,
+        app: str,
+        *,
+        transform: Transform,
+        instance: int | str = 0,
+        topics: Sequence[str] | None = None,
+        connection: ConnectionSettings | None = None,
+        registry: RegistryRef | None = None,
+        settings: TransactionSettings | None = None,
+        listener: TransactionListener | None = None,
+        contracts: DataContracts | None = None,
+        consumer_overrides: Mapping[str, Any] | None = None,
+        producer_overrides: Mapping[str, Any] | None = None,
+        cluster: str | None = None,
+        data_dir: Path | str = DEFAULT_DATA_DIR,
+    ) -> TransactionalProcessor:
+        """The processor of application ``app`` of the spec, connected as the application.
+
+        The application must be declared ``transactional: true`` (apply grants its
+        principal the transactional ids ``<tenant prefix><app>*``). Its id here is
+        ``<tenant prefix><app>-<instance>``: give each running instance its own
+        ``instance`` and keep it across that instance's restarts. It reads ``topics``
+        (default: the application's ``consumes``) in its consumer group, connects as
+        :meth:`Producer.for_application` does, and ``processor.codec`` encodes its
+        outputs by their topics' schemas (refusing a topic it does not produce).
+        """
+        entry = spec.applications.get(app)
+        if entry is None:
+            known = ", ".join(sorted(spec.applications)) or "none"
+            raise ClientError(f"the spec has no application {app!r} (applications: {known})")
+        if not entry.app.transactional:
+            pos = spec.source.locate(entry.path)
+            raise ClientError(
+                f"application {app} ({pos.file}:{pos.line}) is not declared transactional: "
+                "add `transactional: true` to it and apply the spec, so its principal may "
+                "use transactional ids"
+            )
+        clients = application_clients(spec, app)
+        resolved = resolve_application(
+            spec, app, connection=connection, registry=registry, cluster=cluster,
+            data_dir=data_dir,
+        )  # fmt: skip
+        chosen = list(topics) if topics is not None else list(resolved.scope.consumes)
+        resolved.scope.require_consume(chosen)
+        codec = ApplicationCodec.for_application(
+            spec, resolved.scope, resolved.registry, contracts=contracts,
+            data_dir=resolved.data_dir,
+        )  # fmt: skip
+        return cls(
+            chosen,
+            group=entry.consumer_group,
+            transactional_id=f"{entry.tenant.namespace}{app}-{instance}",
+            transform=transform,
+            connection=resolved.connection,
+            settings=settings,
+            consumer_overrides={**clients.consumer_overrides, **(consumer_overrides or {})},
+            producer_overrides={**clients.producer_overrides, **(producer_overrides or {})},
+            owner=f"application {app}",
+            listener=listener,
+            codec=codec,
+        )
 
     # ------------------------------------------------------------------ loop
     def run(self, *, stop: Callable[[], bool] | None = None) -> None:
@@ -291,6 +411,7 @@ class TransactionalProcessor:
         self.stats.transactions_committed += 1
         self.stats.records_committed += txn.records
         self.stats.outputs_committed += txn.outputs
+        self.listener.on_committed()
         return txn.records
 
     def _send_offsets(self, positions: list[TopicPartition]) -> None:
@@ -365,6 +486,7 @@ class TransactionalProcessor:
         # After a clean abort the last committed transaction ended exactly where this one
         # began, so seeking to its first offsets re-reads everything it held.
         self._txn = None
+        self.listener.on_aborted(certain=True)
         self._seek(txn.first_offsets)
 
     def _restart_producer(self, *, fenced: bool) -> None:
@@ -389,6 +511,7 @@ class TransactionalProcessor:
         txn, self._txn = self._txn, None
         if txn is None:
             return
+        self.listener.on_aborted(certain=False)
         partitions = [TopicPartition(t, p) for t, p in txn.first_offsets]
         # read_committed makes this offset fetch wait for pending transactional offsets
         # (KIP-447), so the answer reflects the outcome of the transaction just settled.
@@ -433,6 +556,10 @@ class TransactionalProcessor:
         self._consumer.assign([*others, target])
 
     # ------------------------------------------------------------ rebalance
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if partitions:
+            self.listener.on_assigned(list(partitions))
+
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # The partitions are still ours until this callback returns: finish the work
         # consumed from them while a commit of their offsets is still valid.
@@ -442,12 +569,16 @@ class TransactionalProcessor:
                 len(partitions),
             )
             self._commit()
+        if partitions:
+            self.listener.on_revoked(list(partitions))
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Lost partitions may already belong to another member: committing their offsets
         # would be refused (or worse, race it), so the open transaction is aborted.
         if self._txn is not None:
             self._recover_from(f"{len(partitions)} partition(s) were lost")
+        if partitions:
+            self.listener.on_revoked(list(partitions))
 
     # ---------------------------------------------------------------- helpers
     def _call(self, doing: str, operation: Callable[[], T]) -> T:
@@ -499,7 +630,9 @@ class TransactionalProcessor:
             # even the abort fails, the next init_transactions with this id aborts it.
             with contextlib.suppress(KafkaException, StreamplaneError):
                 self._abort_and_rewind("leaving on an exception")
-            self._txn = None
+            if self._txn is not None:
+                self._txn = None
+                self.listener.on_aborted(certain=False)
         self.close()
 
 

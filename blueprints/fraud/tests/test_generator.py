@@ -20,7 +20,7 @@ from blueprints.fraud.generator import (
     distance_km,
 )
 
-SCHEMA = Path(__file__).parents[1] / "schemas" / "card-transaction-v1.avsc"
+SCHEMA = Path(__file__).parents[1] / "spec" / "schemas" / "card-transaction-v1.avsc"
 
 
 def stream(seed: int = 7) -> list[Transaction]:
