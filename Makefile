@@ -70,15 +70,15 @@ format: $(STAMP)
 ## tier (real clusters), and the end-to-end tier (the CLI's outputs checked by other tools,
 ## e.g. the AsyncAPI parser).
 test: lint fetch
-	$(BIN)/pytest tests/unit blueprints
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest tests/unit blueprints -m "not integration"
+	$(BIN)/pytest tests/integration blueprints -m integration
 	$(BIN)/pytest tests/e2e
 
 test-unit: $(STAMP)
-	$(BIN)/pytest tests/unit blueprints
+	$(BIN)/pytest tests/unit blueprints -m "not integration"
 
 test-integration: fetch
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest tests/integration blueprints -m integration
 
 bench: fetch
 	$(BIN)/python benchmarks/bench_up.py

@@ -124,8 +124,12 @@ class Generator:
         fraud_rate: float = 0.02,
         merchants_per_city: int = 40,
         start_ms: int = 1_767_225_600_000,  # 2026-01-01T00:00:00Z
+        prefix: str = "",
     ) -> None:
+        """``prefix`` starts every card, customer and transaction id: streams of other
+        seeds with other prefixes share no id (a held-back stream of unseen customers)."""
         self.rng = random.Random(seed)
+        self.prefix = prefix
         self.days = days
         self.start_ms = start_ms
         self.end_ms = start_ms + int(days * DAY_MS)
@@ -141,7 +145,9 @@ class Generator:
             home = self.rng.randrange(len(CITIES))
             for k in range(1 + (self.rng.random() < 0.3)):
                 rate = self.rng.uniform(1.0, 6.0)
-                self.cards.append(Card(f"card-{n:06d}-{k}", f"cust-{n:06d}", home, rate))
+                self.cards.append(
+                    Card(f"{prefix}card-{n:06d}-{k}", f"{prefix}cust-{n:06d}", home, rate)
+                )
         self._serial = 0
 
     # ------------------------------------------------------------------ honest
@@ -272,7 +278,7 @@ class Generator:
         self._serial += 1
         name, lat, lon, offset = CITIES[merchant.city]
         return Transaction(
-            transaction_id=f"tx-{self._serial:09d}", card_id=card.card_id,
+            transaction_id=f"{self.prefix}tx-{self._serial:09d}", card_id=card.card_id,
             customer_id=card.customer_id, merchant_id=merchant.merchant_id,
             merchant_category=merchant.category, amount_minor=amount, currency="EUR",
             city=name, latitude=lat, longitude=lon, utc_offset_minutes=offset, occurred_at=t,

@@ -63,6 +63,9 @@ LOW_LATENCY = TransactionSettings(max_records=1000, commit_interval_s=0.0, poll_
 #: A failed instance's partitions move after 6 s (the brokers' minimum), not the default
 #: 45 s: a card without a scorer waits for its decisions that long.
 FAST_FAILOVER = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1500}
+#: Every commit first waits for the transaction's outputs to be delivered: lingering to
+#: fill batches would only add to each decision's latency (the batch is already whole).
+NO_LINGER = {"linger.ms": 0}
 
 
 @dataclass
@@ -92,6 +95,7 @@ class FraudScorer(TransactionListener):
         self.processor = TransactionalProcessor.for_application(
             spec, APP, topics=[TRANSACTIONS], transform=self._transform, instance=instance,
             listener=self, settings=settings or LOW_LATENCY, consumer_overrides=FAST_FAILOVER,
+            producer_overrides=NO_LINGER,
             data_dir=data_dir,
         )  # fmt: skip
         codec = self.processor.codec

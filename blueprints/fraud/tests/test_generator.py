@@ -102,3 +102,11 @@ def test_records_are_valid_card_transactions() -> None:
     schema = fastavro.parse_schema(json.loads(SCHEMA.read_text()))
     records = [t.as_record() for t in stream()[:2_000]]
     assert all(fastavro.validation.validate(r, schema, raise_errors=True) for r in records)
+
+
+def test_a_prefix_keeps_the_ids_of_two_streams_apart() -> None:
+    plain = Generator(1, customers=50, days=1).transactions()
+    other = Generator(2, customers=50, days=1, prefix="b-").transactions()
+    assert all(t.transaction_id.startswith("b-tx-") for t in other)
+    assert all(t.card_id.startswith("b-card-") for t in other)
+    assert not {t.transaction_id for t in plain} & {t.transaction_id for t in other}

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import pytest
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-from streamplane.client import transactional
+from streamplane.client import ClientError, transactional
 from streamplane.client.transactional import (
     Output,
     TransactionalProcessor,
@@ -282,3 +282,65 @@ def test_a_failing_transform_aborts_and_rewinds_then_raises(
         processor.step()
     assert producer.calls[-1] == "abort"
     assert consumer.seeks == [("in", 0, 5)]
+
+
+# ------------------------------------------------- the listener: state beside Kafka
+class Heard(transactional.TransactionListener):
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def on_assigned(self, partitions: list[TopicPartition]) -> None:
+        self.events.append(f"assigned {[tp.partition for tp in partitions]}")
+
+    def on_committed(self) -> None:
+        self.events.append("committed")
+
+    def on_aborted(self, *, certain: bool) -> None:
+        self.events.append(f"aborted certain={certain}")
+
+    def on_revoked(self, partitions: list[TopicPartition]) -> None:
+        self.events.append(f"revoked {[tp.partition for tp in partitions]}")
+
+
+def test_the_listener_hears_commits_aborts_and_rebalances_in_order(
+    processor: TransactionalProcessor,
+) -> None:
+    heard = processor.listener = Heard()
+    producer, consumer = _fakes(processor)
+    consumer.callbacks["on_assign"](consumer, [TopicPartition("in", 0), TopicPartition("in", 1)])
+    consumer.batches = [_batch(*range(10))]
+    processor.step()
+    producer.failures["send_offsets"] = [
+        KafkaError(KafkaError.ILLEGAL_GENERATION, txn_requires_abort=True)
+    ]
+    consumer.batches = [_batch(*range(10, 20))]
+    processor.step()
+    consumer.batches = [_batch(20, 21)]
+    processor.step()  # open, not due yet
+    consumer.callbacks["on_revoke"](consumer, [TopicPartition("in", 1)])
+    assert heard.events == [
+        "assigned [0, 1]", "committed", "aborted certain=True", "committed", "revoked [1]",
+    ]  # fmt: skip
+
+
+def test_an_unknown_outcome_tells_the_listener_it_is_not_certain(
+    processor: TransactionalProcessor,
+) -> None:
+    heard = processor.listener = Heard()
+    producer, consumer = _fakes(processor)
+    producer.failures["commit"] = [KafkaError(KafkaError._FENCED, fatal=True)]
+    consumer.batches = [_batch(*range(10))]
+    processor.step()
+    assert heard.events == ["aborted certain=False"]
+    consumer.callbacks["on_lost"](consumer, [TopicPartition("in", 0)])
+    assert heard.events[-1] == "revoked [0]"
+
+
+def test_for_application_needs_a_transactional_application(tmp_path: Any) -> None:
+    from tests.unit.client.specs import write_spec
+
+    spec = write_spec(tmp_path)
+    with pytest.raises(ClientError, match="not declared transactional.*transactional: true"):
+        TransactionalProcessor.for_application(spec, "checkout", transform=lambda b: [])
+    with pytest.raises(ClientError, match="no application 'nobody'"):
+        TransactionalProcessor.for_application(spec, "nobody", transform=lambda b: [])

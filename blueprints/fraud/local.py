@@ -1,0 +1,222 @@
+"""The blueprint on a local cluster: bring it up, run its processes, read its decisions.
+
+``make fraud``, the blueprint's integration tests and its benchmark all go through this:
+``streamplane up`` and ``streamplane apply`` of ``blueprints/fraud/spec`` into a data
+directory of its own (beside the example estate, on its own ports), the scorers and the
+profiler as processes (``python -m blueprints.fraud``, so a kill -9 kills a real
+instance), and a ``read_committed`` reader of the decisions connected as the
+``card-authorizer`` application, as a payment switch waiting for its answer would be.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from blueprints.fraud.gateway import publish
+from blueprints.fraud.generator import Transaction
+from streamplane.client import ApplicationCodec, ApplicationScope, application_connection
+from streamplane.model import Spec, load_spec
+
+SPEC_DIR = Path(__file__).parent / "spec"
+DECISIONS = "risk.fraud.decision.v1"
+FEATURES_TOPIC = "risk.fraud.features"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Decided:
+    """A decision as its reader saw it."""
+
+    record: dict[str, Any]
+    #: Wall-clock seconds when the reader got it.
+    read_at: float
+
+    @property
+    def latency_ms(self) -> float:
+        """Transaction produced -> decision readable."""
+        produced = self.record["transaction_timestamp"]
+        produced_ms = produced.timestamp() * 1000 if hasattr(produced, "timestamp") else produced
+        return self.read_at * 1000 - float(produced_ms)
+
+
+@dataclass
+class DecisionReader:
+    """Reads every decision (read_committed) on a thread of its own, from the beginning."""
+
+    spec: Spec
+    data_dir: Path
+    app: str = "card-authorizer"
+    decided: list[Decided] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        resolved = application_connection(self.spec, self.app, data_dir=self.data_dir)
+        self.codec = ApplicationCodec.for_application(
+            self.spec, ApplicationScope.of(self.spec, self.app), resolved.registry
+        )
+        self.consumer = Consumer(
+            resolved.connection.librdkafka(
+                **{
+                    "group.id": self.spec.applications[self.app].consumer_group,
+                    "enable.auto.commit": False,
+                    "isolation.level": "read_committed",
+                    "fetch.wait.max.ms": 5,
+                    "log_level": 3,
+                }
+            )
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="decisions", daemon=True)
+
+    def start(self, *, from_end: bool = False) -> DecisionReader:
+        metadata = self.consumer.list_topics(DECISIONS, timeout=30)
+        partitions = sorted(metadata.topics[DECISIONS].partitions)
+        self.consumer.assign(
+            [TopicPartition(DECISIONS, p, -1 if from_end else -2) for p in partitions]
+        )
+        self._thread.start()
+        return self
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            # One record or 50 ms, then whatever else is there: a batch call alone waits
+            # for a full batch (or its timeout), which a latency reader cannot afford.
+            messages = self.consumer.consume(1, 0.05)
+            now = time.time()
+            for message in messages + self.consumer.consume(1000, 0):
+                if message.error() is not None:
+                    continue
+                record = self.codec.decode(DECISIONS, message.value())
+                self.decided.append(Decided(record, now))
+
+    def wait_for(self, count: int, *, timeout_s: float) -> list[Decided]:
+        deadline = time.monotonic() + timeout_s
+        while len(self.decided) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.decided)} of {count} decisions in {timeout_s}s")
+            time.sleep(0.05)
+        return list(self.decided)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.consumer.close()
+
+
+class LocalFraud:
+    """The blueprint's estate in ``data_dir`` on ports shifted by ``port_offset``."""
+
+    def __init__(self, data_dir: Path, *, port_offset: int, spec_dir: Path = SPEC_DIR) -> None:
+        self.data_dir = Path(data_dir)
+        self.port_offset = port_offset
+        self.spec_dir = spec_dir
+        self.spec = load_spec(spec_dir)
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def _streamplane(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "streamplane", *args, "--data-dir", str(self.data_dir)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"streamplane {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def up(self) -> None:
+        self._streamplane("up", "--port-offset", str(self.port_offset), "--no-audit", "--no-canary")
+        self._streamplane("apply", str(self.spec_dir), "--auto-approve")
+
+    def down(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+        self._streamplane("down")
+
+    # ------------------------------------------------------------------ processes
+    def _start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        logs = self.data_dir / "fraud"
+        logs.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "blueprints.fraud", "--spec", str(self.spec_dir),
+             "--data-dir", str(self.data_dir), *args],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=(logs / f"{name}.log").open("ab"),
+        )  # fmt: skip
+        self.processes[name] = process
+        return process
+
+    def status_file(self, instance: int) -> Path:
+        return self.data_dir / "fraud" / f"scorer-{instance}.json"
+
+    def start_scorer(self, instance: int, *, wait: bool = True) -> subprocess.Popen[bytes]:
+        status = self.status_file(instance)
+        status.unlink(missing_ok=True)
+        process = self._start(
+            f"scorer-{instance}", "score", "--instance", str(instance), "--status-file",
+            str(status),
+        )  # fmt: skip
+        if wait:
+            self.wait(lambda: status.exists() and bool(self.status(instance)["owned"]),
+                      f"scorer {instance} owning partitions", process=process)  # fmt: skip
+        return process
+
+    def start_profiler(self) -> subprocess.Popen[bytes]:
+        return self._start("profiler", "profile")
+
+    def status(self, instance: int) -> dict[str, Any]:
+        try:
+            found: dict[str, Any] = json.loads(self.status_file(instance).read_text())
+        except (OSError, ValueError):
+            return {}
+        return found
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / "fraud" / f"{name}.log"
+        return path.read_text()[-3000:] if path.exists() else ""
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+    def kill(self, name: str) -> None:
+        """kill -9: no commit, no revocation, no checkpoint."""
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait(10)
+
+    def wait(
+        self,
+        check: Any,
+        what: str,
+        *,
+        timeout_s: float = 60.0,
+        process: subprocess.Popen[bytes] | None = None,
+    ) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not check():
+            if process is not None and process.poll() is not None:
+                name = next((n for n, p in self.processes.items() if p is process), "process")
+                raise RuntimeError(f"{name} exited while waiting for {what}:\n{self.log(name)}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {what} within {timeout_s:.0f}s")
+            time.sleep(0.1)
+
+    # ------------------------------------------------------------------ data
+    def publish(self, transactions: Iterable[Transaction], *, rate: float | None = None) -> int:
+        return publish(self.spec, transactions, rate=rate, data_dir=self.data_dir)
+
+    def reader(self, *, from_end: bool = False) -> DecisionReader:
+        return DecisionReader(self.spec, self.data_dir).start(from_end=from_end)
