@@ -15,7 +15,7 @@ DATA_DIR ?= $(if $(findstring multi-region,$(SPEC)),.streamplane-regions,.stream
 PORT_OFFSET ?=
 AT := --data-dir $(DATA_DIR)
 
-.PHONY: up down status test test-unit test-integration lint format venv fetch bench clean
+.PHONY: up down fraud status test test-unit test-integration lint format venv fetch bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ up: fetch
 	@echo "  $(SP) --help     # or call it directly"
 	@if [ "$(DATA_DIR)" != ".streamplane" ]; then \
 		echo "This cluster lives in $(DATA_DIR): pass --data-dir $(DATA_DIR) to streamplane commands."; fi
+
+## The fraud blueprint end to end on a cluster of its own (.streamplane-fraud, ports
+## +3000): its spec applied, a scorer and the slow path, a retrain hot-swapped in.
+fraud: fetch
+	$(BIN)/python -m blueprints.fraud --data-dir .streamplane-fraud demo --port-offset 3000
 
 down: $(STAMP)
 	$(SP) down --spec $(SPEC) --all $(AT)

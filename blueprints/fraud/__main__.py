@@ -40,7 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("profile", help="run the slow path (24-hour profiles)")
     retrain = commands.add_parser("retrain", help="fit and publish a new model")
     retrain.add_argument("--force", action="store_true", help="publish even if not better")
+    demo = commands.add_parser(
+        "demo", help="bring up a cluster with the spec and run the whole pipeline once"
+    )
+    demo.add_argument("--port-offset", type=int, default=3000)
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        from blueprints.fraud.demo import run_demo
+
+        return run_demo(args.data_dir, port_offset=args.port_offset, spec_dir=args.spec)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     spec = load_spec(args.spec)
     stop = threading.Event()

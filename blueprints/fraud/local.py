@@ -56,7 +56,9 @@ class DecisionReader:
     spec: Spec
     data_dir: Path
     app: str = "card-authorizer"
-    decided: list[Decided] = field(default_factory=list)
+    #: (value, read at): decoded only when asked for, so the reading thread does nothing
+    #: but read (decoding would add to the latency it measures).
+    raw: list[tuple[bytes, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         resolved = application_connection(self.spec, self.app, data_dir=self.data_dir)
@@ -93,18 +95,21 @@ class DecisionReader:
             messages = self.consumer.consume(1, 0.05)
             now = time.time()
             for message in messages + self.consumer.consume(1000, 0):
-                if message.error() is not None:
-                    continue
-                record = self.codec.decode(DECISIONS, message.value())
-                self.decided.append(Decided(record, now))
+                value = message.value()
+                if message.error() is None and value is not None:
+                    self.raw.append((value, now))
+
+    def decided(self) -> list[Decided]:
+        """Every decision read so far, decoded."""
+        return [Decided(self.codec.decode(DECISIONS, v), at) for v, at in list(self.raw)]
 
     def wait_for(self, count: int, *, timeout_s: float) -> list[Decided]:
         deadline = time.monotonic() + timeout_s
-        while len(self.decided) < count:
+        while len(self.raw) < count:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(self.decided)} of {count} decisions in {timeout_s}s")
+                raise TimeoutError(f"{len(self.raw)} of {count} decisions in {timeout_s}s")
             time.sleep(0.05)
-        return list(self.decided)
+        return self.decided()
 
     def close(self) -> None:
         self._stop.set()

@@ -3,12 +3,13 @@
 ``ProfileBuilder`` (application ``fraud-profiler``) reads every partition of the
 transactions and keeps, per merchant and per card, hourly buckets of event time: purchase
 count, amount, the distinct cards (of a merchant) or merchants (of a card), and the
-cities. Once a second it publishes the 24-hour sum of each key that changed to the
-compacted ``risk.fraud.profiles`` topic (``merchant:<id>``, ``card:<id>``); the fast path
-holds that topic whole in a ``GlobalTable`` and joins the merchant's profile into each
-transaction's features (how many purchases and distinct cards the merchant saw today: a
-merchant suddenly visited by many cards at once is a compromised terminal, or a testing
-site).
+cities. Every five seconds it publishes the 24-hour sum of each key that changed to the
+compacted ``risk.fraud.profiles`` (keyed ``merchant:<id>``) and
+``risk.fraud.card-profiles`` (keyed by card, so partitioned like the transactions; for
+analysts and the lake). The fast path holds the merchants' topic whole in a
+``GlobalTable`` and joins the merchant's profile into each transaction's features (how
+many purchases and distinct cards the merchant saw today: a merchant suddenly visited by
+many cards at once is a compromised terminal, or a testing site).
 
 It keeps no state of its own: on every start it replays the last 24 hours of the topic
 (by record timestamp) before publishing, and since the profiles topic keeps the latest
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 APP = "fraud-profiler"
 TRANSACTIONS = "risk.fraud.transactions"
 PROFILES = "risk.fraud.profiles"
+CARD_PROFILES = "risk.fraud.card-profiles"
 
 
 @dataclass
@@ -121,7 +123,7 @@ class ProfileBuilder:
         spec: Spec,
         *,
         data_dir: Path | str = Path(".streamplane"),
-        flush_interval_s: float = 1.0,
+        flush_interval_s: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         resolved = application_connection(spec, APP, data_dir=data_dir)
@@ -179,7 +181,11 @@ class ProfileBuilder:
         """Publish the profile of every key that changed since the last flush."""
         changed = sorted(self.windows.changed)
         for key in changed:
-            self.producer.produce(PROFILES, self.windows.profile(key), key=key)
+            profile = self.windows.profile(key)
+            if profile["kind"] == "merchant":
+                self.producer.produce(PROFILES, profile, key=key)
+            else:  # keyed by the card alone: on the partition of the card's transactions
+                self.producer.produce(CARD_PROFILES, profile, key=profile["id"])
         self.producer.flush(30)
         self.windows.changed.clear()
         self.windows.expire()

@@ -108,7 +108,9 @@ class Trainer:
             return None, 0
         return newest.load(), newest.version
 
-    def retrain(self, *, force: bool = False, rounds: int = 200) -> Retrain:
+    def retrain(self, *, force: bool = False, rounds: int = 200, publish: bool = True) -> Retrain:
+        """Fit, judge and (if better, or ``force``) publish; ``publish=False`` fits and
+        judges only (the caller publishes ``result.update`` when it chooses)."""
         began = time.monotonic()
         rows = [r for r in self.read_topic(FEATURES_TOPIC) if r.get("is_fraud") is not None]
         rows.sort(key=lambda r: (r["occurred_at"], r["transaction_id"]))
@@ -143,7 +145,7 @@ class Trainer:
             trained_on=f"{FEATURES_TOPIC}: {split} rows, {len(held)} held back",
         )
         better = judged.f1 > baseline.f1
-        if better or force:
+        if (better or force) and publish:
             self.publish(update)
         result = Retrain(update, judged, rules, in_use, better or force, len(rows),
                          time.monotonic() - began)  # fmt: skip

@@ -25,6 +25,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,9 @@ class ScorerStats:
     batches: int = 0
     #: Versions of the models that decided, with the count of decisions of each.
     by_version: dict[int, int] = field(default_factory=dict)
+    #: The latest batches: (records, ms deciding them, ms from their last output to the
+    #: commit that made them visible), to tell the two costs of a decision apart.
+    recent: deque[tuple[int, float, float]] = field(default_factory=lambda: deque(maxlen=5000))
 
 
 class FraudScorer(TransactionListener):
@@ -124,6 +128,8 @@ class FraudScorer(TransactionListener):
             decode=lambda data: codec.decode(PROFILES, data),
         )
         self.stats = ScorerStats()
+        #: (records, started, finished) of the batch in the open transaction.
+        self._decided: tuple[int, float, float] | None = None
         self._headers = [(APP_HEADER, APP.encode())]
 
     # ------------------------------------------------------------------ lifecycle
@@ -151,6 +157,12 @@ class FraudScorer(TransactionListener):
 
     def on_committed(self) -> None:
         self.store.on_committed()
+        if self._decided is not None:
+            records, began, ended = self._decided
+            self.stats.recent.append(
+                (records, (ended - began) * 1000, (time.perf_counter() - ended) * 1000)
+            )
+            self._decided = None
 
     def on_aborted(self, *, certain: bool) -> None:
         self.store.on_aborted(certain=certain)
@@ -160,6 +172,7 @@ class FraudScorer(TransactionListener):
 
     # ------------------------------------------------------------------ transform
     def _transform(self, messages: list[Message]) -> Iterator[Output]:
+        began = time.perf_counter()
         model = self.models.current  # read once: the whole batch is decided by one model
         decode = self.codec.decode
         rows: list[list[float]] = []
@@ -209,6 +222,7 @@ class FraudScorer(TransactionListener):
                 headers=self._headers,
             )  # fmt: skip
         yield from self.store.changelog_outputs()
+        self._decided = (len(seen), began, time.perf_counter())
         self.stats.transactions += len(seen)
         self.stats.declined += declined
         self.stats.batches += 1
@@ -233,16 +247,34 @@ class FraudScorer(TransactionListener):
             "by_version": {str(k): v for k, v in self.stats.by_version.items()},
             "owned": sorted(self.store.owned),
             "restores": [
-                {"partitions": list(r.partitions), "records": r.records, "seconds": r.seconds}
+                {
+                    "partitions": list(r.partitions),
+                    "records": r.records,
+                    "seconds": r.seconds,
+                    "at": r.at,
+                }
                 for r in self.store.restores
             ],
             "swaps": [
                 {"version": s.version, "at_ms": s.at_ms, "load_seconds": s.load_seconds}
                 for s in self.models.swaps
             ],
+            "batches": _percentiles(self.stats.recent),
             "committed": self.processor.stats.records_committed,
             "aborted": self.processor.stats.transactions_aborted,
         }
+
+
+def _percentiles(recent: deque[tuple[int, float, float]]) -> dict[str, float]:
+    """p50/p99 of the latest batches' size, deciding time and commit time."""
+    if not recent:
+        return {}
+    found = {}
+    for i, name in enumerate(("records", "decide_ms", "commit_ms")):
+        values = sorted(r[i] for r in recent)
+        found[f"{name}_p50"] = values[len(values) // 2]
+        found[f"{name}_p99"] = values[int(len(values) * 0.99)]
+    return found
 
 
 def write_status(scorer: FraudScorer, path: Path, stop: threading.Event) -> None:

@@ -52,6 +52,8 @@ class Restore:
     partitions: tuple[int, ...]
     records: int
     seconds: float
+    #: Wall-clock seconds when it finished.
+    at: float
 
 
 class CardStore(TransactionListener):
@@ -192,7 +194,7 @@ class CardStore(TransactionListener):
                 records += 1
             self._db.write(batch)
         reader.unassign()
-        done = Restore(tuple(partitions), records, time.monotonic() - began)
+        done = Restore(tuple(partitions), records, time.monotonic() - began, time.time())
         self.restores.append(done)
         log.info(
             "restored %d card state record(s) of %s partitions %s in %.2fs",

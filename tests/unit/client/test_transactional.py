@@ -340,7 +340,7 @@ def test_for_application_needs_a_transactional_application(tmp_path: Any) -> Non
     from tests.unit.client.specs import write_spec
 
     spec = write_spec(tmp_path)
-    with pytest.raises(ClientError, match="not declared transactional.*transactional: true"):
+    with pytest.raises(ClientError, match=r"not declared transactional.*transactional: true"):
         TransactionalProcessor.for_application(spec, "checkout", transform=lambda b: [])
     with pytest.raises(ClientError, match="no application 'nobody'"):
         TransactionalProcessor.for_application(spec, "nobody", transform=lambda b: [])
