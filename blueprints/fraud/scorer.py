@@ -5,9 +5,9 @@ start more instances (each with its own ``instance`` number) and the transaction
 partitions, with the cards on them, are shared among them. For each batch it
 
 1. decodes the transactions (Avro, through the registry),
-2. computes each one's features from the card's state (:mod:`store`, RocksDB with a
-   changelog) and the merchant's 24-hour profile (the slow path's compacted topic, held
-   whole on every instance in a ``GlobalTable``),
+2. computes each one's features from the card's state (the SDK's ``ChangelogStore``:
+   RocksDB with a changelog topic) and the merchant's 24-hour profile (the slow path's
+   compacted topic, held whole on every instance in a ``GlobalTable``),
 3. scores the batch with the current model (:mod:`models_feed`: swapped between batches
    when a newer one is published),
 4. produces a decision per transaction to ``risk.fraud.decision.v1``, its features to
@@ -33,11 +33,18 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Message, TopicPartition
 
-from blueprints.fraud.features import MerchantProfile, advance, features, millis, named
+from blueprints.fraud.features import (
+    CardState,
+    MerchantProfile,
+    advance,
+    features,
+    millis,
+    named,
+)
 from blueprints.fraud.models_feed import ModelFeed
-from blueprints.fraud.store import CardStore
 from streamplane.client import (
     APP_HEADER,
+    ChangelogStore,
     GlobalTable,
     Output,
     TransactionalProcessor,
@@ -107,13 +114,13 @@ class FraudScorer(TransactionListener):
         self.codec = codec
         connection = self.processor.connection
         state = Path(state_dir)
-        self.store = CardStore(
+        self.store: ChangelogStore[CardState] = ChangelogStore(
             state / "cards",
             changelog=STATE,
             connection=connection,
             group=self.processor.group,
-            encode=lambda record: codec.encode(STATE, record),
-            decode=lambda data: codec.decode(STATE, data),
+            encode=lambda card: codec.encode(STATE, card.record()),
+            decode=lambda data: CardState.from_record(codec.decode(STATE, data)),
         )
         self.models = ModelFeed(
             MODELS,
@@ -180,7 +187,7 @@ class FraudScorer(TransactionListener):
         for message in messages:
             tx = decode(TRANSACTIONS, message.value())
             card = tx["card_id"]
-            state = self.store.get(card)
+            state = self.store.get(card) or CardState()
             rows.append(features(state, tx, self._merchant(tx["merchant_id"])))
             self.store.put(card, message.partition() or 0, advance(state, tx))
             seen.append((message, tx))

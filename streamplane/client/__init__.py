@@ -98,6 +98,7 @@ from streamplane.client.sink import (
     SinkStore,
     SqliteSinkStore,
 )
+from streamplane.client.state_store import ChangelogStore, Restore
 from streamplane.client.transactional import (
     Output,
     TransactionalProcessor,
@@ -134,6 +135,7 @@ __all__ = [
     "BatchHandler",
     "BatchSettings",
     "Bootstrap",
+    "ChangelogStore",
     "ClientError",
     "ClientMetrics",
     "CommitPolicy",
@@ -160,6 +162,7 @@ __all__ = [
     "RecordBatch",
     "RegistrySettings",
     "ReplayResult",
+    "Restore",
     "SchemaIdDecoder",
     "SchemaViolation",
     "SinkError",

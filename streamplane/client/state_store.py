@@ -1,26 +1,33 @@
-"""Per-card state in RocksDB, backed by a compacted changelog topic, changed exactly when
-the scorer's transactions commit.
+"""``ChangelogStore``: keyed state in RocksDB, backed by a compacted changelog topic and
+changed exactly when a ``TransactionalProcessor``'s transactions commit.
 
-Kafka Streams' state stores, done with the SDK's transactional processor:
+Kafka Streams' state stores, for an application of the SDK (the fraud blueprint keeps its
+cards in one):
 
-* every change is written to the changelog (``risk.fraud.scorer-state``, one record per
-  card, partitioned as the transactions are) **in the same transaction** as the
-  decisions and the consumed offsets, so the changelog holds exactly the state the
-  committed decisions were made from;
+* every change is written to the changelog (one record per key, partitioned as the
+  input is: a key's state lives on its input partition) **in the same transaction** as
+  the outputs and the consumed offsets, so the changelog holds exactly the state the
+  committed outputs were computed from; it is also every key's snapshot, so a restore
+  reads one record per key, not the key's history;
 * RocksDB is a cache of that changelog. A batch's changes stay in memory until the
   transaction commits (``on_committed``) and are dropped if it aborts (``on_aborted``):
   the batch is read again and must see the state from before it;
 * a partition newly assigned (``on_assigned``: a restart, a rebalance, a failed
   instance's partitions) is restored from its changelog before its first record is
   processed: from the checkpoint this store wrote when it last knew it was up to date,
-  else from the start. Restoring is idempotent (the latest record of each card wins),
+  else from the start. Restoring is idempotent (the latest record of each key wins),
   so a checkpoint that is too old costs time, never correctness;
 * a checkpoint is the changelog's end just after one of our commits, while nothing of
   ours is in flight: it is written with the data it covers in one RocksDB write batch,
   every ``checkpoint_interval_s`` and when partitions are revoked.
 
 No standby replicas: a new owner restores from the changelog (the time it takes is in
-``restores``, and in the blueprint's README).
+``restores``). RocksDB rather than SQLite for the same reasons as ``GlobalTable``: many
+small upserts and point reads, written in batches, no SQL in the way.
+
+Values are kept decoded while their transaction is open (``decode`` and ``encode``
+convert to and from the changelog's bytes, e.g. through the application's codec), so a
+key changed many times in one batch is encoded once, when its changelog record is made.
 """
 
 from __future__ import annotations
@@ -30,18 +37,19 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
-from blueprints.fraud.features import CardState
-from streamplane.client import Output, TransactionListener
+from streamplane.client.transactional import Output, TransactionListener
 from streamplane.kafka import ConnectionSettings
+
+V = TypeVar("V")
 
 log = logging.getLogger(__name__)
 
-_STATE = b"s"  # + card id: the card-state-v1 value as the changelog holds it
+_STATE = b"s"  # + key: the value as the changelog holds it
 _CHECKPOINT = b"c"  # + partition: the changelog offset the state is complete up to
 
 
@@ -56,8 +64,12 @@ class Restore:
     at: float
 
 
-class CardStore(TransactionListener):
-    """The cards of the partitions this instance owns; see the module docstring."""
+class ChangelogStore(TransactionListener, Generic[V]):
+    """The keys of the input partitions this instance owns; see the module docstring.
+
+    Use it as (or from) the processor's listener, ``get`` and ``put`` in the transform,
+    and yield ``changelog_outputs()`` at the end of each batch.
+    """
 
     def __init__(
         self,
@@ -66,8 +78,8 @@ class CardStore(TransactionListener):
         changelog: str,
         connection: ConnectionSettings,
         group: str,
-        encode: Callable[[dict[str, Any]], bytes | None],
-        decode: Callable[[bytes], Any],
+        encode: Callable[[V], bytes | None],
+        decode: Callable[[bytes], V],
         checkpoint_interval_s: float = 10.0,
     ) -> None:
         self.changelog = changelog
@@ -81,44 +93,50 @@ class CardStore(TransactionListener):
         self._connection = connection
         self._group = group
         self._reader: Consumer | None = None
-        #: card -> (partition, state) changed by the open transaction.
-        self._pending: dict[str, tuple[int, CardState]] = {}
-        #: card -> encoded value written to the changelog in the open transaction.
-        self._written: dict[str, bytes] = {}
-        #: Cards changed since the last changelog outputs were taken.
-        self._unsent: set[str] = set()
+        #: key -> (partition, value) changed by the open transaction.
+        self._pending: dict[bytes, tuple[int, V]] = {}
+        #: key -> encoded value written to the changelog in the open transaction.
+        self._written: dict[bytes, bytes] = {}
+        #: Keys changed since the last changelog outputs were taken.
+        self._unsent: set[bytes] = set()
         self.owned: set[int] = set()
         self.restores: list[Restore] = []
         self._last_checkpoint = time.monotonic()
 
     # ------------------------------------------------------------------ state
-    def get(self, card: str) -> CardState:
-        pending = self._pending.get(card)
+    def get(self, key: bytes | str) -> V | None:
+        """The key's value as of the open transaction (None: no such key)."""
+        raw = _bytes(key)
+        pending = self._pending.get(raw)
         if pending is not None:
             return pending[1]
-        stored = self._db.get(_STATE + card.encode())
-        return CardState() if stored is None else CardState.from_record(self._decode(stored))
+        stored = self._db.get(_STATE + raw)
+        return None if stored is None else self._decode(stored)
 
-    def put(self, card: str, partition: int, state: CardState) -> None:
-        self._pending[card] = (partition, state)
-        self._unsent.add(card)
+    def put(self, key: bytes | str, partition: int, value: V) -> None:
+        """Change the key's value in the open transaction; ``partition`` is the input
+        partition the key belongs to (its changelog record goes to the same one)."""
+        raw = _bytes(key)
+        self._pending[raw] = (partition, value)
+        self._unsent.add(raw)
 
     def changelog_outputs(self) -> Iterable[Output]:
-        """One changelog record per card changed since the last call (its latest state),
+        """One changelog record per key changed since the last call (its latest value),
         to be produced in the open transaction."""
-        for card in sorted(self._unsent):
-            partition, state = self._pending[card]
-            value = self._encode(state.record())
-            assert value is not None
-            self._written[card] = value
-            yield Output(self.changelog, value, key=card.encode(), partition=partition)
+        for key in sorted(self._unsent):
+            partition, state = self._pending[key]
+            value = self._encode(state)
+            if value is None:
+                raise ValueError(f"the store's encoder gave no bytes for key {key!r}")
+            self._written[key] = value
+            yield Output(self.changelog, value, key=key, partition=partition)
         self._unsent.clear()
 
     # ------------------------------------------------------- the processor's hooks
     def on_committed(self) -> None:
         batch = WriteBatch(raw_mode=True)
-        for card, value in self._written.items():
-            batch.put(_STATE + card.encode(), value)
+        for key, value in self._written.items():
+            batch.put(_STATE + key, value)
         due = time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s
         if due and self.owned:
             for partition, end in self._ends(self.owned).items():
@@ -155,7 +173,7 @@ class CardStore(TransactionListener):
 
     # ------------------------------------------------------------------ restore
     def restore(self, partitions: list[int]) -> Restore:
-        """Bring the cards of ``partitions`` up to their changelog's committed end."""
+        """Bring the keys of ``partitions`` up to their changelog's committed end."""
         began = time.monotonic()
         reader = self._restore_reader()
         starts = []
@@ -197,10 +215,19 @@ class CardStore(TransactionListener):
         done = Restore(tuple(partitions), records, time.monotonic() - began, time.time())
         self.restores.append(done)
         log.info(
-            "restored %d card state record(s) of %s partitions %s in %.2fs",
+            "restored %d record(s) of %s partitions %s in %.2fs",
             records, self.changelog, partitions, done.seconds,
         )  # fmt: skip
         return done
+
+    def items(self) -> Iterable[tuple[bytes, V]]:
+        """Every stored key and value (committed state; all partitions ever owned)."""
+        db: Any = self._db
+        for key, value in db.items(from_key=_STATE):
+            raw = bytes(key)
+            if not raw.startswith(_STATE):
+                return
+            yield raw[len(_STATE) :], self._decode(bytes(value))
 
     def _restore_reader(self) -> Consumer:
         if self._reader is None:
@@ -230,11 +257,6 @@ class CardStore(TransactionListener):
             ends[partition] = high
         return ends
 
-    def cards(self) -> int:
-        """Cards held (all partitions this store ever owned)."""
-        db: Any = self._db
-        return sum(1 for key in db.keys(from_key=_STATE) if bytes(key).startswith(_STATE))
-
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
@@ -243,3 +265,7 @@ class CardStore(TransactionListener):
 
 def _checkpoint_key(partition: int) -> bytes:
     return _CHECKPOINT + str(partition).encode()
+
+
+def _bytes(key: bytes | str) -> bytes:
+    return key.encode() if isinstance(key, str) else key
