@@ -87,29 +87,29 @@ def test_counts_survive_an_abort_and_a_lost_disk(cluster1: LocalCluster, tmp_pat
     store.close()
 
     # A new machine: no local files. Everything comes back from the changelog.
-    again, fresh, _ = _counting(cluster1, source, changelog, out, tmp_path / "b",
-                                group=f"{topic_name}-g")  # fmt: skip
-    try:
-        for _ in range(20):
-            again.step()
-            if fresh.owned == {0, 1, 2}:
-                break
-        assert dict(fresh.items()) == expected
-        assert sum(r.records for r in fresh.restores) >= KEYS
-    finally:
-        again.close()
-        fresh.close()
+    fresh = _restarted(cluster1, (source, changelog, out), tmp_path / "b", f"{topic_name}-g")
+    assert dict(fresh.items()) == expected
+    assert sum(r.records for r in fresh.restores) >= KEYS
+    fresh.close()
 
     # The first machine again: its checkpoint (written at revocation) leaves nothing to read.
-    third, kept, _ = _counting(cluster1, source, changelog, out, tmp_path / "a",
-                               group=f"{topic_name}-g")  # fmt: skip
+    kept = _restarted(cluster1, (source, changelog, out), tmp_path / "a", f"{topic_name}-g")
+    assert dict(kept.items()) == expected
+    assert sum(r.records for r in kept.restores) == 0
+    kept.close()
+
+
+def _restarted(
+    cluster: LocalCluster, topics: tuple[str, str, str], path: Path, group: str
+) -> ChangelogStore[int]:
+    """A processor over the store in ``path``, stepped until it owns every partition
+    (its store restored them), then closed; the store stays open."""
+    processor, store, _ = _counting(cluster, *topics, path, group=group)
     try:
         for _ in range(20):
-            third.step()
-            if kept.owned == {0, 1, 2}:
+            processor.step()
+            if store.owned == {0, 1, 2}:
                 break
-        assert dict(kept.items()) == expected
-        assert sum(r.records for r in kept.restores) == 0
     finally:
-        third.close()
-        kept.close()
+        processor.close()
+    return store
