@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -22,15 +21,15 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from blueprints._local import LocalBlueprint
 from blueprints.fraud.gateway import publish
 from blueprints.fraud.generator import Transaction
 from streamplane.client import ApplicationCodec, ApplicationScope, application_connection
-from streamplane.model import Spec, load_spec
+from streamplane.model import Spec
 
 SPEC_DIR = Path(__file__).parent / "spec"
 DECISIONS = "risk.fraud.decision.v1"
 FEATURES_TOPIC = "risk.fraud.features"
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -117,53 +116,22 @@ class DecisionReader:
         self.consumer.close()
 
 
-class LocalFraud:
-    """The blueprint's estate in ``data_dir`` on ports shifted by ``port_offset``."""
+class LocalFraud(LocalBlueprint):
+    """The fraud blueprint's estate in ``data_dir`` on ports shifted by ``port_offset``."""
+
+    module = "blueprints.fraud"
 
     def __init__(self, data_dir: Path, *, port_offset: int, spec_dir: Path = SPEC_DIR) -> None:
-        self.data_dir = Path(data_dir)
-        self.port_offset = port_offset
-        self.spec_dir = spec_dir
-        self.spec = load_spec(spec_dir)
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-
-    def _streamplane(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "streamplane", *args, "--data-dir", str(self.data_dir)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"streamplane {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-        return done.stdout
-
-    def up(self) -> None:
-        self._streamplane("up", "--port-offset", str(self.port_offset), "--no-audit", "--no-canary")
-        self._streamplane("apply", str(self.spec_dir), "--auto-approve")
-
-    def down(self) -> None:
-        for name in list(self.processes):
-            self.stop(name)
-        self._streamplane("down")
-
-    # ------------------------------------------------------------------ processes
-    def _start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        logs = self.data_dir / "fraud"
-        logs.mkdir(parents=True, exist_ok=True)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "blueprints.fraud", "--spec", str(self.spec_dir),
-             "--data-dir", str(self.data_dir), *args],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=(logs / f"{name}.log").open("ab"),
-        )  # fmt: skip
-        self.processes[name] = process
-        return process
+        super().__init__(data_dir, port_offset=port_offset, spec_dir=spec_dir)
 
     def status_file(self, instance: int) -> Path:
         return self.data_dir / "fraud" / f"scorer-{instance}.json"
 
     def start_scorer(self, instance: int, *, wait: bool = True) -> subprocess.Popen[bytes]:
         status = self.status_file(instance)
+        status.parent.mkdir(parents=True, exist_ok=True)
         status.unlink(missing_ok=True)
-        process = self._start(
+        process = self.start(
             f"scorer-{instance}", "score", "--instance", str(instance), "--status-file",
             str(status),
         )  # fmt: skip
@@ -173,7 +141,7 @@ class LocalFraud:
         return process
 
     def start_profiler(self) -> subprocess.Popen[bytes]:
-        return self._start("profiler", "profile")
+        return self.start("profiler", "profile")
 
     def status(self, instance: int) -> dict[str, Any]:
         try:
@@ -181,43 +149,6 @@ class LocalFraud:
         except (OSError, ValueError):
             return {}
         return found
-
-    def log(self, name: str) -> str:
-        path = self.data_dir / "fraud" / f"{name}.log"
-        return path.read_text()[-3000:] if path.exists() else ""
-
-    def stop(self, name: str) -> None:
-        process = self.processes.pop(name, None)
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-
-    def kill(self, name: str) -> None:
-        """kill -9: no commit, no revocation, no checkpoint."""
-        process = self.processes.pop(name)
-        process.kill()
-        process.wait(10)
-
-    def wait(
-        self,
-        check: Any,
-        what: str,
-        *,
-        timeout_s: float = 60.0,
-        process: subprocess.Popen[bytes] | None = None,
-    ) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not check():
-            if process is not None and process.poll() is not None:
-                name = next((n for n, p in self.processes.items() if p is process), "process")
-                raise RuntimeError(f"{name} exited while waiting for {what}:\n{self.log(name)}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no {what} within {timeout_s:.0f}s")
-            time.sleep(0.1)
 
     # ------------------------------------------------------------------ data
     def publish(self, transactions: Iterable[Transaction], *, rate: float | None = None) -> int:
