@@ -15,7 +15,7 @@ DATA_DIR ?= $(if $(findstring multi-region,$(SPEC)),.streamplane-regions,.stream
 PORT_OFFSET ?=
 AT := --data-dir $(DATA_DIR)
 
-.PHONY: up down fraud status test test-unit test-integration lint format venv fetch bench clean
+.PHONY: up down fraud ledger status test test-unit test-integration lint format venv fetch bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ up: fetch
 ## +3000): its spec applied, a scorer and the slow path, a retrain hot-swapped in.
 fraud: fetch
 	$(BIN)/python -m blueprints.fraud --data-dir .streamplane-fraud demo --port-offset 3000
+
+## The ledger blueprint once on a cluster of its own (.streamplane-ledger, ports +4000):
+## writers, the projection and the HTTP API, driven through the API.
+ledger: fetch
+	$(BIN)/python -m blueprints.ledger --data-dir .streamplane-ledger demo --port-offset 4000
 
 down: $(STAMP)
 	$(SP) down --spec $(SPEC) --all $(AT)
