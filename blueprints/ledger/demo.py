@@ -18,13 +18,8 @@ from blueprints.ledger.local import LocalLedger
 def run_demo(data_dir: Path, *, port_offset: int, spec_dir: Path) -> int:
     local = LocalLedger(data_dir, port_offset=port_offset, spec_dir=spec_dir)
     print(f"bringing up {data_dir} (ports +{port_offset}) with {spec_dir} applied…")
-    local.up()
     try:
-        local.start_writer(0)
-        local.start_writer(1)
-        local.start_projector()
-        local.wait(lambda: local.projection().exists(), "the projection's database")
-        local.start_api()
+        local.up_with_everything()
         print(f"API on {local.url} (OpenAPI: {local.url}/docs)")
         http = httpx.Client(base_url=local.url, timeout=30)
 

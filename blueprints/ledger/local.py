@@ -20,6 +20,18 @@ class LocalLedger(LocalBlueprint):
         super().__init__(data_dir, port_offset=port_offset, spec_dir=spec_dir, tiered=True)
         self.api_port = 8090 + port_offset
 
+    def up_with_everything(self, *, writers: int = 2, reporting: str | None = None) -> None:
+        """The cluster with the spec, ``writers`` writers, the live projection (and the
+        PostgreSQL one at ``reporting``), then the API once the projection exists."""
+        self.up()
+        for instance in range(writers):
+            self.start_writer(instance)
+        self.start_projector()
+        if reporting is not None:
+            self.start_reporting(reporting)
+        self.wait(lambda: self.projection().exists(), "the projection's database")
+        self.start_api()
+
     def projection(self, name: str = "live") -> Path:
         return self.data_dir / "ledger" / f"{name}.db"
 

@@ -2,7 +2,7 @@
 changed exactly when a ``TransactionalProcessor``'s transactions commit.
 
 Kafka Streams' state stores, for an application of the SDK (the fraud blueprint keeps its
-cards in one):
+cards in one, the ledger blueprint its accounts):
 
 * every change is written to the changelog (one record per key, partitioned as the
   input is: a key's state lives on its input partition) **in the same transaction** as

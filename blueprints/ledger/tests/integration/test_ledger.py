@@ -91,13 +91,7 @@ def ledger() -> Iterator[Ledger]:
     postgres = LocalPostgres(port=28060 + PORT_SHIFT, root=TEST_ROOT / "ledger-postgres")
     try:
         postgres.start()
-        local.up()
-        local.start_writer(0)
-        local.start_writer(1)
-        local.start_projector()
-        local.start_reporting(postgres.conninfo)
-        local.wait(lambda: local.projection().exists(), "the projection's database")
-        local.start_api()
+        local.up_with_everything(reporting=postgres.conninfo)
         yield Ledger(local, postgres)
     finally:
         local.down()
