@@ -66,9 +66,11 @@ class Upcaster:
     def of(cls, path: Path = SCHEMA) -> Upcaster:
         return cls(json.loads(path.read_text()))
 
-    def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        missing = self.defaults.keys() - event.keys()
-        return {**{k: self.defaults[k] for k in missing}, **event} if missing else dict(event)
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event with the fields its writer's schema lacked (the same dict, if none)."""
+        if self.defaults.keys() <= event.keys():
+            return event
+        return {**self.defaults, **event}
 
 
 @dataclass(frozen=True)
