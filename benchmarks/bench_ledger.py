@@ -41,7 +41,7 @@ from confluent_kafka import Consumer, TopicPartition
 from blueprints.ledger.local import LocalLedger
 from blueprints.ledger.projection import Projector, ReadModel, postgres_store, sqlite_store
 from streamplane.client import BatchSettings, Producer, application_connection
-from streamplane.local._postgres import LocalPostgres
+from streamplane.local import LocalPostgres
 
 COMMANDS = "bank.ledger.commands"
 EVENTS = "bank.ledger.events.v1"

@@ -23,6 +23,7 @@ from streamplane.local._layout import (
     NodeAddress,
     node_address,
 )
+from streamplane.local._postgres import LocalPostgres
 from streamplane.local._process import JvmOptions, tagged_node_processes
 from streamplane.local._reach import require_local_cluster, start_command
 from streamplane.local._services import RegistryProcess, ServiceStatus
@@ -41,6 +42,7 @@ __all__ = [
     "JvmOptions",
     "KafkaRuntime",
     "LocalCluster",
+    "LocalPostgres",
     "NodeAddress",
     "NodeStatus",
     "PrometheusProcess",

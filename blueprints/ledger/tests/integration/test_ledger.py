@@ -31,8 +31,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from blueprints.ledger.account import replay
 from blueprints.ledger.local import LocalLedger
 from blueprints.ledger.projection import SCHEMA, ReadModel
-from streamplane.local import RegistryProcess, open_cluster
-from streamplane.local._postgres import LocalPostgres
+from streamplane.local import LocalPostgres, RegistryProcess, open_cluster
 from tests.conftest import TEST_ROOT
 
 PORT_SHIFT = int(os.environ.get("STREAMPLANE_TEST_PORT_SHIFT", "0"))
