@@ -81,7 +81,7 @@ format: $(STAMP)
 ## e.g. the AsyncAPI parser).
 test: lint fetch
 	$(BIN)/pytest tests/unit blueprints -m "not integration"
-	$(BIN)/pytest tests/integration blueprints -m integration
+	$(BIN)/pytest tests/integration blueprints -m integration --durations=25
 	$(BIN)/pytest tests/e2e
 
 test-unit: $(STAMP)

@@ -178,7 +178,9 @@ class Projector:
             store=store,
             effect=self._effect,
             connection=resolved.connection,
-            batch=batch or BatchSettings(max_records=5000, poll_timeout_s=0.05),
+            # A poll returns after 5 ms with what it has: a query waiting for its own write
+            # (read-your-writes) waits for about one poll plus one database commit.
+            batch=batch or BatchSettings(max_records=5000, poll_timeout_s=0.005),
             owner=f"projection {app}",
         )
 

@@ -187,7 +187,7 @@ def test_kill_minus_nine_during_concurrent_commands_keeps_every_invariant(ledger
     try:
         for victim in ("writer-1", "projector-live", "writer-0", "projector-reporting",
                        "writer-1"):  # fmt: skip
-            time.sleep(3)
+            time.sleep(2)
             local.kill(victim)
             if victim.startswith("writer"):
                 local.start_writer(int(victim[-1]))
