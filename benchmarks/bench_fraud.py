@@ -46,11 +46,10 @@ import psutil
 from _harness import PORT_OFFSET, report
 from confluent_kafka import Consumer, TopicPartition
 
-from blueprints.fraud.features import FEATURES
+from blueprints.fraud.features import millis
 from blueprints.fraud.generator import DAY_MS, Generator
 from blueprints.fraud.local import Decided, LocalFraud
-from blueprints.fraud.model import RuleModel, judge, quality
-from blueprints.fraud.retrain import FEATURES_TOPIC, Trainer
+from blueprints.fraud.retrain import Trainer
 from streamplane.client import application_connection
 from streamplane.local import open_cluster
 
@@ -146,11 +145,6 @@ def decision_rate(decided: list[Decided]) -> float:
     return len(times) / (max(times) - min(times))
 
 
-def _ms(value: object) -> float:
-    stamp = getattr(value, "timestamp", None)
-    return stamp() * 1000 if stamp is not None else float(value)  # type: ignore[arg-type]
-
-
 def _split(decided: list[Decided], warm: float, part: str) -> str:
     """p50/p99 of one part of the decision latency: up to the scorer's decision, or
     from the decision to the reader (the commit, its markers, the fetch)."""
@@ -158,8 +152,8 @@ def _split(decided: list[Decided], warm: float, part: str) -> str:
     for d in decided:
         if d.read_at <= warm:
             continue
-        at = _ms(d.record["decided_at"])
-        produced = _ms(d.record["transaction_timestamp"])
+        at = millis(d.record["decided_at"])
+        produced = millis(d.record["transaction_timestamp"])
         values.append(at - produced if part == "decided" else d.read_at * 1000 - at)
     return f"{pct(values, 50):.0f} / {pct(values, 99):.0f} ms"
 
@@ -255,14 +249,8 @@ def run(fraud: LocalFraud, args: argparse.Namespace) -> None:
     # Precision and recall of the new model's decisions vs the rules, same transactions.
     truth = {t.transaction_id: bool(t.is_fraud) for t in live}
     by_model = [d.record for d in decided if d.record["model_version"] == result.update.version]
-    features = {
-        r["transaction_id"]: [float(r[n]) for n in FEATURES]
-        for r in trainer.read_topic(FEATURES_TOPIC)
-        if r["transaction_id"] in truth
-    }
+    model, rules = trainer.versus_rules(by_model, truth)
     labels = [truth[d["transaction_id"]] for d in by_model]
-    model = quality([d["decision"] == "DECLINE" for d in by_model], labels)
-    rules = judge(RuleModel(), [features[d["transaction_id"]] for d in by_model], labels)
     rows.append((f"precision (held back, {len(by_model):,} tx, {sum(labels)} fraud)",
                  f"{model.precision:.3f} model v{result.update.version}",
                  f"{rules.precision:.3f} rules"))  # fmt: skip

@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from blueprints.fraud.features import FEATURES
 from blueprints.fraud.generator import DAY_MS, Generator
 from blueprints.fraud.local import LocalFraud
-from blueprints.fraud.model import RuleModel, judge, quality
-from blueprints.fraud.retrain import FEATURES_TOPIC, Trainer
+from blueprints.fraud.retrain import Trainer
 
 START = 1_767_225_600_000
 
@@ -57,19 +55,14 @@ def run_demo(data_dir: Path, *, port_offset: int, spec_dir: Path) -> int:
         decided = reader.wait_for(len(held), timeout_s=300)
         reader.close()
         records = [d.record for d in decided if d.record["transaction_id"] in truth]
-        labels = [truth[r["transaction_id"]] for r in records]
-        model = quality([r["decision"] == "DECLINE" for r in records], labels)
-        rows = {
-            r["transaction_id"]: [float(r[n]) for n in FEATURES]
-            for r in Trainer(fraud.spec, data_dir=fraud.data_dir).read_topic(FEATURES_TOPIC)
-            if r["transaction_id"] in truth
-        }
-        rules = judge(RuleModel(), [rows[r["transaction_id"]] for r in records], labels)
+        trainer = Trainer(fraud.spec, data_dir=fraud.data_dir)
+        model, rules = trainer.versus_rules(records, truth)
+        fraud_count = sum(truth[r["transaction_id"]] for r in records)
         latencies = sorted(d.latency_ms for d in decided)
         print(
             f"  model: precision {model.precision:.3f} recall {model.recall:.3f}; rules: "
             f"precision {rules.precision:.3f} recall {rules.recall:.3f} "
-            f"({sum(labels)} fraud in {len(labels):,})"
+            f"({fraud_count} fraud in {len(records):,})"
         )
         print(f"  decision latency p50 {latencies[len(latencies) // 2]:.0f} ms (a burst)")
     finally:

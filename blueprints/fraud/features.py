@@ -187,3 +187,8 @@ def advance(state: CardState, tx: Mapping[str, Any]) -> CardState:
 def named(vector: list[float]) -> dict[str, float]:
     """The vector as the features record's fields."""
     return dict(zip(FEATURES, vector, strict=True))
+
+
+def vector(record: Mapping[str, Any]) -> list[float]:
+    """A features record's vector, in :data:`FEATURES` order (the inverse of :func:`named`)."""
+    return [float(record[name]) for name in FEATURES]

@@ -22,6 +22,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from blueprints._local import LocalBlueprint
+from blueprints.fraud.features import millis
 from blueprints.fraud.gateway import publish
 from blueprints.fraud.generator import Transaction
 from streamplane.client import ApplicationCodec, ApplicationScope, application_connection
@@ -43,9 +44,7 @@ class Decided:
     @property
     def latency_ms(self) -> float:
         """Transaction produced -> decision readable."""
-        produced = self.record["transaction_timestamp"]
-        produced_ms = produced.timestamp() * 1000 if hasattr(produced, "timestamp") else produced
-        return self.read_at * 1000 - float(produced_ms)
+        return self.read_at * 1000 - millis(self.record["transaction_timestamp"])
 
 
 @dataclass

@@ -14,14 +14,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from blueprints.fraud.features import FEATURES
-from blueprints.fraud.model import Model, ModelUpdate, Quality, RuleModel, fit, judge
+from blueprints.fraud.features import vector
+from blueprints.fraud.model import (
+    Model,
+    ModelUpdate,
+    Quality,
+    RuleModel,
+    fit,
+    judge,
+    quality,
+)
 from streamplane.client import (
     ApplicationCodec,
     ApplicationScope,
@@ -121,7 +130,7 @@ class Trainer:
                 "learn from; let the scorer decide more transactions first"
             )
         split = int(len(rows) * (1 - HELD_BACK))
-        vectors = [[float(r[name]) for name in FEATURES] for r in rows]
+        vectors = [vector(r) for r in rows]
         labels = [bool(r["is_fraud"]) for r in rows]
         current, newest = self.current()
         version = newest + 1
@@ -155,6 +164,23 @@ class Trainer:
                 f"(F1 {baseline.f1:.3f}) on {len(held)} held-back rows: not published"
             )
         return result
+
+    def versus_rules(
+        self, decisions: Sequence[Mapping[str, Any]], truth: Mapping[str, bool]
+    ) -> tuple[Quality, Quality]:
+        """How ``decisions`` (decision.v1 records) did against ``truth`` (transaction id ->
+        fraud), and how the baseline rules did on the very features the scorer computed
+        for the same transactions."""
+        wanted = {d["transaction_id"] for d in decisions}
+        rows = {
+            r["transaction_id"]: vector(r)
+            for r in self.read_topic(FEATURES_TOPIC)
+            if r["transaction_id"] in wanted
+        }
+        labels = [truth[d["transaction_id"]] for d in decisions]
+        made = quality([d["decision"] == "DECLINE" for d in decisions], labels)
+        rules = judge(RuleModel(), [rows[d["transaction_id"]] for d in decisions], labels)
+        return made, rules
 
     def publish(self, update: ModelUpdate) -> None:
         with Producer.for_application(self.spec, APP, data_dir=self.data_dir) as producer:

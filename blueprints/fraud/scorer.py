@@ -114,14 +114,10 @@ class FraudScorer(TransactionListener):
         self.codec = codec
         connection = self.processor.connection
         state = Path(state_dir)
-        self.store: ChangelogStore[CardState] = ChangelogStore(
-            state / "cards",
-            changelog=STATE,
-            connection=connection,
-            group=self.processor.group,
-            encode=lambda card: codec.encode(STATE, card.record()),
-            decode=lambda data: CardState.from_record(codec.decode(STATE, data)),
-        )
+        self.store: ChangelogStore[CardState] = ChangelogStore.for_processor(
+            self.processor, state / "cards", changelog=STATE,
+            to_record=CardState.record, from_record=CardState.from_record,
+        )  # fmt: skip
         self.models = ModelFeed(
             MODELS,
             connection=connection,

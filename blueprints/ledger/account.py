@@ -142,12 +142,7 @@ def decide(account: Account, command: Mapping[str, Any], *, now_ms: int) -> Deci
         transfer = command["transfer_id"]
         if not account.open:
             # The destination cannot take it: the saga compensates on the source.
-            refund = {
-                "command_id": f"{transfer}:refund", "kind": "REFUND", "account_id": source,
-                "amount_minor": amount, "expected_version": None,
-                "counterparty": account.account_id, "transfer_id": transfer,
-                "issued_at": now_ms,
-            }  # fmt: skip
+            refund = _saga_step("REFUND", source, amount, account.account_id, transfer, now_ms)
             return Decision(
                 commands=(refund,),
                 rejected=f"account {account.account_id} is not open: the transfer is refunded",
@@ -182,15 +177,22 @@ def decide(account: Account, command: Mapping[str, Any], *, now_ms: int) -> Deci
         target = command.get("counterparty")
         if not target or target == account.account_id:
             return Decision(rejected="a transfer needs another account to credit")
-        credit = {
-            "command_id": f"{command_id}:credit", "kind": "CREDIT", "account_id": target,
-            "amount_minor": amount, "expected_version": None,
-            "counterparty": account.account_id, "transfer_id": command_id,
-            "issued_at": now_ms,
-        }  # fmt: skip
+        credit = _saga_step("CREDIT", target, amount, account.account_id, command_id, now_ms)
         sent = event("TRANSFER_SENT", transfer_id=command_id, counterparty=target)
         return Decision(events=(sent,), commands=(credit,))
     return Decision(rejected=f"unknown command kind {kind!r}")
+
+
+def _saga_step(
+    kind: str, account_id: str, amount: int, counterparty: str, transfer_id: str, now_ms: int
+) -> dict[str, Any]:
+    """The command a transfer's saga issues to ``account_id``: its id derives from the
+    transfer's, so a step issued twice is the same command (answered, not reapplied)."""
+    return {
+        "command_id": f"{transfer_id}:{kind.lower()}", "kind": kind, "account_id": account_id,
+        "amount_minor": amount, "expected_version": None, "counterparty": counterparty,
+        "transfer_id": transfer_id, "issued_at": now_ms,
+    }  # fmt: skip
 
 
 def replay(account_id: str, events: Iterable[Mapping[str, Any]]) -> Account:

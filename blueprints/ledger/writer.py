@@ -73,14 +73,10 @@ class LedgerWriter:
         codec = self.processor.codec
         assert codec is not None
         self.codec = codec
-        self.store: ChangelogStore[Account] = ChangelogStore(
-            Path(state_dir) / "accounts",
-            changelog=STATE,
-            connection=self.processor.connection,
-            group=self.processor.group,
-            encode=lambda account: codec.encode(STATE, account.record()),
-            decode=lambda data: Account.from_record(codec.decode(STATE, data)),
-        )
+        self.store: ChangelogStore[Account] = ChangelogStore.for_processor(
+            self.processor, Path(state_dir) / "accounts", changelog=STATE,
+            to_record=Account.record, from_record=Account.from_record,
+        )  # fmt: skip
         self.processor.listener = self.store
         self.accepted = 0
         self.rejected = 0

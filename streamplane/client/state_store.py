@@ -42,7 +42,11 @@ from typing import Any, Generic, TypeVar
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
-from streamplane.client.transactional import Output, TransactionListener
+from streamplane.client.transactional import (
+    Output,
+    TransactionalProcessor,
+    TransactionListener,
+)
 from streamplane.kafka import ConnectionSettings
 
 V = TypeVar("V")
@@ -102,6 +106,36 @@ class ChangelogStore(TransactionListener, Generic[V]):
         self.owned: set[int] = set()
         self.restores: list[Restore] = []
         self._last_checkpoint = time.monotonic()
+
+    @classmethod
+    def for_processor(
+        cls,
+        processor: TransactionalProcessor,
+        path: Path | str,
+        *,
+        changelog: str,
+        to_record: Callable[[V], Any],
+        from_record: Callable[[Any], V],
+        checkpoint_interval_s: float = 10.0,
+    ) -> ChangelogStore[V]:
+        """The store of a processor made by ``for_application``: its connection and group,
+        and values kept in the changelog as records of the topic's schema (``to_record``
+        and ``from_record`` convert), through the processor's codec."""
+        codec = processor.codec
+        if codec is None:
+            raise ValueError(
+                "the processor has no codec: make it with TransactionalProcessor."
+                "for_application, or build the store with encode= and decode="
+            )
+        return cls(
+            path,
+            changelog=changelog,
+            connection=processor.connection,
+            group=processor.group,
+            encode=lambda value: codec.encode(changelog, to_record(value)),
+            decode=lambda data: from_record(codec.decode(changelog, data)),
+            checkpoint_interval_s=checkpoint_interval_s,
+        )
 
     # ------------------------------------------------------------------ state
     def get(self, key: bytes | str) -> V | None:

@@ -5,7 +5,6 @@ restore from the changelog gives the same features as an uninterrupted history."
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
@@ -17,7 +16,6 @@ import pytest
 from blueprints.fraud.features import FEATURES, CardState, advance, features
 from blueprints.fraud.generator import DAY_MS, HOUR_MS, Generator, Transaction
 from blueprints.fraud.local import LocalFraud
-from blueprints.fraud.model import RuleModel, judge, quality
 from blueprints.fraud.retrain import FEATURES_TOPIC, Trainer
 from streamplane.client import (
     ApplicationCodec,
@@ -26,8 +24,8 @@ from streamplane.client import (
     application_connection,
 )
 from tests.conftest import TEST_ROOT
+from tests.integration.conftest import PORT_SHIFT
 
-PORT_SHIFT = int(os.environ.get("STREAMPLANE_TEST_PORT_SHIFT", "0"))
 OFFSET = 23200 + PORT_SHIFT
 START = 1_767_225_600_000
 #: Features the slow path feeds in (they depend on when its profiles were published).
@@ -118,15 +116,9 @@ def test_decisions_retrain_and_a_hot_swap(run: Run) -> None:
     verdicts = [d for d in run.decisions() if d["transaction_id"] in mine]
     assert len(verdicts) == len(held_back)
     assert {d["model_version"] for d in verdicts} == {1}
-    labels = [bool(mine[d["transaction_id"]].is_fraud) for d in verdicts]
-    model = quality([d["decision"] == "DECLINE" for d in verdicts], labels)
     # The rules on the very features the scorer computed for the same transactions.
-    rows = {
-        r["transaction_id"]: [float(r[n]) for n in FEATURES]
-        for r in trainer.read_topic(FEATURES_TOPIC)
-        if r["transaction_id"] in mine
-    }
-    rules = judge(RuleModel(), [rows[d["transaction_id"]] for d in verdicts], labels)
+    truth = {t: bool(tx.is_fraud) for t, tx in mine.items()}
+    model, rules = trainer.versus_rules(verdicts, truth)
     assert model.f1 > rules.f1 + 0.2, (model.metrics(), rules.metrics())
     assert model.recall > rules.recall and model.precision > rules.precision
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import threading
 import time
@@ -33,8 +32,8 @@ from blueprints.ledger.local import LocalLedger
 from blueprints.ledger.projection import SCHEMA, ReadModel
 from streamplane.local import LocalPostgres, RegistryProcess, open_cluster
 from tests.conftest import TEST_ROOT
+from tests.integration.conftest import PORT_SHIFT
 
-PORT_SHIFT = int(os.environ.get("STREAMPLANE_TEST_PORT_SHIFT", "0"))
 OFFSET = 23400 + PORT_SHIFT
 EVENTS = "bank.ledger.events.v1"
 
@@ -54,17 +53,20 @@ class Ledger:
     def deposit(self, account: str, amount: int, **extra: Any) -> httpx.Response:
         return self.post(f"/accounts/{account}/deposits", amount_minor=amount, **extra)
 
-    def events(self) -> list[tuple[int, dict[str, Any]]]:
-        """Every event in the log, (partition, event), read as the cluster's admin."""
+    def registry(self) -> SchemaRegistryClient:
+        """The cluster's registry, as its admin."""
         cluster = open_cluster(self.local.data_dir)
-        settings = cluster.admin_settings()
         registry = RegistryProcess(cluster.dir, port_offset=OFFSET)
         creds = cluster.dir.read_credentials()
         assert creds is not None
-        client = SchemaRegistryClient(
+        return SchemaRegistryClient(
             {"url": registry.url, "basic.auth.user.info": f"admin:{creds.admin_password}"}
         )
-        decode = AvroDeserializer(client)
+
+    def events(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every event in the log, (partition, event), read as the cluster's admin."""
+        settings = open_cluster(self.local.data_dir).admin_settings()
+        decode = AvroDeserializer(self.registry())
         consumer = Consumer(settings.librdkafka(**{
             "group.id": "ledger-test-reader", "enable.auto.commit": False,
             "enable.partition.eof": True, "isolation.level": "read_committed", "log_level": 3,
@@ -263,12 +265,7 @@ def test_a_rebuilt_projection_equals_the_live_one(ledger: Ledger) -> None:
 def test_a_version_1_event_projects_as_version_2(ledger: Ledger) -> None:
     """An event written with the first schema (before transfers had their own fields)."""
     cluster = open_cluster(ledger.local.data_dir)
-    registry = RegistryProcess(cluster.dir, port_offset=OFFSET)
-    creds = cluster.dir.read_credentials()
-    assert creds is not None
-    client = SchemaRegistryClient(
-        {"url": registry.url, "basic.auth.user.info": f"admin:{creds.admin_password}"}
-    )
+    client = ledger.registry()
     old = (SCHEMA.parent / "account-event-v1.avsc").read_text()
     producer = SerializingProducer(cluster.admin_settings().librdkafka(**{
         "value.serializer": AvroSerializer(client, old, conf={"auto.register.schemas": True}),
