@@ -12,6 +12,7 @@ from rich.console import Console
 from streamplane.cli import audit as audit_commands
 from streamplane.cli import capacity as capacity_commands
 from streamplane.cli import check as check_commands
+from streamplane.cli import console as console_commands
 from streamplane.cli import cost as cost_commands
 from streamplane.cli import dlq as dlq_commands
 from streamplane.cli import export as export_commands
@@ -64,6 +65,7 @@ capacity_commands.register(app)
 slo_commands.register(app)
 lake_commands.register(app)
 cost_commands.register(app)
+console_commands.register(app)
 
 err_console = Console(stderr=True)
 

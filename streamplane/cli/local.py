@@ -31,6 +31,7 @@ from streamplane.local import (
 )
 from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.local._cluster import DEFAULT_START_TIMEOUT_S, DEFAULT_STOP_TIMEOUT_S
+from streamplane.local._console_service import ConsoleProcess
 from streamplane.local._jobs import LakeSinkProcess, MaskingJobProcess, masking_jobs
 from streamplane.local._mirror_service import mirror_processes
 from streamplane.model import Spec, lake_table, load_spec, objectives
@@ -185,6 +186,13 @@ def up(
     jobs: Annotated[
         bool, typer.Option("--jobs/--no-jobs", help="With --spec: also start its jobs.")
     ] = True,
+    web_console: Annotated[
+        bool,
+        typer.Option(
+            "--console/--no-console",
+            help="With --spec: also run the web console (8080 + the port offset).",
+        ),
+    ] = True,
     tls: Annotated[
         bool | None,
         typer.Option(
@@ -218,6 +226,8 @@ def up(
         _start_slo_services(local, target, canary=canary, prometheus=prometheus, timeout=timeout)
         if target.spec is not None and jobs:
             _start_jobs(local, target, timeout)
+        if target.spec is not None and web_console:
+            _start_console(local, target, data_dir, timeout)
 
 
 def _up_one(
@@ -375,6 +385,24 @@ def _start_jobs(cluster: LocalCluster, target: _LocalTarget, timeout: float) -> 
         )
 
 
+def _start_console(
+    cluster: LocalCluster, target: _LocalTarget, data_dir: Path, timeout: float
+) -> None:
+    """The console of this cluster of the spec, signing users in with their own identities."""
+    assert target.spec is not None
+    service = ConsoleProcess(cluster.dir, port_offset=cluster.require_state().port_offset)
+    if service.process() is None:
+        with console.status("Starting the console…"):
+            service.start(
+                target.spec.root, cluster=target.name, spec_data_dir=data_dir, timeout_s=timeout
+            )
+    console.print(
+        f"[green]ready[/] console {service.url} (sign in as a principal of the spec, e.g. "
+        f"admin with the password in {cluster.dir.credentials_file})",
+        highlight=False,
+    )
+
+
 def down(
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     timeout: Annotated[
@@ -410,6 +438,8 @@ def _down_one(data_dir: Path, timeout: float, name: str | None) -> None:
             console.print(f"{named}stopped Prometheus")
         if CanaryProcess(cluster.dir, port_offset=offset).stop():
             console.print(f"{named}stopped the canary")
+    if state is not None and ConsoleProcess(cluster.dir, port_offset=state.port_offset).stop():
+        console.print(f"{named}stopped the console")
     if AuditShipperProcess(cluster.dir).stop():
         console.print(f"{named}stopped the audit shipper")
     if state is not None and RegistryProcess(cluster.dir, port_offset=state.port_offset).stop():
@@ -460,6 +490,7 @@ def _status_one(target: _LocalTarget, *, as_json: bool) -> dict[str, Any]:
     port_offset = cluster.require_state().port_offset
     services = [
         RegistryProcess(cluster.dir, port_offset=port_offset).status(),
+        ConsoleProcess(cluster.dir, port_offset=port_offset).status(),
         cluster.identity_provider().status(),
         AuditShipperProcess(cluster.dir).status(),
         CanaryProcess(cluster.dir, port_offset=port_offset).status(),

@@ -10,22 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.markup import escape
 
 from streamplane.cli._options import DataDirOpt, JsonOpt, SpecArg
 from streamplane.cli._tables import new_table, print_table
-from streamplane.errors import PlanError, StreamplaneError
+from streamplane.errors import PlanError
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.local._fetch import fetch_mirror_runtime, pinned_mirror_version
 from streamplane.local._mirror_service import MirrorProcess
-from streamplane.local._process import tail
 from streamplane.model import (
     ReplicationFlow,
     Spec,
@@ -37,8 +34,8 @@ from streamplane.model import (
 )
 from streamplane.replication.config import flow_ends, mm2_properties, render
 from streamplane.replication.failover import MoveReport, failback_group, failover_groups
-from streamplane.replication.observe import flow_lag
-from streamplane.replication.supervisor import START_MARK, supervise
+from streamplane.replication.status import flow_status
+from streamplane.replication.supervisor import supervise
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -165,7 +162,7 @@ def status(
     theirs on the target. Exit 1 if a flow is down.
     """
     loaded = load_spec(spec)
-    reports = [_flow_status(loaded, one, data_dir) for one in _flows(loaded, flow)]
+    reports = [flow_status(loaded, one, data_dir) for one in _flows(loaded, flow)]
     if as_json:
         print(json.dumps({"flows": reports}, indent=2))
     else:
@@ -173,48 +170,6 @@ def status(
             _print_flow(report)
     if any(not r["running"] for r in reports):
         raise typer.Exit(1)
-
-
-def _flow_status(spec: Spec, flow: ReplicationFlow, data_dir: Path) -> dict[str, Any]:
-    process = MirrorProcess(data_dir, flow.source, flow.target)
-    supervisor = process.process()
-    state = process.status_data() or {}
-    current = tail(process.mm2_log, 400).rpartition(START_MARK)[2]
-    errors = [line for line in current.splitlines() if " ERROR " in line][-5:]
-    report: dict[str, Any] = {
-        "flow": flow_label(flow),
-        "principal": mm2_principal(flow),
-        "running": supervisor is not None and state.get("mm2_pid") is not None,
-        "supervisor_pid": supervisor.pid if supervisor else None,
-        "mm2_pid": state.get("mm2_pid"),
-        "restarts": state.get("restarts", 0),
-        "log": str(process.mm2_log),
-        "errors": errors,
-    }
-    try:
-        ends = flow_ends(spec, flow, data_dir)
-        lag = flow_lag(spec, flow, ends.source_admin, ends.target_admin)
-    except (StreamplaneError, KafkaException) as exc:  # a cluster down is a status to show
-        report["lag_error"] = str(exc)
-        return report
-    report.update(
-        lag_records=lag.lag_records,
-        lag_s=round(lag.lag_s, 3),
-        last_heartbeat_ms=lag.last_heartbeat_ms,
-        checkpoints=lag.checkpoints,
-        topics=[
-            {
-                "topic": t.topic,
-                "copy": t.remote,
-                "copied": t.exists,
-                "lag_records": t.lag_records,
-                "lag_s": round(t.lag_s, 3),
-                "partitions": [asdict(p) for p in t.partitions],
-            }
-            for t in lag.topics
-        ],
-    )
-    return report
 
 
 def _ago(ms: int | None) -> str:

@@ -218,6 +218,17 @@ class ClusterInspector:
             layouts.append(TopicLayout(name, partitions))
         return layouts
 
+    def brokers(self) -> list[int]:
+        """The ids of the brokers the cluster reports now (DescribeCluster), sorted."""
+        try:
+            described = self._client.describe_cluster(request_timeout=self.timeout_s).result()
+        except KafkaException as exc:
+            raise ClusterError(
+                f"cannot describe the cluster at {self.settings.bootstrap_servers}: "
+                f"{exc.args[0].str()}"
+            ) from exc
+        return sorted(node.id for node in described.nodes)
+
     def unhealthy_partitions(self) -> list[PartitionState]:
         """Every under-replicated or offline partition of the cluster (``status``)."""
         return [

@@ -16,6 +16,7 @@ from streamplane.errors import AlreadyRunningError, DataDirError, NodeStartError
 from streamplane.kafka import ConnectionSettings, describe_quorum, read_properties
 from streamplane.local._audit_service import AuditShipperProcess
 from streamplane.local._config import render_server_properties
+from streamplane.local._console_service import ConsoleProcess
 from streamplane.local._fetch import KafkaRuntime, fetch_runtime, package_file
 from streamplane.local._idp_service import IdpProcess
 from streamplane.local._java import JavaRuntime, find_java
@@ -508,15 +509,16 @@ class LocalCluster:
     def down(self, *, timeout_s: float = DEFAULT_STOP_TIMEOUT_S) -> list[int]:
         """Stop every node; returns the ids of nodes that had to be SIGKILLed.
 
-        The services that write to the nodes go first (masking jobs, the audit shipper, the
-        canary, and Prometheus which scrapes it), the OIDC issuer last (the nodes refresh
-        its keys while they run).
+        The services that read and write the nodes go first (masking jobs, the console, the
+        audit shipper, the canary, and Prometheus which scrapes it), the OIDC issuer last
+        (the nodes refresh its keys while they run).
         """
         for job in masking_jobs(self.dir):
             job.stop()
-        AuditShipperProcess(self.dir).stop()
         known = self.state()
         offset = known.port_offset if known is not None else 0
+        ConsoleProcess(self.dir, port_offset=offset).stop()
+        AuditShipperProcess(self.dir).stop()
         PrometheusProcess(self.dir, port_offset=offset).stop()
         CanaryProcess(self.dir, port_offset=offset).stop()
         running = self.running_nodes()
