@@ -25,6 +25,7 @@ from fastapi.templating import Jinja2Templates
 
 from streamplane.console import charts, views
 from streamplane.console.access import AccessRules
+from streamplane.console.browser import BrowseDenied, browse
 from streamplane.console.capabilities import Capabilities
 from streamplane.console.estate import EstateCache, Snapshot
 from streamplane.console.schemas import SchemaDenied, subject_history
@@ -234,6 +235,23 @@ def create_app(console: Console) -> FastAPI:
             return render(request, session, "missing.html", status=404, what=f"topic {name}")
         return render(request, session, "topic.html", data=data)
 
+    @app.get("/topics/{name}/messages", response_class=HTMLResponse, include_in_schema=False)
+    def messages_page(
+        request: Request, name: str, partition: int | None = None, limit: int = 20
+    ) -> HTMLResponse:
+        session = page_session(request)
+        if not console.estate().rules.may_see_topic(session.viewer, name):
+            return denied(request, session, f"topic {name}")
+        try:
+            data = read_messages(session, name, partition, limit)
+        except BrowseDenied as exc:
+            return render(
+                request, session, "denied.html", status=403,
+                what=f"the records of {name}: {exc}",
+            )  # fmt: skip
+        return render(request, session, "messages.html", data=data, partition=partition,
+                      limit=limit)  # fmt: skip
+
     @app.get("/groups", response_class=HTMLResponse, include_in_schema=False)
     def groups_page(request: Request) -> HTMLResponse:
         session = page_session(request)
@@ -328,6 +346,31 @@ def create_app(console: Console) -> FastAPI:
         if data is None:
             raise HTTPException(404, f"no topic {name} on cluster {console.cluster}")
         return data
+
+    @app.get(f"{API}/topics/{{name}}/messages", tags=["topics"])
+    def messages_api(
+        request: Request, name: str, partition: int | None = None, limit: int = 20
+    ) -> dict[str, Any]:
+        """The newest records, read with the viewer's own credentials; encrypted fields
+        decrypted only with the viewer's key access; tagged fields masked outside the
+        topic's tenant."""
+        session = api_session(request)
+        if not console.estate().rules.may_see_topic(session.viewer, name):
+            raise HTTPException(403, f"{session.viewer.principal} may not see topic {name}")
+        try:
+            return read_messages(session, name, partition, limit)
+        except BrowseDenied as exc:
+            raise HTTPException(
+                403, f"the broker refused {session.viewer.principal}: {exc}"
+            ) from exc
+
+    def read_messages(
+        session: Session, name: str, partition: int | None, limit: int
+    ) -> dict[str, Any]:
+        return browse(
+            console.spec, console.settings, session, name, registry_url=console.registry_url,
+            data_dir=console.data_dir, limit=max(1, min(limit, 200)), partition=partition,
+        )  # fmt: skip
 
     @app.get(f"{API}/groups", tags=["groups"])
     def groups_api(request: Request) -> list[dict[str, Any]]:

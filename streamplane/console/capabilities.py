@@ -33,6 +33,7 @@ from streamplane.console.views import Estate
 from streamplane.kafka import ClusterInspector, ConnectionSettings
 from streamplane.lineage.flows import declared_flows, lineage, observed_consumers
 from streamplane.model import Spec, objectives
+from streamplane.model._dead_letters import parking_kind
 from streamplane.security.audit import AuditFilter, read_trail
 
 T = TypeVar("T")
@@ -220,12 +221,17 @@ def graph_layout(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Nodes in columns, left to right along the flows, and edges between them.
 
     A node's column is one more than the furthest of its inputs (a longest-path layering;
-    a cycle is cut where it closes), applications and topics alternating as data flows.
+    a cycle is cut where it closes), applications and topics alternating as data flows;
+    within a column, nodes sit near the average row of their inputs (one barycentre pass,
+    which removes most crossings). Retry and dead-letter topics are an application's own
+    plumbing: they are listed with the flows but not drawn.
     """
     inputs: dict[str, set[str]] = {}
     kinds: dict[str, str] = {}
     edges = []
     for row in rows:
+        if parking_kind(row["topic"]) is not None:
+            continue
         app, topic = f"app:{row['application']}", f"topic:{row['topic']}"
         kinds[app], kinds[topic] = "app", "topic"
         source, target = (app, topic) if row["direction"] == "produces" else (topic, app)
@@ -247,6 +253,15 @@ def graph_layout(rows: list[dict[str, Any]]) -> dict[str, Any]:
     per_column: dict[int, list[str]] = {}
     for node in sorted(column, key=lambda n: (column[n], n)):
         per_column.setdefault(column[node], []).append(node)
+    placed: dict[str, float] = {}
+    for col in sorted(per_column):
+        members = per_column[col]
+        for i, node in enumerate(members):
+            above = [placed[i_] for i_ in inputs.get(node, ()) if i_ in placed]
+            placed[node] = sum(above) / len(above) if above else float(i)
+        members.sort(key=lambda n: (placed[n], n))
+        for i, node in enumerate(members):
+            placed[node] = float(i)
     nodes = [
         {"id": node, "kind": kinds[node], "name": node.split(":", 1)[1], "column": col, "row": i}
         for col, members in sorted(per_column.items())

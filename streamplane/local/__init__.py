@@ -7,6 +7,7 @@ supervises and stops N combined broker+controller nodes under one data directory
 from __future__ import annotations
 
 from streamplane.local._cluster import ClusterStatus, LocalCluster, NodeStatus, open_cluster
+from streamplane.local._console_service import ConsoleProcess
 from streamplane.local._fetch import (
     KafkaRuntime,
     cached_runtime,
@@ -36,6 +37,7 @@ __all__ = [
     "CanaryProcess",
     "ClusterState",
     "ClusterStatus",
+    "ConsoleProcess",
     "Credentials",
     "DataDir",
     "JavaRuntime",

@@ -1,0 +1,75 @@
+"""The console as ``up`` runs it, over the example estate: a 1-node cluster with its
+registry and OIDC issuer, the example spec applied, and ``streamplane console serve`` as a
+supervised process (``ConsoleProcess``) reading the cluster every half second."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from streamplane.local import ConsoleProcess
+from streamplane.local._debian import apt_install
+from streamplane.model import load_spec
+from streamplane.reconcile import connect
+from tests.integration.conftest import PORT_SHIFT
+from tests.integration.reconcile.conftest import EXAMPLE, Estate, apply_spec, platform
+
+#: The console's own cluster: its HTTP ports 31630-31639, its brokers' 32642-32742.
+CONSOLE_OFFSET = 23550 + PORT_SHIFT
+ARTIFACTS = Path(__file__).resolve().parents[3] / ".ci" / "artifacts" / "console"
+
+
+@dataclass
+class ConsoleEstate(Estate):
+    console: ConsoleProcess
+
+    @property
+    def url(self) -> str:
+        return self.console.url
+
+    def password(self, principal: str) -> str:
+        """The principal's SCRAM password: admin's from the cluster, an application's from
+        the client config apply wrote for it."""
+        if principal == "admin":
+            creds = self.cluster.dir.read_credentials()
+            assert creds is not None
+            return creds.admin_password
+        password = self.as_app(principal).password
+        assert password is not None
+        return password
+
+    def api(self, principal: str) -> httpx.Client:
+        """An API client signed in with HTTP basic as ``principal``."""
+        return httpx.Client(
+            base_url=f"{self.url}/api/v1", auth=(principal, self.password(principal)), timeout=30
+        )
+
+
+@pytest.fixture(scope="session")
+def console_estate() -> Iterator[ConsoleEstate]:
+    with platform("console", port_offset=CONSOLE_OFFSET) as (cluster, _):
+        spec = load_spec(EXAMPLE)
+        target = connect(spec, data_dir=cluster.dir.root)
+        apply_spec(spec, target)
+        console = ConsoleProcess(cluster.dir, port_offset=CONSOLE_OFFSET)
+        console.start(EXAMPLE, refresh_s=0.5)
+        try:
+            yield ConsoleEstate(cluster, spec, target, console)
+        finally:
+            console.stop()
+
+
+def find_chromium() -> str:
+    """Debian's chromium, installed on first use like PostgreSQL and Prometheus: the tests
+    drive the system browser, never one Playwright downloads."""
+    found = shutil.which("chromium")
+    if found is None:
+        apt_install("chromium")
+        found = shutil.which("chromium")
+    assert found is not None, "chromium is not on PATH after installing Debian's package"
+    return found

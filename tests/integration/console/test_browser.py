@@ -1,0 +1,201 @@
+"""The console in a real browser: Debian's headless chromium driven by Playwright.
+
+Each test signs in through the sign-in page, as a user would, and saves a screenshot of
+what it saw under ``.ci/artifacts/console/``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import Consumer
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from streamplane.client import Producer, RegistrySettings
+from streamplane.local import RegistryProcess
+from tests.integration.console.conftest import (
+    ARTIFACTS,
+    CONSOLE_OFFSET,
+    ConsoleEstate,
+    find_chromium,
+)
+
+#: What this machine's chromium needs headless and offline (no sandbox as root, no GPU,
+#: none of the background fetches a browser makes to Google).
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = find_chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    opened = context.new_page()
+    try:
+        yield opened
+    finally:
+        context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, estate: ConsoleEstate, principal: str, then: str = "/") -> None:
+    page.goto(estate.url + then)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Principal", exact=True).fill(principal)
+    page.get_by_label("Password (its SCRAM credential)").fill(estate.password(principal))
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_test_id("principal")).to_have_text(principal)
+
+
+def test_a_tenant_signs_in_browses_and_is_denied_another_tenants_private_topic(
+    console_estate: ConsoleEstate, page: Page
+) -> None:
+    page.goto(console_estate.url + "/login")
+    page.get_by_label("Principal", exact=True).fill("kyc-service")
+    page.get_by_label("Password (its SCRAM credential)").fill("wrong")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_test_id("login-error")).to_contain_text("refused")
+    shot(page, "01-login-refused")
+
+    sign_in(page, console_estate, "kyc-service", then="/topics")
+    expect(page).to_have_url(re.compile(r"/topics$"))
+    table = page.get_by_role("table")
+    expect(table.get_by_role("link", name="risk.fraud.decision.v1", exact=True)).to_be_visible()
+    expect(
+        table.get_by_role("link", name="payments.card.authorized.v1", exact=True)
+    ).to_be_visible()
+    expect(table.get_by_text("payments.card.holders", exact=True)).to_have_count(0)
+    shot(page, "02-topics-as-kyc-service")
+
+    page.get_by_label("Name contains").fill("decision")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_test_id("topic-total")).to_have_text("1 topic(s)")
+    page.get_by_role("link", name="risk.fraud.decision.v1", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("risk.fraud.decision.v1")
+    expect(page.get_by_text("FULL_TRANSITIVE").first).to_be_visible()
+    shot(page, "03-topic-detail")
+
+    answer = page.goto(console_estate.url + "/topics/payments.card.holders")
+    assert answer is not None and answer.status == 403
+    expect(page.get_by_test_id("denied")).to_contain_text("may not see topic payments.card.holders")
+    shot(page, "04-denied-private-topic")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.goto(console_estate.url + "/topics")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+
+
+def test_lag_moves_on_the_group_page_as_a_consumer_runs(
+    console_estate: ConsoleEstate, page: Page
+) -> None:
+    topic, writer, reader = "payments.card.authorized.v1", "card-authorizer", "ledger-writer"
+    registry = RegistryProcess(console_estate.cluster.dir, port_offset=CONSOLE_OFFSET).url
+    with Producer.for_application(
+        console_estate.spec, writer, connection=console_estate.as_app(writer),
+        registry=RegistrySettings.of(registry, console_estate.as_app(writer)),
+        data_dir=console_estate.cluster.dir.root,
+    ) as producer:  # fmt: skip
+        for n in range(3000):
+            producer.produce(topic, {"id": f"b{n}", "occurred_at": 1_700_000_000_000 + n})
+    group = console_estate.spec.applications[reader].consumer_group
+    consumer = Consumer(
+        console_estate.as_app(reader).librdkafka(**{
+            "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False,
+        })
+    )  # fmt: skip
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + 30
+    while not [m for m in consumer.consume(10, timeout=1) if m.error() is None]:
+        assert time.monotonic() < deadline, "nothing to consume"
+    consumer.commit(asynchronous=False)
+    stop = threading.Event()
+
+    def consume_slowly() -> None:
+        # 200 records a second, committed each time: the lag shrinks as the page watches.
+        while not stop.is_set():
+            consumer.consume(200, timeout=0.5)
+            consumer.commit(asynchronous=False)
+            time.sleep(0.5)
+
+    sign_in(page, console_estate, reader, then=f"/groups/{group}")
+    lag = page.get_by_test_id("total-lag")
+    expect(lag).not_to_have_text("-", timeout=15_000)
+    first = int(lag.inner_text())
+    assert first > 0
+    shot(page, "05-group-lag-before")
+    worker = threading.Thread(target=consume_slowly, daemon=True)
+    worker.start()
+    try:
+        # No reload: the page refreshes its live part in place.
+        deadline = time.monotonic() + 30
+        while int(lag.inner_text()) >= first:
+            assert time.monotonic() < deadline, "the lag shown never moved"
+            page.wait_for_timeout(250)
+        assert int(lag.inner_text()) < first
+        expect(page.locator("svg.chart polyline")).to_have_count(1)
+        shot(page, "06-group-lag-moving")
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+        consumer.close()
+
+
+def test_an_administrator_explores_lineage_plan_and_a_masked_message(
+    console_estate: ConsoleEstate, page: Page
+) -> None:
+    sign_in(page, console_estate, "admin", then="/lineage")
+    node = page.locator('#lineage g.node[data-id="topic:payments.card.authorized.v1"]')
+    expect(node).to_be_visible()
+    node.click()
+    expect(node).to_have_class(re.compile(r"\bfocus\b"))
+    unrelated = page.locator('#lineage g.node[data-id="topic:payments.card.holders"]')
+    expect(unrelated).to_have_class(re.compile(r"\bdim\b"))
+    shot(page, "07-lineage-selected")
+    node.press("Escape")
+    expect(unrelated).not_to_have_class(re.compile(r"\bdim\b"))
+
+    page.get_by_role("link", name="Plan & drift").click()
+    expect(page.get_by_test_id("drift")).to_contain_text("No drift")
+    shot(page, "08-plan")
+
+    page.goto(console_estate.url + "/topics/payments.card.holders/messages")
+    expect(page.get_by_text("Masked for you: card_number, email, name")).to_be_visible()
+    shot(page, "09-messages-masked")
+
+
+def test_a_client_signs_in_through_the_oidc_issuer(
+    console_estate: ConsoleEstate, page: Page
+) -> None:
+    conn = console_estate.as_app("volume-aggregator")
+    assert conn.oauth_client_id and conn.oauth_client_secret
+    page.goto(console_estate.url + "/login")
+    page.get_by_label("Client id", exact=True).fill(conn.oauth_client_id)
+    page.get_by_label("Client secret", exact=True).fill(conn.oauth_client_secret)
+    page.get_by_role("button", name="Sign in with OIDC").click()
+    expect(page.get_by_test_id("principal")).to_have_text("volume-aggregator")
+    expect(page.get_by_role("table").get_by_role("rowheader", name="analytics")).to_be_visible()
+    shot(page, "10-overview-oidc")
