@@ -10,37 +10,30 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
-from pyiceberg.catalog import Catalog
 from rich.console import Console
 
 from streamplane.cli._options import ClusterOpt, DataDirOpt, JsonOpt, SpecArg
 from streamplane.cli._tables import new_table, print_table
 from streamplane.client import RegistrySettings
 from streamplane.errors import StreamplaneError
-from streamplane.lake.catalogs import open_catalog
-from streamplane.lake.export import (
-    CLICKHOUSE_COLLECTION,
-    Source,
-    check_clickhouse,
-    check_pinot,
-    clickhouse_collection,
-    clickhouse_ddl,
-    pinot_files,
-    spec_value,
-)
-from streamplane.lake.maintenance import MaintenancePolicy, maintain
-from streamplane.lake.query import as_json_rows, clickhouse_query, run_query
-from streamplane.lake.sink import LakeSink, SinkSettings, SinkStats
-from streamplane.lake.table import LakeTable
 from streamplane.local import DEFAULT_DATA_DIR
 from streamplane.model import LakeSink as LakeSinkSpec
 from streamplane.model import Spec, lake_source, lake_table, load_spec, read_schema
 from streamplane.reconcile import RegistryEndpoint, Target, connect
+
+# The lake's modules are imported inside the commands that use them: they load pyiceberg,
+# pyarrow and SQLAlchemy (about 0.8 s and 120 MiB), which every other command and the
+# services the CLI runs (registry, console) would otherwise pay at start.
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+    from streamplane.lake.sink import SinkSettings, SinkStats
+
 
 console = Console(soft_wrap=True)
 lake_app = typer.Typer(
@@ -72,6 +65,9 @@ def registry_client(endpoint: RegistryEndpoint | None) -> SchemaRegistryClient:
 
 
 def sink_settings(lake: LakeSinkSpec) -> SinkSettings:
+    from streamplane.lake.maintenance import MaintenancePolicy
+    from streamplane.lake.sink import SinkSettings
+
     return SinkSettings(
         max_rows=lake.max_rows,
         max_wait_s=lake.commit_interval / 1000,
@@ -94,6 +90,8 @@ class LakeTopic:
 
 def lake_entries(spec: Spec, target: Target, home: Path) -> list[LakeTopic]:
     """Every lake topic of the spec, each with its catalog opened (once per catalog)."""
+    from streamplane.lake.catalogs import open_catalog
+
     catalogs: dict[str | None, Catalog] = {}
     found = []
     for topic, table in lake_topics(spec).items():
@@ -111,6 +109,8 @@ def provision_tables(spec: Spec, target: Target, data_dir: Path) -> list[str]:
     one line per table that changed or could not. A table that cannot take the schema is
     reported, not raised: the cluster's changes are applied by then, and its sink refuses
     the same schema with the same reason."""
+    from streamplane.lake.sink import LakeSink
+
     if not lake_topics(spec) or target.registry is None:
         return []
     home = (target.data_dir or data_dir) / "lake"
@@ -151,6 +151,8 @@ def run(
     ] = None,
 ) -> None:
     """Stream TOPIC into its Iceberg table until stopped (run by `up`), exactly once."""
+    from streamplane.lake.sink import LakeSink
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     loaded = load_spec(spec)
     tables = lake_topics(loaded)
@@ -188,6 +190,8 @@ def tables(
     as_json: JsonOpt = False,
 ) -> None:
     """Each lake table of the spec: its topic, rows, snapshots and committed offsets."""
+    from streamplane.lake.table import LakeTable
+
     loaded = load_spec(spec)
     target, home = _target(loaded, cluster, data_dir, reach=False)
     found: list[dict[str, Any]] = []
@@ -253,6 +257,8 @@ def query(
 ) -> None:
     """SQL over the lake's tables with DuckDB or ClickHouse; --fresh reads the uncommitted
     tail from Kafka."""
+    from streamplane.lake.query import as_json_rows, clickhouse_query, run_query
+
     if engine not in ("duckdb", "clickhouse"):
         raise StreamplaneError(f"--engine {engine}: choose duckdb or clickhouse")
     if fresh and engine != "duckdb":
@@ -289,6 +295,8 @@ def maintain_tables(
 ) -> None:
     """Compact small files and expire old snapshots now (each sink also does it every
     `maintenance_interval`); offsets and rows are kept."""
+    from streamplane.lake.maintenance import maintain
+
     loaded = load_spec(spec)
     target, home = _target(loaded, cluster, data_dir, reach=False)
     entries = lake_entries(loaded, target, home)
@@ -341,6 +349,17 @@ def export(
 ) -> None:
     """Ingestion configs for an OLAP engine reading the lake topics: ClickHouse DDL and its
     connection, or Pinot's schema and REALTIME table config."""
+    from streamplane.lake.export import (
+        CLICKHOUSE_COLLECTION,
+        Source,
+        check_clickhouse,
+        check_pinot,
+        clickhouse_collection,
+        clickhouse_ddl,
+        pinot_files,
+        spec_value,
+    )
+
     if engine not in ("clickhouse", "pinot"):
         raise StreamplaneError(f"--engine {engine}: choose clickhouse or pinot")
     loaded = load_spec(spec)

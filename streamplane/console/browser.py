@@ -21,15 +21,14 @@ Three gates, each the platform's own:
 from __future__ import annotations
 
 import base64
-import io
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fastavro
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
@@ -164,9 +163,8 @@ def browse(
         for message in sorted(records, key=lambda m: (m.timestamp()[1], m.partition()))[-limit:]:
             shown.append(_decode(message, full, plain, masking, topic, encrypted))
     finally:
-        for deserializer in (full, plain):
-            if deserializer is not None:
-                deserializer.close()
+        if full is not None:
+            full.close()
     return {
         "topic": topic, "masked_fields": sorted(masking.fields),
         "records": shown[::-1], "read_as": viewer.principal,
@@ -229,9 +227,10 @@ def _read(
 
 def _deserializers(
     spec: Spec, session: Session, topic: str, registry_url: str | None, data_dir: Path | None
-) -> tuple[RecordDeserializer | None, _PlainAvro | None]:
+) -> tuple[RecordDeserializer | None, Callable[[bytes], dict[str, Any]] | None]:
     """The topic's decoder with its rules, as the viewer; and, for a topic whose rules
-    encrypt, a plain Avro reader to fall back on when the viewer's key access fails."""
+    encrypt, the lake's decoder (writer schema, no rules: encrypted fields stay
+    ciphertext) to fall back on when the viewer's key access fails."""
     schemas = schemas_from_spec(spec, [topic])
     if registry_url is None or topic not in schemas:
         return None, None
@@ -247,37 +246,16 @@ def _deserializers(
         })  # fmt: skip
     contracts = contracts_for(spec, schemas, [topic], None, data_dir=data_dir)
     full = RecordDeserializer(schemas, registry, contracts=contracts)
-    return full, (_PlainAvro(registry) if contracts is not None else None)
+    # Imported here: the lake's decoder loads pyarrow, which only this fallback needs.
+    from streamplane.lake.decode import RecordDecoder
 
-
-class _PlainAvro:
-    """Reads a record's Avro body by its writer schema, running no rule: encrypted fields
-    stay ciphertext (and are then shown as ``[encrypted]``)."""
-
-    def __init__(self, registry: SchemaRegistryClient) -> None:
-        self.registry = registry
-        self._schemas: dict[int, Any] = {}
-
-    def decode(self, data: bytes | None) -> Any:
-        if data is None or len(data) < 5 or data[0] != 0:
-            return data
-        schema_id = int.from_bytes(data[1:5], "big")
-        parsed = self._schemas.get(schema_id)
-        if parsed is None:
-            found = self.registry.get_schema(schema_id)
-            if (found.schema_type or "AVRO") != "AVRO" or found.schema_str is None:
-                return None
-            parsed = self._schemas[schema_id] = fastavro.parse_schema(json.loads(found.schema_str))
-        return fastavro.schemaless_reader(io.BytesIO(data[5:]), parsed, None)
-
-    def close(self) -> None:
-        return None
+    return full, (RecordDecoder(registry) if contracts is not None else None)
 
 
 def _decode(
     message: Any,
     full: RecordDeserializer | None,
-    plain: _PlainAvro | None,
+    plain: Callable[[bytes], dict[str, Any]] | None,
     masking: Masking,
     topic: str,
     encrypted: frozenset[str] = frozenset(),
@@ -300,12 +278,14 @@ def _decode(
         if plain is None:
             shown["value"] = None
             return shown
-        value = plain.decode(message.value())
-        if isinstance(value, dict):
-            value = masking.apply(value)
-            value = {k: (ENCRYPTED if k in encrypted else v) for k, v in value.items()}
-        shown["key"] = _shown(plain.decode(message.key()))
-        shown["value"] = _shown(value)
+        shown["key"] = _shown(message.key())
+        try:
+            value = masking.apply(plain(message.value()))
+        except Exception as failed:  # noqa: BLE001 - e.g. the registry refused the schema
+            shown["value"] = None
+            shown["note"] += f"; not decoded either: {str(failed)[:200]}"
+            return shown
+        shown["value"] = _shown({k: (ENCRYPTED if k in encrypted else v) for k, v in value.items()})
     return shown
 
 

@@ -221,7 +221,8 @@ def graph_layout(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Nodes in columns, left to right along the flows, and edges between them.
 
     A node's column is one more than the furthest of its inputs (a longest-path layering;
-    a cycle is cut where it closes), applications and topics alternating as data flows;
+    a cycle is cut at the edge that closes it, walking from the sources), applications
+    and topics alternating as data flows;
     within a column, nodes sit near the average row of their inputs (one barycentre pass,
     which removes most crossings). Retry and dead-letter topics are an application's own
     plumbing: they are listed with the flows but not drawn.
@@ -238,18 +239,7 @@ def graph_layout(rows: list[dict[str, Any]]) -> dict[str, Any]:
         inputs.setdefault(target, set()).add(source)
         inputs.setdefault(source, set())
         edges.append({"from": source, "to": target, "status": row["status"]})
-    column: dict[str, int] = {}
-
-    def depth(node: str, trail: frozenset[str]) -> int:
-        if node in column:
-            return column[node]
-        ins = [i for i in inputs.get(node, ()) if i not in trail]
-        found = 1 + max((depth(i, trail | {node}) for i in ins), default=-1)
-        column[node] = found
-        return found
-
-    for node in sorted(inputs):
-        depth(node, frozenset())
+    column = _columns(inputs)
     per_column: dict[int, list[str]] = {}
     for node in sorted(column, key=lambda n: (column[n], n)):
         per_column.setdefault(column[node], []).append(node)
@@ -268,3 +258,43 @@ def graph_layout(rows: list[dict[str, Any]]) -> dict[str, Any]:
         for i, node in enumerate(members)
     ]
     return {"nodes": nodes, "edges": edges}
+
+
+def _columns(inputs: dict[str, set[str]]) -> dict[str, int]:
+    """Longest-path layers of the graph ``inputs`` describes, its cycles' back edges cut."""
+    outputs: dict[str, list[str]] = {n: [] for n in inputs}
+    for node, sources in inputs.items():
+        for source in sources:
+            outputs[source].append(node)
+    back: set[tuple[str, str]] = set()
+    state: dict[str, int] = {}  # 1: on the walk's path, 2: done
+    starts = sorted(inputs, key=lambda n: (bool(inputs[n]), n))  # sources first
+    for start in starts:
+        if start in state:
+            continue
+        state[start] = 1
+        stack = [(start, iter(sorted(outputs[start])))]
+        while stack:
+            node, pending = stack[-1]
+            step = next(pending, None)
+            if step is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(step) == 1:
+                back.add((node, step))
+            elif step not in state:
+                state[step] = 1
+                stack.append((step, iter(sorted(outputs[step]))))
+    remaining = {n: {s for s in inputs[n] if (s, n) not in back} for n in inputs}
+    column = {n: 0 for n in inputs}
+    ready = sorted(n for n, s in remaining.items() if not s)
+    while ready:
+        node = ready.pop()
+        for target in outputs[node]:
+            if (node, target) in back:
+                continue
+            column[target] = max(column[target], column[node] + 1)
+            remaining[target].discard(node)
+            if not remaining[target]:
+                ready.append(target)
+    return column

@@ -51,7 +51,7 @@ class Session:
     #: The SCRAM password or the bearer token (kept server-side only).
     secret: str = field(repr=False)
     expires: float = 0.0
-    id: str = ""
+    id: str = field(default="", repr=False)
 
     def kafka_config(self, base: ConnectionSettings) -> dict[str, object]:
         """librdkafka settings that connect as this user (for reads the broker decides)."""

@@ -8,11 +8,13 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from streamplane.local import ConsoleProcess
+from streamplane.client import Producer, RegistrySettings
+from streamplane.local import ConsoleProcess, RegistryProcess
 from streamplane.local._debian import apt_install
 from streamplane.model import load_spec
 from streamplane.reconcile import connect
@@ -42,6 +44,18 @@ class ConsoleEstate(Estate):
         password = self.as_app(principal).password
         assert password is not None
         return password
+
+    def produce(self, app: str, topic: str, values: list[dict[str, Any]], *, key: str = "") -> None:
+        """Write ``values`` to ``topic`` as application ``app`` with the SDK (keyed by the
+        field ``key`` when given)."""
+        connection = self.as_app(app)
+        registry = RegistryProcess(self.cluster.dir, port_offset=CONSOLE_OFFSET).url
+        with Producer.for_application(
+            self.spec, app, connection=connection,
+            registry=RegistrySettings.of(registry, connection), data_dir=self.cluster.dir.root,
+        ) as producer:  # fmt: skip
+            for value in values:
+                producer.produce(topic, value, key=value[key] if key else None)
 
     def api(self, principal: str) -> httpx.Client:
         """An API client signed in with HTTP basic as ``principal``."""

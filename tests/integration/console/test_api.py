@@ -16,9 +16,8 @@ import httpx
 import pytest
 from confluent_kafka import Consumer
 
-from streamplane.client import Producer, RegistrySettings
-from streamplane.local import RegistryProcess
-from tests.integration.console.conftest import CONSOLE_OFFSET, ConsoleEstate
+from streamplane.kafka._admin import AclTuple, ClusterAdmin
+from tests.integration.console.conftest import ConsoleEstate
 
 #: Tenant payments' private topics and its groups: never in what risk's principals see.
 PAYMENTS_PRIVATE = (
@@ -128,18 +127,12 @@ def test_the_message_browser_reads_as_the_viewer_and_masks_pii_outside_the_tenan
     console_estate: ConsoleEstate,
 ) -> None:
     run = uuid.uuid4().hex[:6]
-    registry = RegistryProcess(console_estate.cluster.dir, port_offset=CONSOLE_OFFSET).url
     holder = {
         "customer_id": f"{run}-c1", "name": f"Holder {run}", "email": f"{run}@example.com",
         "card_number": "4000 0000 0000 1234", "country": "NL",
     }  # fmt: skip
     app = "card-holder-service"
-    with Producer.for_application(
-        console_estate.spec, app, connection=console_estate.as_app(app),
-        registry=RegistrySettings.of(registry, console_estate.as_app(app)),
-        data_dir=console_estate.cluster.dir.root,
-    ) as producer:  # fmt: skip
-        producer.produce("payments.card.holders", holder, key=holder["customer_id"])
+    console_estate.produce(app, "payments.card.holders", [holder], key="customer_id")
 
     def newest(principal: str) -> httpx.Response:
         with console_estate.api(principal) as api:
@@ -167,18 +160,49 @@ def test_the_message_browser_reads_as_the_viewer_and_masks_pii_outside_the_tenan
     assert newest(RISK).status_code == 403
 
 
+def test_a_reader_without_key_access_sees_encrypted_fields_as_encrypted_never_plain(
+    console_estate: ConsoleEstate,
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    holder = {
+        "customer_id": f"{run}-c2", "name": f"Holder {run}", "email": f"{run}@example.org",
+        "card_number": "4000 0000 0000 9876", "country": "DE",
+    }  # fmt: skip
+    app = "card-holder-service"
+    console_estate.produce(app, "payments.card.holders", [holder], key="customer_id")
+    # A hand-made exception: risk's kyc-service may read the raw topic on the broker, but
+    # the registry still keeps payments' data keys (and the subject) from it.
+    admin = ClusterAdmin(console_estate.cluster.admin_settings())
+    grants = [
+        AclTuple(f"User:{RISK}", "TOPIC", "payments.card.holders", "LITERAL", op, "ALLOW", "*")
+        for op in ("READ", "DESCRIBE")
+    ]
+    admin.create_acls(grants)
+    try:
+        with console_estate.api(RISK) as api:
+            deadline = time.monotonic() + 30
+            while (answer := api.get("/topics/payments.card.holders/messages",
+                                     params={"limit": 50})).status_code == 403:  # fmt: skip
+                assert time.monotonic() < deadline, answer.text
+                time.sleep(0.25)
+        assert answer.status_code == 200, answer.text
+        [record] = [r for r in answer.json()["records"] if r["key"] == holder["customer_id"]]
+        assert "not decrypted with your key access" in record["note"]
+        for secret in ("name", "email", "card_number"):
+            assert holder[secret] not in answer.text
+        # The registry refuses it the schema too, so nothing of the value is shown.
+        assert record["value"] is None and "not decoded either" in record["note"]
+    finally:
+        admin.delete_acls(grants)
+
+
 def test_a_group_shows_its_lag_over_time_and_burrow_health(
     console_estate: ConsoleEstate,
 ) -> None:
-    registry = RegistryProcess(console_estate.cluster.dir, port_offset=CONSOLE_OFFSET).url
     topic, writer, reader = "payments.card.authorized.v1", "card-authorizer", "lake-sink"
-    with Producer.for_application(
-        console_estate.spec, writer, connection=console_estate.as_app(writer),
-        registry=RegistrySettings.of(registry, console_estate.as_app(writer)),
-        data_dir=console_estate.cluster.dir.root,
-    ) as producer:  # fmt: skip
-        for n in range(600):
-            producer.produce(topic, {"id": f"a{n}", "occurred_at": 1_700_000_000_000 + n})
+    console_estate.produce(
+        writer, topic, [{"id": f"a{n}", "occurred_at": 1_700_000_000_000 + n} for n in range(600)]
+    )
     group = console_estate.spec.applications[reader].consumer_group
     consumer = Consumer(
         console_estate.as_app(reader).librdkafka(**{

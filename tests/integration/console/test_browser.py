@@ -15,11 +15,8 @@ import pytest
 from confluent_kafka import Consumer
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from streamplane.client import Producer, RegistrySettings
-from streamplane.local import RegistryProcess
 from tests.integration.console.conftest import (
     ARTIFACTS,
-    CONSOLE_OFFSET,
     ConsoleEstate,
     find_chromium,
 )
@@ -113,14 +110,9 @@ def test_lag_moves_on_the_group_page_as_a_consumer_runs(
     console_estate: ConsoleEstate, page: Page
 ) -> None:
     topic, writer, reader = "payments.card.authorized.v1", "card-authorizer", "ledger-writer"
-    registry = RegistryProcess(console_estate.cluster.dir, port_offset=CONSOLE_OFFSET).url
-    with Producer.for_application(
-        console_estate.spec, writer, connection=console_estate.as_app(writer),
-        registry=RegistrySettings.of(registry, console_estate.as_app(writer)),
-        data_dir=console_estate.cluster.dir.root,
-    ) as producer:  # fmt: skip
-        for n in range(3000):
-            producer.produce(topic, {"id": f"b{n}", "occurred_at": 1_700_000_000_000 + n})
+    console_estate.produce(
+        writer, topic, [{"id": f"b{n}", "occurred_at": 1_700_000_000_000 + n} for n in range(3000)]
+    )
     group = console_estate.spec.applications[reader].consumer_group
     consumer = Consumer(
         console_estate.as_app(reader).librdkafka(**{
