@@ -8,22 +8,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.npm_packages import npm_ci
+
 HERE = Path(__file__).resolve().parent / "asyncapi"
 CHECK = HERE / "check.mjs"
 
 
 def install() -> None:
-    """``npm ci`` when node_modules is missing or older than the lock file."""
-    marker = HERE / "node_modules" / ".package-lock.json"
-    lock = HERE / "package-lock.json"
-    if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
-        return
-    npm = shutil.which("npm")
-    assert npm is not None, "npm is not installed: the AsyncAPI check needs Node.js and npm"
-    subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=HERE, check=True, timeout=600,
-    )  # fmt: skip
+    npm_ci(HERE)
 
 
 def parse(*files: Path) -> tuple[int, list[dict[str, Any]]]:

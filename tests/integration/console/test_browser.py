@@ -6,10 +6,12 @@ what it saw under ``.ci/artifacts/console/``.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer
@@ -20,6 +22,7 @@ from tests.integration.console.conftest import (
     ConsoleEstate,
     find_chromium,
 )
+from tests.npm_packages import npm_ci
 
 #: What this machine's chromium needs headless and offline (no sandbox as root, no GPU,
 #: none of the background fetches a browser makes to Google).
@@ -133,6 +136,12 @@ def test_lag_moves_on_the_group_page_as_a_consumer_runs(
             consumer.commit(asynchronous=False)
             time.sleep(0.5)
 
+    # The group page exists once the console's background read has seen the group.
+    with console_estate.api(reader) as api:
+        deadline = time.monotonic() + 30
+        while api.get(f"/groups/{group}").status_code != 200:
+            assert time.monotonic() < deadline, "the console never saw the group"
+            time.sleep(0.2)
     sign_in(page, console_estate, reader, then=f"/groups/{group}")
     lag = page.get_by_test_id("total-lag")
     expect(lag).not_to_have_text("-", timeout=15_000)
@@ -191,3 +200,37 @@ def test_a_client_signs_in_through_the_oidc_issuer(
     expect(page.get_by_test_id("principal")).to_have_text("volume-aggregator")
     expect(page.get_by_role("table").get_by_role("rowheader", name="analytics")).to_be_visible()
     shot(page, "10-overview-oidc")
+
+
+AXE = Path(__file__).resolve().parent / "axe"
+#: Every page, as the super user sees it (the most content: every tenant, the plan).
+PAGES = [
+    "/", "/topics", "/topics/payments.card.authorized.v1", "/topics/payments.card.holders/messages",
+    "/groups", "/lineage", "/plan", "/audit", "/slos", "/cost", "/replication",
+]  # fmt: skip
+
+
+def test_every_page_passes_axes_accessibility_rules(
+    console_estate: ConsoleEstate, page: Page
+) -> None:
+    """axe-core (npm, pinned) in each page: no serious or critical violation of WCAG 2.1
+    A and AA rules (contrast, labels, names, landmarks, keyboard reachability)."""
+    npm_ci(AXE)
+    sign_in(page, console_estate, "admin")
+    found = {}
+    for path in PAGES:
+        page.goto(console_estate.url + path)
+        page.add_script_tag(path=str(AXE / "node_modules" / "axe-core" / "axe.min.js"))
+        result = page.evaluate(
+            "() => axe.run(document, {runOnly: {type: 'tag', values: "
+            "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+        )
+        serious = [
+            f"{v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['target']})"
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        if serious:
+            found[path] = serious
+        assert result["passes"], f"axe ran no rule on {path}"
+    assert not found, json.dumps(found, indent=1)
