@@ -25,7 +25,7 @@ from fastapi.templating import Jinja2Templates
 
 from streamplane.console import charts, views
 from streamplane.console.access import AccessRules
-from streamplane.console.browser import BrowseDenied, browse
+from streamplane.console.browser import BrowseDenied, BrowseError, browse
 from streamplane.console.capabilities import Capabilities
 from streamplane.console.estate import EstateCache, Snapshot
 from streamplane.console.schemas import SchemaDenied, subject_history
@@ -232,7 +232,7 @@ def create_app(console: Console) -> FastAPI:
             return denied(request, session, f"topic {name}")
         data = topic_detail(estate, session, name)
         if data is None:
-            return render(request, session, "missing.html", status=404, what=f"topic {name}")
+            return render(request, session, "missing.html", status=404, what=f"no topic {name}")
         return render(request, session, "topic.html", data=data)
 
     @app.get("/topics/{name}/messages", response_class=HTMLResponse, include_in_schema=False)
@@ -249,6 +249,8 @@ def create_app(console: Console) -> FastAPI:
                 request, session, "denied.html", status=403,
                 what=f"the records of {name}: {exc}",
             )  # fmt: skip
+        except BrowseError as exc:
+            return render(request, session, "missing.html", status=404, what=str(exc))
         return render(request, session, "messages.html", data=data, partition=partition,
                       limit=limit)  # fmt: skip
 
@@ -267,7 +269,9 @@ def create_app(console: Console) -> FastAPI:
             return denied(request, session, f"consumer group {name}")
         data = views.group(estate, name)
         if data is None:
-            return render(request, session, "missing.html", status=404, what=f"group {name}")
+            return render(
+                request, session, "missing.html", status=404, what=f"no consumer group {name}"
+            )
         return render(request, session, "group.html", data=data)
 
     @app.get("/lineage", response_class=HTMLResponse, include_in_schema=False)
@@ -359,6 +363,8 @@ def create_app(console: Console) -> FastAPI:
             raise HTTPException(403, f"{session.viewer.principal} may not see topic {name}")
         try:
             return read_messages(session, name, partition, limit)
+        except BrowseError as exc:
+            raise HTTPException(404, str(exc)) from exc
         except BrowseDenied as exc:
             raise HTTPException(
                 403, f"the broker refused {session.viewer.principal}: {exc}"

@@ -51,6 +51,10 @@ class BrowseDenied(Exception):
     """The broker refused the viewer this topic."""
 
 
+class BrowseError(ValueError):
+    """A request the topic cannot answer (a partition it does not have)."""
+
+
 @dataclass(frozen=True)
 class Masking:
     """Which top-level fields of a topic's values a viewer sees masked, and how."""
@@ -185,6 +189,11 @@ def _ranges(
         if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
             raise BrowseDenied("the broker refused your principal Describe on this topic")
         raise BrowseDenied(str(found.error) if found is not None else "no such topic")
+    if partition is not None and partition not in found.partitions:
+        raise BrowseError(
+            f"{topic} has no partition {partition}: its partitions are 0 to "
+            f"{len(found.partitions) - 1}"
+        )
     ids = sorted(found.partitions) if partition is None else [partition]
     ranges = {}
     for pid in ids:

@@ -144,6 +144,10 @@ def test_the_message_browser_reads_as_the_viewer_and_masks_pii_outside_the_tenan
 
     # The raw topic's own tenant (a consumer of it): decrypted, unmasked.
     assert ours(newest("holders-masker")) == holder
+    with console_estate.api("holders-masker") as api:
+        nowhere = api.get("/topics/payments.card.holders/messages", params={"partition": 99})
+    assert nowhere.status_code == 404
+    assert "has no partition 99: its partitions are 0 to" in nowhere.json()["message"]
     # The super user: decrypted, but no raw PII: card numbers keep their last four digits.
     admin_view = newest("admin")
     assert admin_view.json()["read_as"] == "admin"
