@@ -217,8 +217,18 @@ def overview(estate: Estate, viewer: Viewer) -> dict[str, Any]:
             ),
         })  # fmt: skip
     groups_in_view = groups(estate, viewer)
+    clusters = [
+        {"name": c.name, "region": c.region, "environment": c.environment,
+         "local": c.local, "brokers": c.brokers, "this": c.name == estate.cluster,
+         "data_classes": [str(d) for d in c.data_classes],
+         "tenants": sorted(t.name for t in estate.spec.platform.tenants
+                           if c.name in t.clusters
+                           and estate.rules.may_see_tenant(viewer, t.name))}
+        for c in estate.spec.platform.clusters
+    ]  # fmt: skip
     return {
         "cluster": estate.cluster,
+        "clusters": clusters,
         "brokers": list(snap.brokers),
         "read_at": snap.taken_at or None,
         "error": snap.error,

@@ -96,6 +96,8 @@ def test_a_tenant_sees_its_own_topics_public_ones_and_what_its_acls_grant(
         assert not any(name.startswith("_") for name in listed), "internal topics: admin only"
         overview = api.get("/overview").json()
         assert [t["name"] for t in overview["tenants"]] == ["risk"]
+        [cluster] = overview["clusters"]
+        assert (cluster["name"], cluster["this"], cluster["tenants"]) == ("local", True, ["risk"])
         assert overview["topics"] == len(listed)
     with console_estate.api("admin") as admin:
         everything = admin.get("/topics", params={"size": 1000}).json()

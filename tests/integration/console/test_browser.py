@@ -132,8 +132,8 @@ def test_lag_moves_on_the_group_page_as_a_consumer_runs(
     def consume_slowly() -> None:
         # 200 records a second, committed each time: the lag shrinks as the page watches.
         while not stop.is_set():
-            consumer.consume(200, timeout=0.5)
-            consumer.commit(asynchronous=False)
+            if [m for m in consumer.consume(200, timeout=0.5) if m.error() is None]:
+                consumer.commit(asynchronous=False)
             time.sleep(0.5)
 
     # The group page exists once the console's background read has seen the group.

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 from confluent_kafka import Consumer as RawConsumer
@@ -29,6 +30,7 @@ from typer.testing import CliRunner
 from streamplane.cli import app
 from streamplane.client import Consumer
 from streamplane.kafka import ClusterInspector, ConnectionSettings
+from streamplane.local import ConsoleProcess, DataDir
 from streamplane.local._mirror_service import MirrorProcess
 from streamplane.model import Spec, find_flow, load_spec
 from streamplane.replication.observe import latest_checkpoints, watermarks
@@ -159,6 +161,31 @@ def test_active_active_each_region_reads_both_regions_writes_exactly_once(
                 idle_timeout_s=30,
             )
         assert seen == Counter(east + west), f"{cluster} read {sum(seen.values())} records"
+
+
+def test_each_regions_console_shows_its_flows_running_and_their_lag(regions: Regions) -> None:
+    """The console `up --spec` runs beside each region: its replication page is `replicate
+    status` for the flows from and to that region, read as the region's admin."""
+    regions.produce("east", ORDERS, [f"console-{i}" for i in range(20)])
+    for cluster in ("east", "west"):
+        layout = DataDir(regions.root / cluster)
+        state = layout.read_state()
+        creds = layout.read_credentials()
+        assert state is not None and creds is not None
+        url = ConsoleProcess(layout, port_offset=state.port_offset).url
+        deadline = time.monotonic() + 60
+        while True:
+            flows = httpx.get(
+                f"{url}/api/v1/replication", auth=("admin", creds.admin_password), timeout=60
+            ).json()
+            copied = [t for f in flows for t in f.get("topics", []) if t["copied"]]
+            if {f["flow"] for f in flows} == {"east->west", "west->east"} and copied:
+                break
+            assert time.monotonic() < deadline, flows
+            time.sleep(1)
+        assert all(f["running"] and f["restarts"] >= 0 for f in flows), flows
+        assert all(isinstance(f["lag_records"], int) for f in flows), flows
+        assert "log" not in flows[0], "the console does not hand out MM2's file paths"
 
 
 def test_pii_never_leaves_east_while_its_public_events_do(regions: Regions) -> None:
