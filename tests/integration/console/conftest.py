@@ -4,7 +4,10 @@ supervised process (``ConsoleProcess``) reading the cluster every half second.""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from streamplane.client import Producer, RegistrySettings
 from streamplane.local import ConsoleProcess, RegistryProcess
 from streamplane.local._debian import apt_install
 from streamplane.model import load_spec
@@ -23,7 +25,8 @@ from tests.integration.reconcile.conftest import EXAMPLE, Estate, apply_spec, pl
 
 #: The console's own cluster: its HTTP ports 31630-31639, its brokers' 32642-32742.
 CONSOLE_OFFSET = 23550 + PORT_SHIFT
-ARTIFACTS = Path(__file__).resolve().parents[3] / ".ci" / "artifacts" / "console"
+REPO = Path(__file__).resolve().parents[3]
+ARTIFACTS = REPO / ".ci" / "artifacts" / "console"
 
 
 @dataclass
@@ -47,15 +50,14 @@ class ConsoleEstate(Estate):
 
     def produce(self, app: str, topic: str, values: list[dict[str, Any]], *, key: str = "") -> None:
         """Write ``values`` to ``topic`` as application ``app`` with the SDK (keyed by the
-        field ``key`` when given)."""
-        connection = self.as_app(app)
+        field ``key`` when given), in a process of its own (see ``_produce``)."""
         registry = RegistryProcess(self.cluster.dir, port_offset=CONSOLE_OFFSET).url
-        with Producer.for_application(
-            self.spec, app, connection=connection,
-            registry=RegistrySettings.of(registry, connection), data_dir=self.cluster.dir.root,
-        ) as producer:  # fmt: skip
-            for value in values:
-                producer.produce(topic, value, key=value[key] if key else None)
+        subprocess.run(
+            [sys.executable, "-m", "tests.integration.console._produce",
+             str(self.cluster.dir.root), registry, app, topic, key],
+            input="".join(json.dumps(v) + "\n" for v in values), text=True, check=True,
+            cwd=REPO, timeout=120,
+        )  # fmt: skip
 
     def api(self, principal: str) -> httpx.Client:
         """An API client signed in with HTTP basic as ``principal``."""
