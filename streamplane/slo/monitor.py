@@ -97,6 +97,15 @@ class Monitor:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self.canary.start()
+        if self.notifier.audit is not None:
+            # The audit topic is made now, while the cluster is healthy: an alert is written
+            # when a broker is down, and creating a topic then can wait on a dead controller.
+            from streamplane.security.audit import ensure_audit_topic
+
+            try:
+                ensure_audit_topic(self.settings)
+            except Exception as exc:  # noqa: BLE001 - retried when the first alert is recorded
+                log.warning("could not make the audit topic for alerts yet: %r", exc)
         self._admin_producer = Producer(
             self.settings.librdkafka(**{"acks": "all", "enable.idempotence": True, "log_level": 3})
         )

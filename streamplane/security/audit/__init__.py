@@ -23,6 +23,7 @@ from streamplane.security.audit._shipper import (
     LogTail,
     Position,
     Shipper,
+    ensure_audit_topic,
     read_positions,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "Shipper",
     "as_cef",
     "as_cloudevent",
+    "ensure_audit_topic",
     "event_id",
     "from_registry",
     "parse_authorizer_line",

@@ -18,7 +18,7 @@ from confluent_kafka import KafkaException, Producer
 
 from streamplane.kafka import ConnectionSettings
 from streamplane.security.audit._record import AuditRecord, event_id
-from streamplane.security.audit._shipper import AUDIT_TOPIC, ensure_topics
+from streamplane.security.audit._shipper import AUDIT_TOPIC, ensure_audit_topic
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,14 @@ def record_changes(
         return 0
     run = f"{time.time_ns()}-{socket.gethostname()}"
     try:
-        ensure_topics(settings)
+        try:
+            ensure_audit_topic(settings)
+        except Exception as exc:  # noqa: BLE001 - the topic is there but the controller is not
+            # A broker or the controller may be down (an alert fires then): the events
+            # still go to the topic, which exists unless this is the cluster's first event.
+            log.warning(
+                "could not check %s before recording (%r); recording anyway", AUDIT_TOPIC, exc
+            )
         producer = Producer(
             settings.librdkafka(**{"acks": "all", "enable.idempotence": True, "log_level": 3})
         )

@@ -66,10 +66,26 @@ class Line:
     text: str
 
 
-def ensure_topics(settings: ConnectionSettings, *, timeout_s: float = 30.0) -> None:
+def ensure_audit_topic(settings: ConnectionSettings, *, timeout_s: float = 30.0) -> None:
+    """The audit topic alone, if missing (what recording platform events needs)."""
+    ensure_topics(settings, timeout_s=timeout_s, names=(AUDIT_TOPIC,))
+
+
+def ensure_topics(
+    settings: ConnectionSettings,
+    *,
+    timeout_s: float = 30.0,
+    names: tuple[str, ...] = (AUDIT_TOPIC, POSITIONS_TOPIC),
+) -> None:
     """The audit topic (kept 30 days) and the compacted positions topic, if missing."""
     admin = AdminClient(settings.librdkafka(**{"log_level": 3}))
-    brokers = len(admin.list_topics(timeout=timeout_s).brokers)
+    metadata = admin.list_topics(timeout=timeout_s)
+    if all(name in metadata.topics for name in names):
+        # Any live broker answers metadata; CreateTopics needs the controller and can hang
+        # for the whole timeout while a broker is down, which is when an alert's audit
+        # event is written.
+        return
+    brokers = len(metadata.brokers)
     rf = min(3, brokers)
     isr = str(max(1, rf - 1))
     wanted = {
@@ -79,6 +95,7 @@ def ensure_topics(settings: ConnectionSettings, *, timeout_s: float = 30.0) -> N
     new = [
         NewTopic(name, 1, rf, config={"min.insync.replicas": isr, **config})
         for name, config in wanted.items()
+        if name in names and name not in metadata.topics
     ]
     for name, future in admin.create_topics(new).items():
         try:
