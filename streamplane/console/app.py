@@ -81,6 +81,18 @@ class NotSignedIn(Exception):
     """A page asked for without a session: the browser goes to the sign-in page."""
 
 
+class Refused(Exception):
+    """What the viewer may not see (403) or what is not there (404), raised by the code a
+    page and its API twin share: the page shows ``page`` in its template, the API answers
+    ``message`` as JSON."""
+
+    def __init__(self, status: int, message: str, *, page: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.page = page
+
+
 def create_app(console: Console) -> FastAPI:
     app = FastAPI(
         title="Streamplane console",
@@ -105,7 +117,7 @@ def create_app(console: Console) -> FastAPI:
         return found
 
     def api_session(request: Request) -> Session:
-        found = viewer_session(request)
+        found = request.state.session = viewer_session(request)
         if found is None:
             raise HTTPException(
                 401,
@@ -116,7 +128,7 @@ def create_app(console: Console) -> FastAPI:
         return found
 
     def page_session(request: Request) -> Session:
-        found = viewer_session(request)
+        found = request.state.session = viewer_session(request)
         if found is None:
             raise NotSignedIn()
         return found
@@ -144,8 +156,71 @@ def create_app(console: Console) -> FastAPI:
             status_code=status,
         )
 
-    def denied(request: Request, session: Session, what: str) -> HTMLResponse:
-        return render(request, session, "denied.html", status=403, what=what)
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        if request.url.path.startswith(API):
+            return JSONResponse(
+                {"error_code": exc.status, "message": exc.message}, status_code=exc.status
+            )
+        template = "denied.html" if exc.status == 403 else "missing.html"
+        return render(request, request.state.session, template, status=exc.status, what=exc.page)
+
+    # ------------------------------------------- what a page and its API twin share
+    def visible_topic(session: Session, name: str) -> views.Estate:
+        estate = console.estate()
+        if not estate.rules.may_see_topic(session.viewer, name):
+            raise Refused(
+                403, f"{session.viewer.principal} may not see topic {name}", page=f"topic {name}"
+            )
+        return estate
+
+    def topic_data(session: Session, name: str) -> dict[str, Any]:
+        data = topic_detail(visible_topic(session, name), session, name)
+        if data is None:
+            raise Refused(
+                404, f"no topic {name} on cluster {console.cluster}", page=f"no topic {name}"
+            )
+        return data
+
+    def messages_data(
+        session: Session, name: str, partition: int | None, limit: int
+    ) -> dict[str, Any]:
+        visible_topic(session, name)
+        try:
+            return browse(
+                console.spec, console.settings, session, name, registry_url=console.registry_url,
+                data_dir=console.data_dir, limit=max(1, min(limit, 200)), partition=partition,
+            )  # fmt: skip
+        except BrowseError as exc:
+            raise Refused(404, str(exc), page=str(exc)) from exc
+        except BrowseDenied as exc:
+            raise Refused(
+                403, f"the broker refused {session.viewer.principal}: {exc}",
+                page=f"the records of {name}: {exc}",
+            ) from exc  # fmt: skip
+
+    def group_data(session: Session, name: str) -> dict[str, Any]:
+        estate = console.estate()
+        if not estate.rules.may_see_group(session.viewer, name):
+            raise Refused(
+                403, f"{session.viewer.principal} may not see group {name}",
+                page=f"consumer group {name}",
+            )  # fmt: skip
+        data = views.group(estate, name)
+        if data is None:
+            raise Refused(
+                404, f"no consumer group {name} on cluster {console.cluster}",
+                page=f"no consumer group {name}",
+            )  # fmt: skip
+        return data
+
+    def plan_data(session: Session) -> dict[str, Any]:
+        if not session.viewer.super_user:
+            raise Refused(
+                403, f"{session.viewer.principal} may not see the plan",
+                page="the plan (it lists every tenant's resources)",
+            )  # fmt: skip
+        return console.capabilities.plan()
 
     # ---------------------------------------------------------------- sign-in
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -227,30 +302,14 @@ def create_app(console: Console) -> FastAPI:
     @app.get("/topics/{name}", response_class=HTMLResponse, include_in_schema=False)
     def topic_page(request: Request, name: str) -> HTMLResponse:
         session = page_session(request)
-        estate = console.estate()
-        if not estate.rules.may_see_topic(session.viewer, name):
-            return denied(request, session, f"topic {name}")
-        data = topic_detail(estate, session, name)
-        if data is None:
-            return render(request, session, "missing.html", status=404, what=f"no topic {name}")
-        return render(request, session, "topic.html", data=data)
+        return render(request, session, "topic.html", data=topic_data(session, name))
 
     @app.get("/topics/{name}/messages", response_class=HTMLResponse, include_in_schema=False)
     def messages_page(
         request: Request, name: str, partition: int | None = None, limit: int = 20
     ) -> HTMLResponse:
         session = page_session(request)
-        if not console.estate().rules.may_see_topic(session.viewer, name):
-            return denied(request, session, f"topic {name}")
-        try:
-            data = read_messages(session, name, partition, limit)
-        except BrowseDenied as exc:
-            return render(
-                request, session, "denied.html", status=403,
-                what=f"the records of {name}: {exc}",
-            )  # fmt: skip
-        except BrowseError as exc:
-            return render(request, session, "missing.html", status=404, what=str(exc))
+        data = messages_data(session, name, partition, limit)
         return render(request, session, "messages.html", data=data, partition=partition,
                       limit=limit)  # fmt: skip
 
@@ -264,15 +323,7 @@ def create_app(console: Console) -> FastAPI:
     @app.get("/groups/{name}", response_class=HTMLResponse, include_in_schema=False)
     def group_page(request: Request, name: str) -> HTMLResponse:
         session = page_session(request)
-        estate = console.estate()
-        if not estate.rules.may_see_group(session.viewer, name):
-            return denied(request, session, f"consumer group {name}")
-        data = views.group(estate, name)
-        if data is None:
-            return render(
-                request, session, "missing.html", status=404, what=f"no consumer group {name}"
-            )
-        return render(request, session, "group.html", data=data)
+        return render(request, session, "group.html", data=group_data(session, name))
 
     @app.get("/lineage", response_class=HTMLResponse, include_in_schema=False)
     def lineage_page(request: Request) -> HTMLResponse:
@@ -283,9 +334,7 @@ def create_app(console: Console) -> FastAPI:
     @app.get("/plan", response_class=HTMLResponse, include_in_schema=False)
     def plan_page(request: Request) -> HTMLResponse:
         session = page_session(request)
-        if not session.viewer.super_user:
-            return denied(request, session, "the plan (it lists every tenant's resources)")
-        return render(request, session, "plan.html", data=console.capabilities.plan())
+        return render(request, session, "plan.html", data=plan_data(session))
 
     @app.get("/audit", response_class=HTMLResponse, include_in_schema=False)
     def audit_page(
@@ -342,14 +391,7 @@ def create_app(console: Console) -> FastAPI:
     @app.get(f"{API}/topics/{{name}}", tags=["topics"])
     def topic_api(request: Request, name: str) -> dict[str, Any]:
         """A topic: the spec's view, partitions and configs, schemas, producers, consumers, lag."""
-        session = api_session(request)
-        estate = console.estate()
-        if not estate.rules.may_see_topic(session.viewer, name):
-            raise HTTPException(403, f"{session.viewer.principal} may not see topic {name}")
-        data = topic_detail(estate, session, name)
-        if data is None:
-            raise HTTPException(404, f"no topic {name} on cluster {console.cluster}")
-        return data
+        return topic_data(api_session(request), name)
 
     @app.get(f"{API}/topics/{{name}}/messages", tags=["topics"])
     def messages_api(
@@ -358,25 +400,7 @@ def create_app(console: Console) -> FastAPI:
         """The newest records, read with the viewer's own credentials; encrypted fields
         decrypted only with the viewer's key access; tagged fields masked outside the
         topic's tenant."""
-        session = api_session(request)
-        if not console.estate().rules.may_see_topic(session.viewer, name):
-            raise HTTPException(403, f"{session.viewer.principal} may not see topic {name}")
-        try:
-            return read_messages(session, name, partition, limit)
-        except BrowseError as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except BrowseDenied as exc:
-            raise HTTPException(
-                403, f"the broker refused {session.viewer.principal}: {exc}"
-            ) from exc
-
-    def read_messages(
-        session: Session, name: str, partition: int | None, limit: int
-    ) -> dict[str, Any]:
-        return browse(
-            console.spec, console.settings, session, name, registry_url=console.registry_url,
-            data_dir=console.data_dir, limit=max(1, min(limit, 200)), partition=partition,
-        )  # fmt: skip
+        return messages_data(api_session(request), name, partition, limit)
 
     @app.get(f"{API}/groups", tags=["groups"])
     def groups_api(request: Request) -> list[dict[str, Any]]:
@@ -386,14 +410,7 @@ def create_app(console: Console) -> FastAPI:
     @app.get(f"{API}/groups/{{name}}", tags=["groups"])
     def group_api(request: Request, name: str) -> dict[str, Any]:
         """A group: members, lag and health per partition, and its lag over time."""
-        session = api_session(request)
-        estate = console.estate()
-        if not estate.rules.may_see_group(session.viewer, name):
-            raise HTTPException(403, f"{session.viewer.principal} may not see group {name}")
-        data = views.group(estate, name)
-        if data is None:
-            raise HTTPException(404, f"no consumer group {name} on cluster {console.cluster}")
-        return data
+        return group_data(api_session(request), name)
 
     @app.get(f"{API}/lineage", tags=["lineage"])
     def lineage_api(request: Request) -> dict[str, Any]:
@@ -403,10 +420,7 @@ def create_app(console: Console) -> FastAPI:
     @app.get(f"{API}/plan", tags=["gitops"])
     def plan_api(request: Request) -> dict[str, Any]:
         """What apply would change for the current spec, and the drift (super users only)."""
-        session = api_session(request)
-        if not session.viewer.super_user:
-            raise HTTPException(403, f"{session.viewer.principal} may not see the plan")
-        return console.capabilities.plan()
+        return plan_data(api_session(request))
 
     @app.get(f"{API}/audit", tags=["audit"])
     def audit_api(

@@ -41,10 +41,9 @@ def topic_row(estate: Estate, name: str) -> dict[str, Any]:
     """One line of the topics table: the spec's view and the cluster's, side by side."""
     entry = estate.spec.topics.get(name)
     layout = estate.snapshot.layouts.get(name)
-    tenant = entry.tenant.name if entry else _tenant_of(estate.spec, name)
     return {
         "name": name,
-        "tenant": tenant,
+        "tenant": _tenant_of_row(estate, name),
         "domain": entry.domain.name if entry else None,
         "classification": str(entry.topic.classification)
         if entry and entry.topic.classification

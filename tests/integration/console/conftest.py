@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from confluent_kafka import Consumer
 
 from streamplane.local import ConsoleProcess, RegistryProcess
 from streamplane.local._debian import apt_install
@@ -58,6 +59,23 @@ class ConsoleEstate(Estate):
             input="".join(json.dumps(v) + "\n" for v in values), text=True, check=True,
             cwd=REPO, timeout=120,
         )  # fmt: skip
+
+    def backlog(self, reader: str, records: int, prefix: str) -> tuple[str, Consumer]:
+        """``records`` new card authorizations (written by card-authorizer), and ``reader``'s
+        consumer subscribed to them in the application's own group: its group and consumer."""
+        topic = "payments.card.authorized.v1"
+        self.produce(
+            "card-authorizer", topic,
+            [{"id": f"{prefix}{n}", "occurred_at": 1_700_000_000_000 + n} for n in range(records)],
+        )  # fmt: skip
+        group = self.spec.applications[reader].consumer_group
+        consumer = Consumer(
+            self.as_app(reader).librdkafka(**{
+                "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False,
+            })
+        )  # fmt: skip
+        consumer.subscribe([topic])
+        return group, consumer
 
     def api(self, principal: str) -> httpx.Client:
         """An API client signed in with HTTP basic as ``principal``."""

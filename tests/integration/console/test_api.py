@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer
 
 from streamplane.kafka._admin import AclTuple, ClusterAdmin
 from tests.integration.console.conftest import ConsoleEstate
@@ -205,17 +204,8 @@ def test_a_reader_without_key_access_sees_encrypted_fields_as_encrypted_never_pl
 def test_a_group_shows_its_lag_over_time_and_burrow_health(
     console_estate: ConsoleEstate,
 ) -> None:
-    topic, writer, reader = "payments.card.authorized.v1", "card-authorizer", "lake-sink"
-    console_estate.produce(
-        writer, topic, [{"id": f"a{n}", "occurred_at": 1_700_000_000_000 + n} for n in range(600)]
-    )
-    group = console_estate.spec.applications[reader].consumer_group
-    consumer = Consumer(
-        console_estate.as_app(reader).librdkafka(**{
-            "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False,
-        })
-    )  # fmt: skip
-    consumer.subscribe([topic])
+    topic, reader = "payments.card.authorized.v1", "lake-sink"
+    group, consumer = console_estate.backlog(reader, 600, "a")
     try:
         taken = 0
         while taken < 100:

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.integration.console.conftest import (
@@ -112,17 +111,8 @@ def test_a_tenant_signs_in_browses_and_is_denied_another_tenants_private_topic(
 def test_lag_moves_on_the_group_page_as_a_consumer_runs(
     console_estate: ConsoleEstate, page: Page
 ) -> None:
-    topic, writer, reader = "payments.card.authorized.v1", "card-authorizer", "ledger-writer"
-    console_estate.produce(
-        writer, topic, [{"id": f"b{n}", "occurred_at": 1_700_000_000_000 + n} for n in range(3000)]
-    )
-    group = console_estate.spec.applications[reader].consumer_group
-    consumer = Consumer(
-        console_estate.as_app(reader).librdkafka(**{
-            "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False,
-        })
-    )  # fmt: skip
-    consumer.subscribe([topic])
+    reader = "ledger-writer"
+    group, consumer = console_estate.backlog(reader, 3000, "b")
     deadline = time.monotonic() + 30
     while not [m for m in consumer.consume(10, timeout=1) if m.error() is None]:
         assert time.monotonic() < deadline, "nothing to consume"
